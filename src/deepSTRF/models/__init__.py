@@ -1,0 +1,1 @@
+"""Encoding models of auditory neural responses and their building blocks."""
