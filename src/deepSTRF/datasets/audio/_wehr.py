@@ -1,0 +1,117 @@
+"""Reading the Wehr part of CRCNS AC1: recordings (membrane potential + triggers) and stimulus files.
+
+A recording file ``Results/<session>/<session>-<RRR>.mat`` holds ``response`` (``trace``,
+``scale`` to mV, ``sf``) and ``triggers`` (one struct, or a struct array, with ``type``,
+``param.description``, ``param.duration`` in ms, ``time`` = 1-based onset sample, ``file``
+= stimulus path under ``Stimuli/``). A stimulus file holds ``stimulus.samples`` and
+``stimulus.param.sf`` / ``.description``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepSTRF._optional import require
+from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items, load_mat
+
+NATURAL_TYPES = ("naturalsound", "nauralsound", "natural")
+
+
+@dataclass
+class Repeat:
+    """One presentation of a natural sound: the mV trace slice from onset, and where it came from."""
+
+    stim_file: str  # relative to Stimuli/, '/' separators
+    description: str
+    duration_ms: float
+    trace_mv: np.ndarray
+    sf: float
+    source: str
+
+
+def find_folder(root: Path, name: str, depth: int = 2) -> Path | None:
+    """The first folder called ``name`` at most ``depth`` levels below ``root`` (breadth first)."""
+    level = [root]
+    for _ in range(depth + 1):
+        for folder in level:
+            if folder.name == name and folder != root:
+                return folder
+        level = [p for folder in level for p in sorted(folder.iterdir()) if p.is_dir()]
+    return None
+
+
+def detrend_trace(trace: np.ndarray, sf: float, method: str) -> np.ndarray:
+    """Remove slow drift: ``'baseline'`` subtracts a 100 ms running median smoothed by a σ = 10 ms Gaussian."""
+    if method == "none":
+        return trace
+    ndimage = require("scipy.ndimage", extra="data", purpose="detrending membrane potentials")
+    size = max(round(0.1 * sf) | 1, 1)
+    baseline = ndimage.gaussian_filter1d(ndimage.median_filter(trace, size=size, mode="nearest"), 0.01 * sf)
+    return trace - baseline
+
+
+def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> list[Repeat]:
+    """Every natural-sound presentation of one recording file, as mV slices of its trace.
+
+    Raises:
+        ValueError: If the file lacks ``response``/``triggers`` or a natural-sound trigger lacks its fields.
+    """
+    mat = load_mat(path)
+    response = field(mat, "response", path)
+    sf = as_float(field(response, "sf", path))
+    trace = as_vector(field(response, "trace", path)) * as_float(field(response, "scale", path))
+    trace = detrend_trace(trace, sf, detrend)
+    out = []
+    for trig in items(field(mat, "triggers", path)):
+        if as_str(field(trig, "type", path)).lower() not in NATURAL_TYPES:
+            continue
+        param = field(trig, "param", path)
+        duration = as_float(field(param, "duration", path))
+        onset = round(as_float(field(trig, "time", path))) - 1
+        n = round(duration * sf / 1000.0)
+        stim_file = as_str(field(trig, "file", path)).replace("\\", "/").lstrip("/")
+        desc = as_str(param.get("description", "")) if isinstance(param, dict) else ""
+        out.append(Repeat(stim_file, desc, duration, trace[onset : onset + n], sf, Path(path).name))
+    return out
+
+
+def read_wehr_stimulus(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, str]:
+    """``(samples, sf, description)`` of a Wehr stimulus file."""
+    stim = field(load_mat(path), "stimulus", path)
+    param = field(stim, "param", path)
+    return as_vector(field(stim, "samples", path)), as_float(field(param, "sf", path)), as_str(param.get("description"))
+
+
+def apply_ramp(x: np.ndarray, sf: float, ramp_ms: float) -> np.ndarray:
+    """Multiply the first and last ``ramp_ms`` by a raised-cosine (cos²) onset and offset ramp.
+
+    Example:
+        >>> apply_ramp(np.ones(6), 1000.0, 3.0).round(2).tolist()
+        [0.0, 0.25, 0.75, 0.75, 0.25, 0.0]
+    """
+    n = min(round(ramp_ms * sf / 1000.0), x.shape[0] // 2)
+    if n == 0:
+        return x
+    ramp = np.sin(0.5 * np.pi * np.arange(n) / n) ** 2
+    out = x.copy()
+    out[:n] *= ramp
+    out[x.shape[0] - n :] *= ramp[::-1]
+    return out
+
+
+def logfreq_spectrogram(
+    x: np.ndarray, sf: float, dt_ms: float, n_frames: int, f_min_hz: float, f_max_hz: float, bands_per_octave: int
+) -> np.ndarray:
+    """``20 log10 |X|`` (floored at -120 dB) of a causal Hamming STFT with a ``2 dt`` window at log-spaced
+    frequencies ``f_min * 2**(k / bands_per_octave) <= f_max``: the published AC1 recipe, end-aligned."""
+    from deepSTRF.datasets.audio._spectro import stft_magnitude
+
+    n_bands = int(np.floor(bands_per_octave * np.log2(f_max_hz / f_min_hz) + 1e-9)) + 1
+    freqs = f_min_hz * 2.0 ** (np.arange(n_bands) / bands_per_octave)
+    window_len = max(round(2 * dt_ms * sf / 1000.0), 2)
+    mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hamming", freqs_hz=freqs)
+    return 20.0 * np.log10(np.maximum(mag, 1e-6))

@@ -1,0 +1,302 @@
+"""CRCNS AA1: zebra finch Field L and MLd single units (Theunissen lab), songs and flat ripples.
+
+CRCNS data set aa-1 (DOI 10.6080/K0F769GP; a free CRCNS account is needed): 50 Field L and
+50 MLd units recorded in anaesthetised male zebra finches, each with about 10 trials of 10
+conspecific songs and 20 modulation-limited noises ("flat ripples", 250 Hz to 8 kHz), as
+plain-text spike times (ms from stimulus onset) and 32 kHz WAV files.
+
+No spectrogram ships with the data: this loader computes a causal mel spectrogram (each frame
+ends with its response bin). Facts not yet checked against the real archive (the loader accepts
+both variants): whether spike lines end with a trailing space, and whether the zip wraps
+everything in one top folder. The pre-onset window used for the spontaneous rate is taken as
+2 s (spikes are recorded from -2000 ms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
+from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
+from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.utils import sources
+
+AA1_URL = "https://crcns.org/data-sets/aa/aa-1"
+STIM_TYPES = ("conspecific", "flatrip")
+AREAS = {"Field_L": "Field_L_cells", "MLd": "MLd_cells"}
+PRE_ONSET_S = 2.0
+_CELL = re.compile(r"^(?P<bird>[^_]+)_(?P<seq>\d+)(?:_(?P<rig>[A-Za-z]))?$")
+
+
+def aa1_files() -> list[sources.RemoteFile]:
+    """The CRCNS archive of AA1 (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
+
+    Example:
+        >>> aa1_files()[0].filename
+        'crcns-aa1.zip'
+    """
+    url = f"{sources.CRCNS_DOWNLOAD_URL}/aa-1/crcns-aa1.zip"
+    return [sources.RemoteFile("crcns-aa1.zip", url, extract=True, markers=("all_stims", "*/all_stims"))]
+
+
+def download_aa1(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Download and extract AA1 with a CRCNS account (arguments or ``CRCNS_USERNAME``/``CRCNS_PASSWORD``).
+
+    Example:
+        >>> callable(download_aa1)
+        True
+    """
+    return _ensure(dataset_root(root, "crcns-aa1"), True, username, password, progress)
+
+
+def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
+    return sources.ensure_files(
+        folder,
+        aa1_files(),
+        download=download,
+        dataset="CRCNS AA1",
+        resolve=lambda files, opener: sources.with_crcns_sizes(files, "aa-1", opener),
+        opener=lambda: sources.crcns_login(sources.crcns_credentials(username, password)),
+        progress=progress,
+    )
+
+
+def read_aa1_spike_file(path: str | os.PathLike[str]) -> list[np.ndarray]:
+    """One float64 array of spike times (ms) per line; empty lines are trials without spikes.
+
+    Tokens are split on any whitespace, so a last spike without a trailing space is kept.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = Path(d) / "spike1"
+        ...     _ = p.write_text("1.5 -3 \\n\\n7")
+        ...     [t.tolist() for t in read_aa1_spike_file(p)]
+        [[1.5, -3.0], [], [7.0]]
+    """
+    lines = Path(path).read_text().replace("\r\n", "\n").split("\n")
+    if lines and lines[-1].strip() == "":
+        lines = lines[:-1]  # the terminator of the last trial
+    return [np.array([float(tok) for tok in line.split()], dtype=np.float64) for line in lines]
+
+
+def read_aa1_cell(folder: Path, stim_type: str) -> dict[str, list[np.ndarray]]:
+    """``{wav name: trials}`` of one cell and stimulus type, pairing ``stimK`` with ``spikeK`` by K."""
+    out: dict[str, list[np.ndarray]] = {}
+    for stim in sorted(folder.glob("stim*")):
+        m = re.fullmatch(r"stim(\d+)", stim.name)
+        spike = folder / f"spike{m[1]}" if m else None
+        if spike is None or not spike.exists():
+            continue  # a stimulus without its spike file: missing
+        out.setdefault(stim.read_text().strip(), []).extend(read_aa1_spike_file(spike))
+    return out
+
+
+def find_base(root: Path) -> Path:
+    """The folder holding ``all_stims`` (the dataset folder itself or one folder below)."""
+    for candidate in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if (candidate / "all_stims").is_dir():
+            return candidate
+    raise FileNotFoundError(f"CRCNS AA1: no 'all_stims' folder in {root} or its sub-folders")
+
+
+def stratified_split(types: Sequence[str], names: Sequence[str]) -> dict[str, list[int]]:
+    """Per type, sorted by name: the last 20 % test, the 10 % before them val, the rest train.
+
+    Example:
+        >>> stratified_split(["song"] * 10, [f"{i:02d}" for i in range(10)])
+        {'train': [0, 1, 2, 3, 4, 5, 6], 'val': [7], 'test': [8, 9]}
+    """
+    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for t in dict.fromkeys(types):
+        idx = sorted((i for i, ti in enumerate(types) if ti == t), key=lambda i: names[i])
+        n_test, n_val = round(0.2 * len(idx)), round(0.1 * len(idx))
+        out["test"] += idx[len(idx) - n_test :]
+        out["val"] += idx[len(idx) - n_test - n_val : len(idx) - n_test]
+        out["train"] += idx[: len(idx) - n_test - n_val]
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _cell_meta(name: str, area: str) -> dict[str, Any]:
+    m = _CELL.match(name)
+    return {
+        "cell_id": name,
+        "animal_id": name.split("_")[0],
+        "area": area,
+        "cell_seq": int(m["seq"]) if m else None,
+        "rig": m["rig"] if m else None,
+    }
+
+
+class CRCNSAA1Dataset(NeuralDataset):
+    """CRCNS AA1 (Theunissen lab): zebra finch Field L and MLd units, conspecific songs and flat ripples.
+
+    Stimuli are ordered by type, then by file name (the upper-case MD5 of the WAV). ``T_s`` is
+    ``ceil(duration / dt_ms)``; responses are raw spike counts per bin over ``[0, T_s * dt_ms)``
+    (pre-onset and post-stimulus spikes are not counted; trials without spikes are zero trials).
+    A (stimulus, unit) pair without a spike file is missing.
+
+    Spectrogram mode: causal mel spectrogram, ``n_mels`` bands from ``f_min_hz`` to ``f_max_hz``
+    (default 32 bands, 250 Hz to 8 kHz, the band of the flat ripples), a Hann window of ``window_ms``
+    ending with each bin, power spectrum, then ``compression`` (``'cube_root'``, ``'log'`` = natural
+    log of power + 1e-6, or ``'none'``). Waveform mode: the 32 kHz audio (resampled to ``audio_fs``)
+    zero-padded to ``T_s * hop`` samples.
+
+    Neuron metadata: ``cell_id``, ``animal_id``, ``area`` (``Field_L``/``MLd``), ``cell_seq``, ``rig``,
+    ``n_trials`` (per stimulus type, the most trials of any stimulus), ``spont_rate_hz`` (pre-onset
+    spikes over a 2 s pre-onset window per trial). Stimulus metadata: ``name``, ``type``,
+    ``sample_rate``, ``n_samples``, ``duration_s``, ``md5_ok`` (file name matches its MD5).
+
+    The data set defines no split; ``splits`` is a deterministic split stratified by type (see
+    :func:`stratified_split`: about 70/10/20 % train/val/test); leave-one-stimulus-out, the lab's
+    habit, is available from :mod:`deepSTRF.datasets.splits`.
+
+    Args:
+        root: Dataset folder; default ``<cache>/crcns-aa1``.
+        download: Download the archive from CRCNS (needs an account).
+        username: CRCNS user name (else ``CRCNS_USERNAME``); used only to download.
+        password: CRCNS password (else ``CRCNS_PASSWORD``); never shown or stored.
+        dt_ms: Bin width in ms.
+        waveform: Return waveforms instead of spectrograms.
+        audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
+        stim_types: Stimulus types to load, among ``'conspecific'`` and ``'flatrip'``.
+        areas: Areas to load, among ``'Field_L'`` and ``'MLd'``.
+        n_mels: Number of mel bands.
+        f_min_hz: Lowest mel edge.
+        f_max_hz: Highest mel edge.
+        window_ms: STFT window length.
+        compression: ``'cube_root'``, ``'log'`` or ``'none'``.
+        progress: Show download progress bars.
+
+    Raises:
+        FileNotFoundError: If the data are missing and ``download`` is false.
+        ValueError: For invalid arguments or missing credentials when downloading.
+
+    Example:
+        >>> CRCNSAA1Dataset.__name__
+        'CRCNSAA1Dataset'
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        dt_ms: float = 5.0,
+        waveform: bool = False,
+        audio_fs: float = 32000.0,
+        stim_types: Sequence[str] = STIM_TYPES,
+        areas: Sequence[str] = ("Field_L", "MLd"),
+        n_mels: int = 32,
+        f_min_hz: float = 250.0,
+        f_max_hz: float = 8000.0,
+        window_ms: float = 10.0,
+        compression: str = "cube_root",
+        progress: bool = True,
+    ) -> None:
+        dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        for name, values, allowed in (("stim_types", stim_types, STIM_TYPES), ("areas", areas, tuple(AREAS))):
+            if isinstance(values, str) or not values or any(v not in allowed for v in values):
+                raise ValueError(f"`{name}` must be a non-empty list of {list(allowed)}, got {values!r}")
+        check_choice("compression", compression, ["cube_root", "log", "none"])
+        n_mels = check_int("n_mels", n_mels)
+        f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
+        window_ms = check_positive_float("window_ms", window_ms)
+        if f_min_hz >= f_max_hz:
+            raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
+        base = find_base(_ensure(dataset_root(root, "crcns-aa1"), download, username, password, progress))
+
+        stims, stim_meta, lengths = [], [], []
+        for stim_type in stim_types:
+            for path in sorted(p for p in (base / "all_stims" / stim_type).glob("*") if p.suffix.lower() == ".wav"):
+                audio, sr = read_audio(str(path))
+                n_bins = math.ceil(audio.size * 1000.0 / (sr * dt_ms) - 1e-9)
+                if waveform:
+                    stim = fit_length(resample(audio, sr, audio_fs), n_bins * hop)  # type: ignore[operator]
+                else:
+                    power = causal_mel_spectrogram(
+                        audio,
+                        sr,
+                        dt_ms,
+                        n_bins,
+                        n_mels=n_mels,
+                        f_min=f_min_hz,
+                        f_max=f_max_hz,
+                        window_ms=window_ms,
+                        power=2.0,
+                    )
+                    stim = {"cube_root": np.cbrt, "log": lambda p: np.log(p + 1e-6), "none": lambda p: p}[compression](
+                        power
+                    )
+                stims.append(as_tensor(stim[None]))
+                lengths.append(n_bins)
+                md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest().upper()
+                stim_meta.append(
+                    {
+                        "name": path.name,
+                        "type": stim_type,
+                        "sample_rate": sr,
+                        "n_samples": int(audio.size),
+                        "duration_s": audio.size / sr,
+                        "md5_ok": md5 == path.stem.upper(),
+                    }
+                )
+        if not stims:
+            raise FileNotFoundError(f"CRCNS AA1: no WAV file in {base / 'all_stims'} for {list(stim_types)}")
+
+        index = {(m["type"], m["name"]): s for s, m in enumerate(stim_meta)}
+        responses: list[list[Any]] = [[] for _ in stims]
+        nrn_meta = []
+        for area in areas:
+            area_dir = base / AREAS[area]
+            for cell_dir in sorted(p for p in area_dir.iterdir() if p.is_dir()) if area_dir.is_dir() else []:
+                trials = {t: read_aa1_cell(cell_dir / t, t) for t in stim_types if (cell_dir / t).is_dir()}
+                row: list[Any] = [None] * len(stims)
+                for t, by_wav in trials.items():
+                    for wav, spikes in by_wav.items():
+                        s = index.get((t, wav))
+                        if s is None:
+                            warnings.warn(
+                                f"CRCNS AA1: {cell_dir.name} refers to unknown {t}/{wav}", UserWarning, stacklevel=2
+                            )
+                        else:
+                            row[s] = as_tensor(bin_spike_times(spikes, lengths[s], dt_ms))
+                for s, r in enumerate(row):
+                    responses[s].append(r)
+                all_trials = [tr for by_wav in trials.values() for sp in by_wav.values() for tr in sp]
+                n_pre = sum(int(np.sum(tr < 0)) for tr in all_trials)
+                meta = _cell_meta(cell_dir.name, area)
+                meta["n_trials"] = {
+                    t: max((len(sp) for sp in by_wav.values()), default=0) for t, by_wav in trials.items()
+                }
+                meta["spont_rate_hz"] = n_pre / (PRE_ONSET_S * len(all_trials)) if all_trials else float("nan")
+                nrn_meta.append(meta)
+        super().__init__(
+            stims,
+            responses,
+            dt_ms,
+            stim_meta=stim_meta,
+            nrn_meta=nrn_meta,
+            audio_fs=audio_fs if waveform else None,
+            name="CRCNS-AA1",
+        )
+        self.splits = stratified_split([m["type"] for m in stim_meta], [m["name"] for m in stim_meta])

@@ -1,0 +1,359 @@
+"""NAT4: ferret A1 (849 units) and PEG (398 units) responses to 593 natural sounds, 10 ms bins.
+
+Data of Pennington & David (2023, PLoS Comput Biol 19:e1011110), Zenodo record 8044773
+(CC-BY-4.0). The population file holds the 18-band log-spaced spectrogram ("ozgf") and the
+responses of every unit at 100 Hz: 575 estimation sounds heard once, and the 18 validation
+sounds averaged over their 20 repeats. The per-site files hold the single trials of the
+validation sounds (spike times at 1 kHz); this loader takes the test set from them, so that
+train and test responses are both raw spike counts per bin.
+
+Facts not yet checked against the real files (implemented as documented; the loader's
+errors name the file if they differ): the ``PreStimSilence`` duration (read from the epoch
+table, 0.25 s expected), the cell-id pattern ``<SITE>-<electrode>-<unit>`` (matched on the
+parsed integers, so ``TNC015a-07-1`` and ``TNC015a-007-1`` are one cell), and the internal
+frame alignment of the ozgf spectrogram, used as published (frame ``t`` with bin ``t``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepSTRF._validation import check_choice
+from deepSTRF.datasets.audio._nems import (
+    Epoch,
+    NemsSignal,
+    epoch_rows,
+    point_process_counts,
+    prestim_seconds,
+    read_signal,
+    stimulus_epochs,
+)
+from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
+from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.utils import sources
+
+NAT4_RECORD = 8044773
+NAT4_URL = "https://zenodo.org/records/8044773"
+_CELL = re.compile(r"^(?P<site>[A-Za-z0-9]+)-(?P<electrode>\d+)-(?P<unit>\d+)$")
+
+
+def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[sources.RemoteFile]:
+    """The Zenodo files one NAT4 area needs (population file, auditory flags, per-site trials, WAVs).
+
+    Example:
+        >>> [f.filename for f in nat4_files("PEG", per_site=False)]
+        ['PEG_NAT4_ozgf.fs100.ch18.tgz', 'PEG_pred_correlation.csv']
+    """
+    check_choice("area", area, ["A1", "PEG"])
+    url = f"{sources.ZENODO_API}/{NAT4_RECORD}/files/{{}}/content"
+    pop = f"{area}_NAT4_ozgf.fs100.ch18"
+    files = [
+        sources.RemoteFile(f"{pop}.tgz", url.format(f"{pop}.tgz"), markers=(pop,), description="population recording"),
+        sources.RemoteFile(f"{area}_pred_correlation.csv", url.format(f"{area}_pred_correlation.csv")),
+    ]
+    if per_site:
+        sites = f"{area}_single_sites"
+        markers = (sites, f"{area}_Single_Sites")
+        files.append(sources.RemoteFile(f"{sites}.zip", url.format(f"{sites}.zip"), extract=True, markers=markers))
+    if waveform:
+        files.append(sources.RemoteFile("wav.zip", url.format("wav.zip"), extract=True, markers=("wav",)))
+    return files
+
+
+def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
+    published: dict[str, tuple[str | None, int | None]] = {}
+
+    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
+        if not published:
+            published.update(sources.zenodo_files(NAT4_RECORD))
+        return published[f.filename]
+
+    return with_published_checksums(files, lookup)
+
+
+def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
+    """Download both NAT4 areas (population files, per-site trials, auditory flags) and the WAVs.
+
+    Example:
+        >>> callable(download_nat4)
+        True
+    """
+    files = nat4_files("A1", waveform=True) + nat4_files("PEG")
+    folder = dataset_root(root, "nat4")
+    return sources.ensure_files(folder, files, download=True, dataset="NAT4", resolve=_resolve, progress=progress)
+
+
+def cell_key(cell_id: str) -> tuple[str, int, int] | str:
+    """``(site, electrode, unit)`` parsed from ``SITE-EE-U`` (zero-padding ignored), else the raw id.
+
+    Example:
+        >>> cell_key("TNC015a-007-1") == cell_key("TNC015a-07-1")
+        True
+    """
+    m = _CELL.match(cell_id.strip())
+    return (m["site"], int(m["electrode"]), int(m["unit"])) if m else cell_id.strip()
+
+
+def read_auditory_flags(path: str | os.PathLike[str]) -> dict[str, bool]:
+    """``{cellid: sig_auditory}`` from ``<area>_pred_correlation.csv`` (matched by id, not by row)."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"cellid", "sig_auditory"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: needs the columns cellid and sig_auditory, got {reader.fieldnames}")
+        return {row["cellid"].strip(): row["sig_auditory"].strip().lower() in ("true", "1") for row in reader}
+
+
+def _find_dir(root: Path, name: str) -> Path | None:
+    """A sub-folder of ``root`` named ``name``, compared case-insensitively."""
+    hits = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() == name.lower())
+    return hits[0] if hits else None
+
+
+def read_site_index(folder: Path) -> dict[Any, tuple[str, NemsSignal, str]]:
+    """Index the per-site recordings of a folder: ``{cell key: (file name, resp signal, channel)}``."""
+    index: dict[Any, tuple[str, NemsSignal, str]] = {}
+    for path in sorted(folder.glob("*.tgz")):
+        resp = read_signal(path, "resp")
+        for chan in resp.spikes:
+            index[cell_key(chan)] = (path.name, resp, chan)
+    return index
+
+
+def _pool(x: np.ndarray, k: int, how: str) -> np.ndarray:
+    """Pool the last axis in blocks of ``k`` (sum or mean), dropping an incomplete last block."""
+    blocks = x[..., : (x.shape[-1] // k) * k].reshape(*x.shape[:-1], x.shape[-1] // k, k)
+    return blocks.sum(-1) if how == "sum" else blocks.mean(-1)
+
+
+def _minmax(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-aware per-column min and range of ``x[rows]``; a zero or undefined range becomes 1."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        lo, hi = np.nanmin(x[rows], axis=0), np.nanmax(x[rows], axis=0)
+    span = hi - lo
+    return np.nan_to_num(lo), np.where(np.isfinite(span) & (span > 0), span, 1.0)
+
+
+def _splits(names: list[str], est: list[int], test: list[int]) -> dict[str, list[int]]:
+    """Test = validation sounds; a pinned 10 % of estimation sounds (lowest SHA-256 of the name) = val."""
+    ranked = sorted(est, key=lambda s: hashlib.sha256(names[s].encode()).hexdigest())
+    val = set(ranked[: round(0.1 * len(est))])
+    return {"train": [s for s in est if s not in val], "val": sorted(val), "test": list(test)}
+
+
+def _stim_meta(epoch: Epoch, prestim: float | None, n_repeats: int) -> dict[str, Any]:
+    category, rec = re.search(r"cat(\d+)", epoch.name), re.search(r"_rec(\d+)", epoch.name)
+    return {
+        "name": epoch.name,
+        "subset": "val" if epoch.name.startswith("STIM_00cat") else "est",
+        "n_repeats": n_repeats,
+        "category_id": int(category[1]) if category else None,
+        "rec": int(rec[1]) if rec else None,
+        "wav_file": "wav/" + epoch.name.removeprefix("STIM_"),
+        "prestim_s": prestim,
+    }
+
+
+def _nrn_meta(cell: str, area: str, flags: dict[str, bool], site: tuple[str, Any, Any] | None) -> dict[str, Any]:
+    key = cell_key(cell)
+    parsed = isinstance(key, tuple)
+    return {
+        "cell_id": cell,
+        "site": key[0] if parsed else cell.split("-")[0],
+        "animal": re.match(r"[A-Za-z]*", cell)[0],  # type: ignore[index]
+        "electrode": key[1] if parsed else None,
+        "unit": key[2] if parsed else None,
+        "area": area,
+        "auditory": flags.get(cell),
+        "per_site_file": site[0] if site else None,
+    }
+
+
+class NAT4Dataset(NeuralDataset):
+    """NAT4 (Pennington & David 2023): ferret A1 or PEG, 575 estimation + 18 validation natural sounds.
+
+    Each stimulus is a 1.5 s epoch (pre-stimulus silence, 1 s of sound, post-stimulus silence), 150
+    bins at 10 ms. Estimation sounds have one trial, from the population file (a unit not recorded
+    for a sound is missing there). Validation sounds have their single trials (R = 20), from the
+    per-site files; a unit found in no per-site file is missing there and listed in
+    ``missing_test_cells``. Responses are raw spike counts per bin by default.
+
+    Stimuli: the 18-band ozgf spectrogram as published (linear values), averaged over blocks when
+    ``dt_ms`` is a multiple of 10; or, with ``waveform=True``, the 44.1 kHz WAV placed at the
+    pre-stimulus-silence offset in a silent buffer of ``T * hop`` samples (resampled to ``audio_fs``).
+
+    ``normalize`` (off by default) reproduces the published preprocessing: ``log((x + 0.1) / 0.1)``
+    then per-band min-max for the spectrogram (values below 1e-6 set to 0), and per-unit min-max of
+    the 10 ms counts for the responses. ``'paper'`` takes the statistics from the whole recording,
+    test sounds included (a leak, warned about); ``'train'`` from the ``'train'`` split only.
+
+    Splits (``splits``): ``'test'``, the 18 validation sounds (what NEMS calls "val"); ``'val'``, a
+    pinned early-stopping subset of 10 % of the estimation sounds (those whose name has the lowest
+    SHA-256); ``'train'``, the other estimation sounds. Valid units: ``nrn_meta[n]['auditory']``.
+
+    Neuron metadata: ``cell_id``, ``site``, ``animal``, ``electrode``, ``unit``, ``area``, ``auditory``,
+    ``per_site_file``, ``has_test_trials``. Stimulus metadata: ``name``, ``subset`` (``est``/``val``),
+    ``n_repeats``, ``category_id``, ``rec``, ``wav_file``, ``prestim_s``.
+
+    Args:
+        root: Dataset folder; default ``<cache>/nat4``.
+        download: Download missing files from Zenodo (no account needed).
+        area: ``'A1'`` or ``'PEG'``.
+        dt_ms: Bin width, a multiple of 10 ms.
+        waveform: Return waveforms instead of spectrograms.
+        audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
+        test_trials: ``'per_site'`` (single trials) or ``'population'`` (the trial-averaged block, R = 1).
+        normalize: ``'none'``, ``'train'`` or ``'paper'`` (see above).
+        progress: Show download progress bars.
+
+    Raises:
+        FileNotFoundError: If files are missing and ``download`` is false.
+        ValueError: For invalid arguments or files that differ from the documented format.
+
+    Example:
+        >>> NAT4Dataset.__name__
+        'NAT4Dataset'
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        *,
+        area: str = "A1",
+        dt_ms: float = 10.0,
+        waveform: bool = False,
+        audio_fs: float = 44100.0,
+        test_trials: str = "per_site",
+        normalize: str = "none",
+        progress: bool = True,
+    ) -> None:
+        check_choice("area", area, ["A1", "PEG"])
+        check_choice("test_trials", test_trials, ["per_site", "population"])
+        check_choice("normalize", normalize, ["none", "train", "paper"])
+        dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
+            raise ValueError(f"`dt_ms` must be a multiple of 10 (the published 100 Hz bins), got {dt_ms}")
+        k = round(dt_ms / 10.0)
+        folder = dataset_root(root, "nat4")
+        files = nat4_files(area, per_site=test_trials == "per_site", waveform=waveform)
+        sources.ensure_files(folder, files, download=download, dataset="NAT4", resolve=_resolve, progress=progress)
+        pop = folder / files[0].filename
+        pop = pop if pop.exists() else folder / files[0].filename.removesuffix(".tgz")
+
+        resp = read_signal(pop, "resp")
+        found = stimulus_epochs(resp, ("STIM_00cat", "STIM_cat"))
+        epochs = [e for e in found if e.name.startswith("STIM_00cat")] + [
+            e for e in found if e.name.startswith("STIM_cat")
+        ]
+        if not epochs or resp.raster is None:
+            raise ValueError(f"{pop}: expected a rasterised resp signal with 'STIM_00cat…'/'STIM_cat…' epochs")
+        n_val = sum(e.name.startswith("STIM_00cat") for e in epochs)
+        self.splits = _splits([e.name for e in epochs], list(range(n_val, len(epochs))), list(range(n_val)))
+        rows = [epoch_rows(e, resp.fs) for e in epochs]
+        if normalize == "paper":
+            warnings.warn("NAT4 normalize='paper' takes statistics from the test sounds too", UserWarning, stacklevel=2)
+            stat_rows = np.arange(resp.raster.shape[0])
+        else:
+            stat_rows = np.concatenate([np.arange(*rows[s]) for s in self.splits["train"]] + [np.zeros(0, int)])
+
+        raster = resp.raster
+        n_cells = raster.shape[1]
+        lo, span = _minmax(raster, stat_rows) if normalize != "none" else (np.zeros(n_cells), np.ones(n_cells))
+        site_index: dict[Any, tuple[str, NemsSignal, str]] = {}
+        if test_trials == "per_site":
+            site_dir = _find_dir(folder, f"{area}_single_sites")
+            site_index = read_site_index(site_dir) if site_dir is not None else {}
+        responses: list[list[Any]] = []
+        for s, epoch in enumerate(epochs):
+            if s < n_val and test_trials == "per_site":
+                counts = [_site_counts(site_index.get(cell_key(c)), epoch, rows[s]) for c in resp.chans]
+                scaled = [None if x is None else (x - lo[n]) / span[n] for n, x in enumerate(counts)]
+                responses.append([None if x is None else as_tensor(_pool(x, k, "sum")) for x in scaled])
+            else:
+                block = raster[rows[s][0] : rows[s][1]].astype(np.float64)
+                pooled = _pool(((block - lo) / span).T, k, "sum")  # (N, T)
+                responses.append([None if np.all(np.isnan(x)) else as_tensor(x[None]) for x in pooled])
+        cells = resp.chans
+        has_test = [any(responses[s][n] is not None for s in range(n_val)) for n in range(len(cells))]
+        self.missing_test_cells = [c for c, ok in zip(cells, has_test) if n_val and not ok]
+        if self.missing_test_cells:
+            warnings.warn(f"NAT4: {len(self.missing_test_cells)} units have no test trials", UserWarning, stacklevel=2)
+
+        prestim = [prestim_seconds(resp, e) for e in epochs]
+        lengths = [(r1 - r0) // k for r0, r1 in rows]
+        if waveform:
+            stims = self._waveforms(folder, epochs, lengths, hop, audio_fs, prestim)
+        else:
+            stims = self._spectrograms(pop, rows, k, normalize, stat_rows)
+        flags_path = folder / files[1].filename
+        flags = read_auditory_flags(flags_path) if flags_path.exists() else {}
+        nrn_meta = [
+            _nrn_meta(c, area, flags, site_index.get(cell_key(c))) | {"has_test_trials": ok}
+            for c, ok in zip(cells, has_test)
+        ]
+        n_rep = [max([r.shape[0] for r in row if r is not None] or [0]) for row in responses]
+        super().__init__(
+            stims,
+            responses,
+            dt_ms,
+            stim_meta=[_stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
+            nrn_meta=nrn_meta,
+            audio_fs=audio_fs if waveform else None,
+            name=f"NAT4-{area}",
+        )
+
+    @staticmethod
+    def _spectrograms(
+        pop: Path, rows: list[tuple[int, int]], k: int, normalize: str, stat_rows: np.ndarray
+    ) -> list[torch.Tensor]:
+        """The ozgf spectrogram of each epoch, ``(1, 18, T)``, optionally log-compressed and min-maxed."""
+        stim = read_signal(pop, "stim")
+        if stim.raster is None:
+            raise ValueError(f"{pop}: the stim signal must be rasterised (a '*.stim.csv' member)")
+        x = stim.raster.astype(np.float64)
+        if normalize != "none":
+            x = np.log((x + 0.1) / 0.1)
+            lo, span = _minmax(x, stat_rows)
+            x = (x - lo) / span
+            x[x < 1e-6] = 0.0
+        return [as_tensor(_pool(x[r0:r1].T, k, "mean")[None]) for r0, r1 in rows]
+
+    @staticmethod
+    def _waveforms(
+        folder: Path, epochs: list[Epoch], lengths: list[int], hop: int, audio_fs: float, prestim: list[float | None]
+    ) -> list[torch.Tensor]:
+        """Each epoch's WAV in a silent ``(1, T * hop)`` buffer, starting at the pre-stimulus offset."""
+        wav_dir = _find_dir(folder, "wav")
+        by_name = {p.name.lower(): p for p in wav_dir.iterdir()} if wav_dir is not None else {}
+        out = []
+        for epoch, n_bins, pre in zip(epochs, lengths, prestim):
+            path = by_name.get(epoch.name.removeprefix("STIM_").lower())
+            if path is None:
+                raise FileNotFoundError(f"NAT4: no WAV for {epoch.name} in {folder / 'wav'}")
+            if pre is None:
+                raise ValueError(f"NAT4: no PreStimSilence epoch starts with {epoch.name}; cannot place its sound")
+            audio, fs = read_audio(str(path))
+            buffer = np.zeros(n_bins * hop)
+            start = round(pre * audio_fs)
+            sound = fit_length(resample(audio, fs, audio_fs), max(n_bins * hop - start, 0))
+            buffer[start : start + sound.size] = sound
+            out.append(as_tensor(buffer[None]))
+        return out
+
+
+def _site_counts(hit: tuple[str, NemsSignal, str] | None, epoch: Epoch, rows: tuple[int, int]) -> np.ndarray | None:
+    """Single-trial 10 ms counts ``(R, T10)`` of a cell for one sound, from its per-site file."""
+    if hit is None:
+        return None
+    return point_process_counts(hit[1], hit[2], epoch.name, rows[1] - rows[0], 10.0)

@@ -1,0 +1,99 @@
+"""ConvNet2D: a causal 2-D convolutional network over the spectrogram with a per-frame MLP readout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from deepSTRF._validation import check_int
+from deepSTRF.models.activations import ParametricSoftplus
+from deepSTRF.models.audio.audio_model import AudioEncodingModel
+from deepSTRF.models.layers import CausalLayerNorm
+from deepSTRF.models.readouts import LinearReadout
+
+__all__ = ["ConvNet2D"]
+
+_N_CONV = 3  # convolutional blocks
+
+
+def _conv_block(in_channels: int, out_channels: int, kernel_size: tuple[int, int]) -> nn.Sequential:
+    """Causal conv block: ``K_T - 1`` zero frames on the left, valid ``(K_F, K_T)`` conv, layer norm, LeakyReLU."""
+    return nn.Sequential(
+        nn.ZeroPad2d((kernel_size[1] - 1, 0, 0, 0)),
+        nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size),
+        CausalLayerNorm(out_channels, dim=1),
+        nn.LeakyReLU(0.1),
+    )
+
+
+class ConvNet2D(AudioEncodingModel):
+    """Three causal 2-D convolutions over ``(F, T)`` followed by a 2-layer per-frame readout.
+
+    Adapted from the 2D-CNN of Pennington & David (2023, PLOS Comput. Biol. 19:
+    e1011110). Each block pads ``K_T - 1`` zero frames on the left, applies a
+    ``(K_F, K_T)`` convolution without frequency padding (so ``F`` shrinks by
+    ``K_F - 1``), a :class:`~deepSTRF.models.layers.CausalLayerNorm` over channels
+    (per frequency and frame) and ``LeakyReLU(0.1)``. The ``c_hidden * F_down`` features
+    of each frame (``F_down = F - 3 (K_F - 1)``) feed an MLP ``-> n_hidden -> N`` and the
+    output activation. The receptive field is ``3 (K_T - 1) + 1`` frames;
+    ``self.T = 3 (K_T - 1)`` (the padding of the published model).
+
+    Args:
+        n_frequency_bands: Number ``F`` of spectrogram bands.
+        kernel_size: Convolution kernel ``(K_F, K_T)`` shared by the three blocks.
+        c_hidden: Channels of each convolution.
+        n_hidden: Width of the readout's hidden layer.
+        out_neurons: Number ``N`` of neurons.
+        output_activation: Output nonlinearity; ``None`` for ``ParametricSoftplus(out_neurons)``.
+        prefiltering: Optional spectrogram prefilter.
+        wav2spec: Optional waveform front-end.
+
+    Raises:
+        TypeError, ValueError: For invalid sizes, or a kernel too tall for ``F``.
+
+    Shape:
+        - Input: ``(B, 1, F, T_in)`` (or ``(B, 1, T_audio)`` with ``wav2spec``).
+        - Output: ``(B, N, 1, T_in)``.
+
+    Example:
+        >>> model = ConvNet2D(n_frequency_bands=12, kernel_size=(3, 5), c_hidden=4, n_hidden=8, out_neurons=3)
+        >>> model(torch.rand(2, 1, 12, 37)).shape
+        torch.Size([2, 3, 1, 37])
+    """
+
+    def __init__(
+        self,
+        n_frequency_bands: int = 34,
+        kernel_size: Sequence[int] = (3, 9),
+        c_hidden: int = 10,
+        n_hidden: int = 20,
+        out_neurons: int = 1,
+        output_activation: nn.Module | None = None,
+        prefiltering: nn.Module | None = None,
+        wav2spec: nn.Module | None = None,
+    ) -> None:
+        if not isinstance(kernel_size, Sequence) or len(kernel_size) != 2:
+            raise TypeError(f"`kernel_size` must be a pair (K_F, K_T), got {kernel_size!r}")
+        k_f, k_t = (check_int(f"kernel_size[{i}]", k) for i, k in enumerate(kernel_size))
+        super().__init__(n_frequency_bands, _N_CONV * (k_t - 1) or 1, out_neurons, prefiltering, wav2spec)
+        f_down = self.F - _N_CONV * (k_f - 1)
+        if f_down < 1:
+            raise ValueError(
+                f"`kernel_size` {tuple(kernel_size)} is too tall for n_frequency_bands={self.F}: "
+                f"{_N_CONV} convolutions need F > {_N_CONV} * (K_F - 1) = {_N_CONV * (k_f - 1)}"
+            )
+        self.K = (k_f, k_t)
+        self.C = check_int("c_hidden", c_hidden)
+        self.H = check_int("n_hidden", n_hidden)
+        channels = [self.C_in] + [self.C] * _N_CONV
+        self.core = nn.Sequential(
+            *(_conv_block(channels[i], channels[i + 1], self.K) for i in range(_N_CONV)),
+            nn.Flatten(start_dim=1, end_dim=2),  # (B, C, F_down, T) -> (B, C * F_down, T)
+        )
+        self.readout = LinearReadout(
+            in_features=self.C * f_down,
+            out_neurons=self.O,
+            hidden=self.H,
+            activation=ParametricSoftplus(self.O) if output_activation is None else output_activation,
+        )

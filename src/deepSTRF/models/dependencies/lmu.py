@@ -1,0 +1,188 @@
+"""Legendre Memory Unit (Voelker, Kajić & Eliasmith, 2019) with a parallel memory.
+
+The LMU couples a linear memory that holds a Legendre-polynomial summary of the
+last ``theta`` frames of a scalar signal ``u`` with a nonlinear hidden state:
+
+.. math::
+    m_t = \\bar A\\, m_{t-1} + \\bar B\\, u_t, \\qquad
+    h_t = \\tanh(W_x x_t + W_h h_{t-1} + W_m m_t),
+
+where ``(A, B)`` are the continuous-time Legendre delay matrices and
+``(\\bar A, \\bar B)`` their zero-order-hold discretisation with a step of one frame.
+
+In the original cell the memory input also receives the previous hidden state and
+memory, ``u_t = e_x x_t + e_h h_{t-1} + e_m m_{t-1}``. Here the memory input depends
+on the current frame only, ``u_t = e_x x_t`` (as in the parallel LMU of Chilkuri &
+Eliasmith, 2021), which makes the memory a linear time-invariant system of the input.
+Its whole sequence is then computed at once, without stepping through time: inside
+chunks of ``C`` frames by a causal Toeplitz product with the impulse response
+``\\bar A^k \\bar B``, and across chunks by a log-depth doubling scan with powers of
+``\\bar A``. The hidden recurrence keeps its ``W_h h_{t-1}`` term and runs in the fused
+``torch.nn.RNN`` kernel. The result is exact (no FFT, no truncated kernel), so the
+layer is strictly causal to the bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from deepSTRF._validation import check_int, check_positive_float, check_tensor
+from deepSTRF.models.configurable import ConfigurableModule
+
+__all__ = ["LMU", "legendre_delay_system"]
+
+_CHUNK = 32  # frames per chunk of the parallel memory computation
+
+
+def legendre_delay_system(memory_size: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Continuous-time state-space matrices ``(A, B)`` of the Legendre delay network.
+
+    Args:
+        memory_size: Order ``d`` of the memory (number of Legendre polynomials).
+        theta: Length of the sliding window the memory represents, in frames.
+
+    Returns:
+        ``A`` of shape ``(d, d)`` and ``B`` of shape ``(d, 1)``, in float64.
+
+    Example:
+        >>> A, B = legendre_delay_system(3, theta=10.0)
+        >>> A.shape, B.flatten().tolist()
+        (torch.Size([3, 3]), [0.1, -0.3, 0.5])
+    """
+    order = torch.arange(memory_size, dtype=torch.float64)
+    i, j = order[:, None], order[None, :]
+    scale = (2 * i + 1) / theta
+    sign = torch.where(i < j, -1.0, (-1.0) ** (i - j + 1))
+    A = scale * sign
+    B = (2 * order[:, None] + 1) * (-1.0) ** order[:, None] / theta
+    return A, B
+
+
+def _zoh(A: torch.Tensor, B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-order-hold discretisation with a unit step, via one block matrix exponential."""
+    d = A.shape[0]
+    block = torch.zeros(d + 1, d + 1, dtype=A.dtype)
+    block[:d, :d] = A
+    block[:d, d:] = B
+    expm = torch.linalg.matrix_exp(block)
+    return expm[:d, :d], expm[:d, d:]
+
+
+def _matrix_powers(A: torch.Tensor, n: int) -> torch.Tensor:
+    """Return ``stack([A^0, A^1, ..., A^(n-1)])`` by repeated doubling (log2(n) batched products)."""
+    powers = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)[None]
+    step = A
+    while powers.shape[0] < n:
+        powers = torch.cat([powers, powers @ step], dim=0)
+        step = step @ step
+    return powers[:n]
+
+
+class LMU(ConfigurableModule):
+    """Legendre Memory Unit layer over a whole sequence, batch first.
+
+    See the module docstring for the equations and for how the memory is computed
+    in parallel (the memory input does not receive the hidden-state feedback of the
+    original cell).
+
+    Args:
+        input_size: Features per time step of the input.
+        hidden_size: Size of the hidden state ``h``.
+        memory_size: Order ``d`` of the Legendre memory.
+        theta: Window length of the memory, in frames (> 0).
+        learn_a: Learn the discretised ``A`` matrix (otherwise a fixed buffer).
+        learn_b: Learn the discretised ``B`` vector (otherwise a fixed buffer).
+
+    Returns:
+        ``(output, (h_n, m_n))`` like ``torch.nn.GRU(batch_first=True)``: the hidden
+        states of every step, the last hidden state and the last memory.
+
+    Shape:
+        - Input: ``(B, T, input_size)``
+        - Output: ``(B, T, hidden_size)``; ``h_n``: ``(1, B, hidden_size)``; ``m_n``: ``(B, memory_size)``
+
+    Raises:
+        TypeError, ValueError: For invalid sizes or a malformed input.
+
+    Example:
+        >>> lmu = LMU(input_size=5, hidden_size=8, memory_size=16, theta=20.0)
+        >>> out, (h_n, m_n) = lmu(torch.randn(2, 37, 5))
+        >>> out.shape, h_n.shape, m_n.shape
+        (torch.Size([2, 37, 8]), torch.Size([1, 2, 8]), torch.Size([2, 16]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        memory_size: int,
+        theta: float,
+        learn_a: bool = False,
+        learn_b: bool = False,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.memory_size = check_int("memory_size", memory_size)
+        self.theta = check_positive_float("theta", theta)
+        A, B = _zoh(*legendre_delay_system(self.memory_size, self.theta))
+        dtype = torch.get_default_dtype()
+        A_bar, B_bar = A.to(dtype), B[:, 0].to(dtype)
+        if learn_a:
+            self.A_bar = nn.Parameter(A_bar)
+        else:
+            self.register_buffer("A_bar", A_bar)
+        if learn_b:
+            self.B_bar = nn.Parameter(B_bar)
+        else:
+            self.register_buffer("B_bar", B_bar)
+        bound = math.sqrt(3.0 / self.input_size)
+        self.encoder = nn.Parameter(torch.empty(self.input_size).uniform_(-bound, bound))
+        self.cell = nn.RNN(self.input_size + self.memory_size, self.hidden_size, bias=False, batch_first=True)
+        nn.init.xavier_normal_(self.cell.weight_ih_l0)
+        nn.init.xavier_normal_(self.cell.weight_hh_l0)
+
+    def memory(self, u: torch.Tensor) -> torch.Tensor:
+        """Run the linear memory ``m_t = A m_{t-1} + B u_t`` (``m_{-1} = 0``) over a whole sequence.
+
+        Args:
+            u: Scalar memory input per step, shape ``(B, T)``.
+
+        Returns:
+            The memory at every step, shape ``(B, T, memory_size)``.
+
+        Example:
+            >>> LMU(3, 4, memory_size=6, theta=5.0).memory(torch.randn(2, 9)).shape
+            torch.Size([2, 9, 6])
+        """
+        batch, length = u.shape
+        chunk = min(length, _CHUNK)
+        n_chunks = -(-length // chunk)
+        u = nn.functional.pad(u, (0, n_chunks * chunk - length)).view(batch, n_chunks, chunk)
+        powers = _matrix_powers(self.A_bar, chunk + 1)  # A^0 .. A^chunk
+        impulse = powers[:chunk] @ self.B_bar  # (chunk, d): A^k B
+        lag = torch.arange(chunk, device=u.device)
+        lag = lag[:, None] - lag[None, :]  # t - s
+        toeplitz = impulse[lag.clamp(min=0)] * (lag >= 0)[..., None].to(u.dtype)  # (t, s, d)
+        local = torch.einsum("tsd,bns->bntd", toeplitz, u)  # memory from the current chunk only
+        # state at the end of each chunk, accumulated over all previous chunks (doubling scan)
+        ends = local[:, :, -1]
+        carry_step, span = powers[chunk], 1
+        while span < n_chunks:
+            ends = torch.cat([ends[:, :span], ends[:, span:] + ends[:, :-span] @ carry_step.T], dim=1)
+            carry_step, span = carry_step @ carry_step, 2 * span
+        previous = nn.functional.pad(ends[:, :-1], (0, 0, 1, 0))  # (B, n, d): state entering each chunk
+        total = local + torch.einsum("tij,bnj->bnti", powers[1:], previous)
+        return total.reshape(batch, n_chunks * chunk, self.memory_size)[:, :length]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Run the layer over a batch of sequences (see the class docstring)."""
+        check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"`x` must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
+        m = self.memory(x @ self.encoder)
+        h, h_n = self.cell(torch.cat([x, m], dim=-1))
+        return h, (h_n, m[:, -1])

@@ -1,0 +1,243 @@
+"""The base class of every deepSTRF encoding model.
+
+A :class:`NeuralModel` maps a stimulus to the predicted activity of ``N`` neurons
+through four slots called in order by the default :meth:`NeuralModel.forward`::
+
+    wav2spec -> prefiltering -> core -> readout
+
+``wav2spec`` (waveform front-end), ``prefiltering`` (e.g. AdapTrans) and ``core``
+(shared feature extractor) default to ``nn.Identity``; ``readout`` (the per-neuron
+projection to ``(B, N, 1, T)``) must be set by the subclass. Models whose
+computation does not fit the pipeline override ``forward`` but keep the slots.
+
+Because :class:`NeuralModel` is a
+:class:`~deepSTRF.models.configurable.ConfigurableModule`, the arguments a model
+was built with are recorded, so :meth:`NeuralModel.save_pretrained` and
+:meth:`NeuralModel.from_pretrained` round-trip any model without a config dict.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from pathlib import Path
+from typing import Any, Literal, TypeVar, overload
+
+import torch
+from torch import nn
+
+from deepSTRF._validation import check_int
+from deepSTRF.models.configurable import ConfigurableModule
+
+_M = TypeVar("_M", bound="NeuralModel")
+
+_SLOTS = ("wav2spec", "prefiltering", "core", "readout")
+
+
+class NeuralModel(ConfigurableModule, ABC):
+    """Base class for encoding models of sensory neural responses.
+
+    Subclasses fill the slots in their ``__init__`` (at least ``readout``) and
+    may override :meth:`forward`. The constructor arguments are captured
+    automatically, so checkpoints rebuild the architecture by themselves.
+
+    Args:
+        out_neurons: Number ``N`` of neurons the model predicts, stored as ``self.O``.
+
+    Raises:
+        TypeError: If ``out_neurons`` is not an int.
+        ValueError: If ``out_neurons`` < 1.
+
+    Shape:
+        - Input: modality-dependent, e.g. a spectrogram ``(B, 1, F, T)``.
+        - Output: ``(B, N, 1, T)``.
+
+    Example:
+        >>> class Gain(NeuralModel):
+        ...     def __init__(self, out_neurons: int = 2):
+        ...         super().__init__(out_neurons)
+        ...         self.readout = nn.Conv2d(1, out_neurons, kernel_size=(3, 1))
+        >>> model = Gain()
+        >>> model(torch.randn(4, 1, 3, 10)).shape
+        torch.Size([4, 2, 1, 10])
+        >>> model.count_trainable_params()
+        8
+    """
+
+    wav2spec: nn.Module
+    prefiltering: nn.Module
+    core: nn.Module
+    readout: nn.Module  # None until the subclass sets it
+
+    def __init__(self, out_neurons: int = 1) -> None:
+        super().__init__()
+        self.O = check_int("out_neurons", out_neurons)
+        self.wav2spec = nn.Identity()
+        self.prefiltering = nn.Identity()
+        self.core = nn.Identity()
+        self.register_module("readout", None)
+
+    def forward(self, stimulus: torch.Tensor) -> torch.Tensor:
+        """Run ``wav2spec -> prefiltering -> core -> readout``.
+
+        Args:
+            stimulus: Stimulus batch, e.g. a spectrogram ``(B, 1, F, T)`` or, with a
+                front-end, a waveform ``(B, 1, T_audio)``.
+
+        Returns:
+            Predicted responses ``(B, N, 1, T)``.
+
+        Raises:
+            RuntimeError: If the subclass never set ``readout``.
+        """
+        if self.readout is None:
+            raise RuntimeError(f"{type(self).__name__} has no readout: set `self.readout` in its __init__")
+        return self.readout(self.core(self.prefiltering(self.wav2spec(stimulus))))
+
+    def validate(self) -> None:
+        """Check that the model obeys the :class:`NeuralModel` contract.
+
+        Subclasses extend it with ``super().validate()`` followed by their own checks.
+
+        Raises:
+            TypeError: If ``O`` is not an int, or a slot is not an ``nn.Module``.
+            ValueError: If ``O`` < 1 or ``readout`` is unset.
+        """
+        check_int("O", self.O)
+        if self.readout is None:
+            raise ValueError(f"{type(self).__name__}.readout must be set to an nn.Module, got None")
+        for name in _SLOTS:
+            slot = getattr(self, name)
+            if not isinstance(slot, nn.Module):
+                raise TypeError(f"{type(self).__name__}.{name} must be an nn.Module, got {type(slot).__name__}")
+
+    def count_trainable_params(self) -> int:
+        """Return the number of parameter elements with ``requires_grad=True`` (shared ones once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def detach(self) -> None:
+        """Cut stateful tensors from the autograd graph; a no-op unless a recurrent subclass overrides it."""
+
+    def save_pretrained(
+        self, save_dir: str | Path, *, metadata: dict[str, Any] | None = None, model_card: str | None = None
+    ) -> Path:
+        """Write the model to a checkpoint folder (``config.json`` + ``model.safetensors``).
+
+        See :func:`deepSTRF.utils.hub.save_pretrained_to_dir` for the format and guarantees.
+
+        Args:
+            save_dir: Destination folder, replaced atomically if it already holds a checkpoint.
+            metadata: JSON-serialisable extra information, written to ``metadata.json``.
+            model_card: Markdown written to ``README.md``; a default card is generated when omitted.
+
+        Returns:
+            The checkpoint folder.
+        """
+        from deepSTRF.utils.hub import save_pretrained_to_dir
+
+        return save_pretrained_to_dir(self, save_dir, metadata=metadata, model_card=model_card)
+
+    @overload
+    @classmethod
+    def from_pretrained(
+        cls: type[_M],
+        repo_id_or_path: str | Path,
+        *,
+        extra_kwargs: dict[str, Any] | None = ...,
+        strict: bool = ...,
+        map_location: str | torch.device = ...,
+        cache_dir: str | Path | None = ...,
+        revision: str | None = ...,
+        token: str | None = ...,
+        return_metadata: Literal[False] = ...,
+    ) -> _M: ...
+
+    @overload
+    @classmethod
+    def from_pretrained(
+        cls: type[_M],
+        repo_id_or_path: str | Path,
+        *,
+        extra_kwargs: dict[str, Any] | None = ...,
+        strict: bool = ...,
+        map_location: str | torch.device = ...,
+        cache_dir: str | Path | None = ...,
+        revision: str | None = ...,
+        token: str | None = ...,
+        return_metadata: Literal[True],
+    ) -> tuple[_M, dict[str, Any]]: ...
+
+    @classmethod
+    def from_pretrained(
+        cls: type[_M],
+        repo_id_or_path: str | Path,
+        *,
+        extra_kwargs: dict[str, Any] | None = None,
+        strict: bool = True,
+        map_location: str | torch.device = "cpu",
+        cache_dir: str | Path | None = None,
+        revision: str | None = None,
+        token: str | None = None,
+        return_metadata: bool = False,
+    ) -> _M | tuple[_M, dict[str, Any]]:
+        """Rebuild a model from a local checkpoint folder or a Hugging Face Hub repository.
+
+        The recorded class must be ``cls`` or one of its subclasses:
+        ``NeuralModel.from_pretrained`` loads any model, ``Linear.from_pretrained``
+        only a ``Linear`` (or a subclass). See :func:`deepSTRF.utils.hub.load_pretrained`.
+
+        Args:
+            repo_id_or_path: An existing local folder, otherwise a Hub repo id ``"owner/name"``.
+            extra_kwargs: Constructor arguments that override the recorded ones (needed for
+                arguments that could not be saved).
+            strict: Require the weights to match the model's ``state_dict`` keys exactly.
+            map_location: Device to load the model onto.
+            cache_dir: Hub cache folder.
+            revision: Hub branch, tag or commit.
+            token: Hub access token.
+            return_metadata: Also return the saved metadata (``{}`` when none was saved).
+
+        Returns:
+            The model in eval mode, or ``(model, metadata)``.
+        """
+        from deepSTRF.utils.hub import _load_model
+
+        model, metadata = _load_model(
+            repo_id_or_path,
+            cls,
+            extra_kwargs=extra_kwargs,
+            strict=strict,
+            map_location=map_location,
+            cache_dir=cache_dir,
+            revision=revision,
+            token=token,
+        )
+        return (model, metadata) if return_metadata else model
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        model_card: str | None = None,
+        private: bool = False,
+        token: str | None = None,
+        commit_message: str | None = None,
+    ) -> str:
+        """Upload the model to the Hugging Face Hub (needs the ``hub`` extra and write access).
+
+        The repository is created if needed. See :func:`deepSTRF.utils.hub.upload_pretrained`.
+
+        Returns:
+            The URL of the commit.
+        """
+        from deepSTRF.utils.hub import upload_pretrained
+
+        return upload_pretrained(
+            self,
+            repo_id,
+            metadata=metadata,
+            model_card=model_card,
+            private=private,
+            token=token,
+            commit_message=commit_message,
+        )

@@ -1,0 +1,182 @@
+"""Readouts: the per-neuron last stage of a model, emitting predictions ``(B, N, 1, T)``.
+
+- :class:`STRFReadout`: a causal STRF per neuron (:class:`~deepSTRF.models.layers.CausalSTRFConv`),
+  a per-neuron ``BatchNorm1d`` and an output activation; the whole model for
+  ``Linear`` / ``LinearNonlinear``.
+- :class:`LinearReadout`: a per-frame linear map (or a one-hidden-layer MLP) from a
+  core's feature vector to the neurons, then an output activation.
+
+Activations are applied with the neuron axis last, the contract of
+:mod:`deepSTRF.models.activations`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepSTRF._validation import check_choice, check_int, check_tensor
+from deepSTRF.models.configurable import ConfigurableModule
+from deepSTRF.models.layers import CausalSTRFConv
+
+__all__ = ["LinearReadout", "STRFReadout"]
+
+
+def _activation(activation: nn.Module | None) -> nn.Module:
+    if activation is None:
+        return nn.Identity()
+    if not isinstance(activation, nn.Module):
+        raise TypeError(f"`activation` must be an nn.Module or None, got {type(activation).__name__}")
+    return activation
+
+
+def _apply_last(activation: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """Apply ``activation`` to ``(B, N, T)`` with N last, returning ``(B, N, 1, T)``."""
+    return activation(y.transpose(1, 2)).transpose(1, 2).unsqueeze(2)
+
+
+class STRFReadout(ConfigurableModule):
+    """One causal STRF per neuron, a per-neuron BatchNorm, then the output activation.
+
+    ``self.conv`` is a :class:`~deepSTRF.models.layers.CausalSTRFConv` with ``N``
+    output channels (kernel ``(N, C_in, F, T)``); ``self.bn`` is ``BatchNorm1d(N)``
+    over its ``(B, N, T)`` output; ``self.activation`` sees ``(B, T, N)``. Every
+    parameter and running statistic belongs to a single neuron. In eval mode the
+    BatchNorm is a fixed per-neuron affine map, so the readout stays causal (and,
+    with the identity activation, linear).
+
+    Args:
+        F: Frequency bands of the input.
+        T: Temporal extent of the STRFs in frames.
+        C_in: Input channels (2 after AdapTrans: ON and OFF).
+        out_neurons: Number ``N`` of neurons.
+        kernel: STRF kernel (see :class:`~deepSTRF.models.layers.CausalSTRFConv`); ``None`` for a
+            plain ``nn.Conv2d``.
+        activation: Output nonlinearity applied with N last; ``None`` for the identity.
+        bias: Bias of the default kernel.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If a size is < 1 or the kernel has the wrong shape.
+
+    Shape:
+        - Input: ``(B, C_in, F, T_in)``.
+        - Output: ``(B, N, 1, T_in)``.
+
+    Example:
+        >>> readout = STRFReadout(F=34, T=9, C_in=1, out_neurons=5).eval()
+        >>> readout(torch.randn(2, 1, 34, 40)).shape
+        torch.Size([2, 5, 1, 40])
+        >>> readout.STRF_weight().shape
+        torch.Size([5, 1, 34, 9])
+    """
+
+    def __init__(
+        self,
+        F: int,
+        T: int,
+        C_in: int,
+        out_neurons: int,
+        kernel: nn.Module | None = None,
+        activation: nn.Module | None = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.N = check_int("out_neurons", out_neurons)
+        self.conv = CausalSTRFConv(F, T, C_in, self.N, kernel=kernel, bias=bias)
+        self.bn = nn.BatchNorm1d(self.N)
+        self.activation = _activation(activation)
+
+    def STRF_weight(self, polarity: str | None = None) -> torch.Tensor:
+        """Return the STRFs, detached, on CPU.
+
+        Args:
+            polarity: ``None`` for all input channels, ``(N, C_in, F, T)``; ``'ON'`` or ``'OFF'``
+                for channel 0 or 1 of a two-channel (ON/OFF) input, ``(N, F, T)``.
+
+        Raises:
+            ValueError: If ``polarity`` is unknown, or ``'OFF'`` is asked of a one-channel input.
+
+        Example:
+            >>> STRFReadout(F=8, T=3, C_in=2, out_neurons=4).STRF_weight("OFF").shape
+            torch.Size([4, 8, 3])
+        """
+        check_choice("polarity", polarity, (None, "ON", "OFF"))
+        weight = self.conv.STRF_weight()
+        if polarity is None:
+            return weight
+        channel = 0 if polarity == "ON" else 1
+        if channel >= weight.shape[1]:
+            raise ValueError(f"polarity='OFF' needs C_in >= 2 input channels, got C_in={weight.shape[1]}")
+        return weight[:, channel]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict ``(B, N, 1, T)`` from a spectrogram ``(B, C_in, F, T)``."""
+        return _apply_last(self.activation, self.bn(self.conv(x).squeeze(2)))
+
+
+class LinearReadout(ConfigurableModule):
+    """Per-frame linear readout from a feature vector to ``N`` neurons, with an optional hidden layer.
+
+    Without ``hidden``: ``y = W x + b`` at every frame. With ``hidden``:
+    ``Linear(in_features, hidden) -> LeakyReLU(0.1) -> Linear(hidden, N)``. All frames
+    and neurons are computed by one matrix product per layer; the activation is
+    applied with N last.
+
+    Args:
+        in_features: Features per frame produced by the core.
+        out_neurons: Number ``N`` of neurons.
+        hidden: Width of the hidden layer, ``None`` for a single linear map.
+        activation: Output nonlinearity applied with N last; ``None`` for the identity.
+        bias: Biases in the linear layer(s).
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If a size is < 1, or the input has the wrong shape.
+
+    Shape:
+        - Input: ``(B, in_features, T)`` or ``(B, in_features, 1, T)``.
+        - Output: ``(B, N, 1, T)``.
+
+    Example:
+        >>> readout = LinearReadout(in_features=20, out_neurons=3, hidden=8)
+        >>> readout(torch.randn(2, 20, 1, 50)).shape
+        torch.Size([2, 3, 1, 50])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_neurons: int,
+        hidden: int | None = None,
+        activation: nn.Module | None = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_int("in_features", in_features)
+        self.N = check_int("out_neurons", out_neurons)
+        if not isinstance(bias, bool):
+            raise TypeError(f"`bias` must be a bool, got {type(bias).__name__}")
+        self.projection: nn.Module
+        if hidden is None:
+            self.projection = nn.Linear(self.in_features, self.N, bias=bias)
+        else:
+            width = check_int("hidden", hidden)
+            self.projection = nn.Sequential(
+                nn.Linear(self.in_features, width, bias=bias),
+                nn.LeakyReLU(0.1),
+                nn.Linear(width, self.N, bias=bias),
+            )
+        self.activation = _activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict ``(B, N, 1, T)`` from features ``(B, in_features, T)`` or ``(B, in_features, 1, T)``."""
+        check_tensor("x", x, ndim=(3, 4), floating=True)
+        if x.shape[1] != self.in_features or (x.dim() == 4 and x.shape[2] != 1):
+            raise ValueError(
+                f"`x` must have shape (B, in_features={self.in_features}, T) or (B, {self.in_features}, 1, T), "
+                f"got {tuple(x.shape)}"
+            )
+        features = x.reshape(x.shape[0], self.in_features, x.shape[-1]).transpose(1, 2)  # (B, T, in)
+        y = self.activation(self.projection(features))  # (B, T, N)
+        return y.transpose(1, 2).unsqueeze(2)

@@ -1,0 +1,188 @@
+"""What every waveform front-end shares: the sample grid, input checks, causal framing and compression.
+
+A front-end maps a mono waveform ``(B, 1, T_audio)`` to a spectrogram-like
+``(B, 1, F, T_audio // hop)``. Response bin ``t`` owns the audio samples
+``[t * hop, (t + 1) * hop)`` and may only use samples before ``(t + 1) * hop``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from deepSTRF._validation import check_choice, check_positive_float, check_tensor
+from deepSTRF.models.configurable import ConfigurableModule
+from deepSTRF.models.scales import ERB_to_Hz, Hz_to_ERB, Hz_to_mel, mel_to_Hz
+
+#: Amplitude compressions accepted by the front-ends' ``compression`` argument.
+COMPRESSIONS = ("log", "cuberoot", "log1p", "none")
+
+
+def samples_per_bin(audio_fs: float, dt_ms: float, *, name: str = "dt_ms") -> int:
+    """Number of audio samples in one time bin, ``audio_fs * dt_ms / 1000``, which must be a whole number.
+
+    Args:
+        audio_fs: Audio sampling rate in Hz.
+        dt_ms: Bin width in milliseconds.
+        name: Name of the bin-width argument, used in error messages.
+
+    Returns:
+        The hop in samples.
+
+    Raises:
+        TypeError: If an argument is not a real number.
+        ValueError: If an argument is not positive, or the hop is not an integer number of samples.
+
+    Example:
+        >>> samples_per_bin(16000, 5.0)
+        80
+        >>> samples_per_bin(24414.0625, 1.31072)
+        32
+    """
+    fs = check_positive_float("audio_fs", audio_fs)
+    dt = check_positive_float(name, dt_ms)
+    exact = fs * dt / 1000.0
+    hop = round(exact)
+    if hop < 1 or abs(exact - hop) > 1e-6 * max(1.0, exact):
+        raise ValueError(
+            f"`audio_fs` * `{name}` / 1000 must be a whole number of samples >= 1, "
+            f"got {audio_fs} Hz * {dt_ms} ms / 1000 = {exact:.6g}"
+        )
+    return hop
+
+
+def warped_linspace(low: float, high: float, n: int, scale: str) -> torch.Tensor:
+    """``n`` frequencies (Hz, float64) from ``low`` to ``high``, evenly spaced on ``scale``.
+
+    Args:
+        low: First frequency in Hz.
+        high: Last frequency in Hz.
+        n: Number of frequencies.
+        scale: ``'mel'`` (HTK), ``'erb'`` (ERB-rate) or ``'linear'``.
+
+    Example:
+        >>> warped_linspace(100.0, 8000.0, 3, "erb").round()
+        tensor([ 100., 1416., 8000.], dtype=torch.float64)
+    """
+    if scale == "linear":
+        return torch.linspace(low, high, n, dtype=torch.float64)
+    warp, unwarp = (Hz_to_mel, mel_to_Hz) if scale == "mel" else (Hz_to_ERB, ERB_to_Hz)
+    bounds = warp(torch.tensor([low, high], dtype=torch.float64))
+    return unwarp(torch.linspace(float(bounds[0]), float(bounds[1]), n, dtype=torch.float64))
+
+
+def align_frames(x: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:
+    """Pad (or crop) the start of ``x`` so frames of ``frame_length`` taken every ``hop`` samples end at bin ends.
+
+    After alignment, frame ``t`` (start ``t * hop``) covers the original samples
+    ``[(t + 1) * hop - frame_length, (t + 1) * hop)``: it ends where bin ``t`` ends,
+    and there are exactly ``T // hop`` frames when ``T`` is a multiple of ``hop``.
+    Missing samples before the start are zeros.
+
+    Example:
+        >>> align_frames(torch.arange(1.0, 5.0).view(1, 1, 4), frame_length=3, hop=2)
+        tensor([[[0., 1., 2., 3., 4.]]])
+    """
+    return F.pad(x, (frame_length - hop, 0))
+
+
+def causal_mean_pool(x: torch.Tensor, window: int, hop: int) -> torch.Tensor:
+    """Mean of ``x`` over the ``window`` samples ending at each bin's end, one value per bin.
+
+    Args:
+        x: Signal ``(B, C, T)`` with ``T`` a multiple of ``hop``.
+        window: Window length in samples (zeros are used before the signal starts).
+        hop: Samples per bin.
+
+    Returns:
+        ``(B, C, T // hop)``.
+
+    Example:
+        >>> causal_mean_pool(torch.arange(1.0, 7.0).view(1, 1, 6), window=4, hop=2)
+        tensor([[[0.7500, 2.5000, 4.5000]]])
+    """
+    return F.avg_pool1d(align_frames(x, window, hop), kernel_size=window, stride=hop)
+
+
+def compress(x: torch.Tensor, kind: str, eps: float) -> torch.Tensor:
+    """Apply an amplitude compression to a non-negative tensor.
+
+    ``'log'``: ``log(x + eps)``; ``'cuberoot'``: ``(x + eps)^(1/3)``; ``'log1p'``: ``log(1 + x)``;
+    ``'none'``: ``x``.
+
+    Example:
+        >>> compress(torch.tensor([0.0, 7.0]), "cuberoot", eps=1.0)
+        tensor([1., 2.])
+    """
+    if kind == "log":
+        return torch.log(x + eps)
+    if kind == "cuberoot":
+        return (x + eps).pow(1.0 / 3.0)
+    if kind == "log1p":
+        return torch.log1p(x)
+    return x
+
+
+class WaveformFrontEnd(ConfigurableModule):
+    """Base class of the waveform front-ends (``wav2spec`` modules).
+
+    Sets the attributes of the front-end contract and checks inputs.
+
+    Args:
+        audio_fs: Audio sampling rate in Hz.
+        hop_ms: Output bin width in milliseconds; ``audio_fs * hop_ms / 1000`` must be an integer.
+        out_channels: Number ``F`` of output channels (frequency bands).
+
+    Attributes:
+        audio_fs: Sampling rate in Hz (float).
+        hop_ms: Bin width in ms.
+        hop: Samples per output bin.
+        out_channels: Number of output bands ``F``.
+    """
+
+    def __init__(self, audio_fs: float, hop_ms: float, out_channels: int) -> None:
+        super().__init__()
+        self.hop = samples_per_bin(audio_fs, hop_ms, name="hop_ms")
+        self.audio_fs = float(audio_fs)
+        self.hop_ms = float(hop_ms)
+        self.out_channels = out_channels
+
+    def register_constant(self, name: str, value: torch.Tensor) -> None:
+        """Store fixed coefficients as a non-persistent buffer in the default dtype.
+
+        Such buffers are rebuilt from the constructor arguments (so checkpoints do
+        not hold them) and follow the module through ``.to()`` / ``.double()``.
+        """
+        self.register_buffer(name, value.to(torch.get_default_dtype()), persistent=False)
+
+    def ms_to_samples(self, name: str, ms: float, *, minimum: int = 1) -> int:
+        """Convert a duration argument in ms to a number of samples (rounded, at least ``minimum``)."""
+        value = check_positive_float(name, ms)
+        return max(minimum, round(value * self.audio_fs / 1000.0))
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Check that ``x`` is a floating waveform ``(B, 1, T_audio)`` with ``T_audio`` a positive multiple of hop.
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If its shape is wrong or its length is not a multiple of ``hop``.
+        """
+        check_tensor("x", x, ndim=3, floating=True)
+        if x.shape[1] != 1:
+            raise ValueError(f"`x` must be a mono waveform (B, 1, T_audio), got shape {tuple(x.shape)}")
+        n = x.shape[-1]
+        if n == 0 or n % self.hop:
+            below, above = (n // self.hop) * self.hop, (n // self.hop + 1) * self.hop
+            raise ValueError(
+                f"{type(self).__name__}: T_audio must be a positive multiple of hop={self.hop} samples "
+                f"({self.audio_fs:g} Hz x {self.hop_ms:g} ms), got T_audio={n} (shape {tuple(x.shape)}); "
+                f"trim or pad it to {below or above} or {above}"
+            )
+
+    def extra_repr(self) -> str:
+        return f"audio_fs={self.audio_fs:g}, hop={self.hop}, out_channels={self.out_channels}"
+
+
+def check_compression(compression: str) -> str:
+    """Validate a ``compression`` argument (one of :data:`COMPRESSIONS`)."""
+    return str(check_choice("compression", compression, COMPRESSIONS))

@@ -1,0 +1,125 @@
+"""The hyperparameters of a gradient-descent fit, as one JSON-friendly dataclass.
+
+Example:
+    >>> config = FitConfig(lr=3e-3, max_epochs=20)
+    >>> FitConfig.from_dict(config.to_dict()) == config
+    True
+    >>> FitConfig(loss="l1")
+    Traceback (most recent call last):
+    ...
+    ValueError: `loss` must be one of ['mse', 'poisson', 'poisson_log'], got 'l1'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from deepSTRF._validation import check_choice, check_int, check_positive_float
+
+__all__ = ["LOSSES", "OPTIMIZERS", "SCHEDULERS", "TARGETS", "VALIDATION_METRICS", "FitConfig"]
+
+#: Training losses: mean squared error, Poisson deviance on rates, Poisson deviance on log-rates.
+LOSSES = ("mse", "poisson", "poisson_log")
+#: What the loss compares the prediction with: the trial mean, or every trial.
+TARGETS = ("psth", "trials")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("plateau", "cosine")
+#: Validation metrics for early stopping (all per neuron, averaged over neurons); ``loss`` is minimised.
+VALIDATION_METRICS = ("cc", "ccnorm", "feve", "fve", "loss")
+
+
+@dataclass
+class FitConfig:
+    """Hyperparameters of :class:`~deepSTRF.training.fitter.Fitter`.
+
+    Args:
+        loss: One of :data:`LOSSES`. ``'poisson'`` expects non-negative rate predictions
+            (e.g. a softplus output), ``'poisson_log'`` log-rates.
+        target: ``'psth'`` fits the trial mean; ``'trials'`` fits every trial (same
+            optimum for MSE, trials weighted by their number).
+        optimizer: One of :data:`OPTIMIZERS`.
+        lr: Learning rate.
+        weight_decay: Weight decay (L2 penalty; decoupled for ``'adamw'``).
+        momentum: Momentum of ``'sgd'`` (ignored by the other optimisers).
+        scheduler: ``None``, ``'plateau'`` (halve the rate when the validation score stalls
+            for ``max(1, patience // 3)`` epochs) or ``'cosine'`` (cosine decay over
+            ``max_epochs``).
+        max_epochs: Maximum number of epochs.
+        patience: Epochs without improvement of the validation score before stopping;
+            ``None`` never stops early.
+        metric: Validation metric, one of :data:`VALIDATION_METRICS`, computed once over the
+            whole validation split and averaged over neurons.
+        min_delta: Smallest change of the validation score that counts as an improvement.
+        batch_size: Stimuli per optimisation step, summed over all processes.
+        grad_clip: Maximum global gradient norm; ``None`` does not clip.
+        amp: Mixed precision (float16 autocast with gradient scaling) on CUDA; has no
+            effect on other devices.
+        per_neuron_best: Keep, for each neuron, the readout parameters of the epoch where
+            its validation score was best (readout tensors must have the neuron axis first).
+        seed: Seed of the global generators and of the shuffling.
+        num_workers: ``DataLoader`` worker processes.
+
+    Raises:
+        TypeError: If a field has the wrong type.
+        ValueError: If a field has an invalid value.
+    """
+
+    loss: str = "mse"
+    target: str = "psth"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    scheduler: str | None = None
+    max_epochs: int = 100
+    patience: int | None = 10
+    metric: str = "cc"
+    min_delta: float = 0.0
+    batch_size: int = 8
+    grad_clip: float | None = None
+    amp: bool = False
+    per_neuron_best: bool = False
+    seed: int = 0
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("target", self.target, TARGETS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.scheduler is not None:
+            check_choice("scheduler", self.scheduler, SCHEDULERS)
+        check_choice("metric", self.metric, VALIDATION_METRICS)
+        self.lr = check_positive_float("lr", self.lr)
+        self.weight_decay = check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        self.momentum = check_positive_float("momentum", self.momentum, allow_zero=True)
+        self.min_delta = check_positive_float("min_delta", self.min_delta, allow_zero=True)
+        self.max_epochs = check_int("max_epochs", self.max_epochs)
+        self.batch_size = check_int("batch_size", self.batch_size)
+        self.seed = check_int("seed", self.seed, minimum=0)
+        self.num_workers = check_int("num_workers", self.num_workers, minimum=0)
+        if self.patience is not None:
+            self.patience = check_int("patience", self.patience)
+        if self.grad_clip is not None:
+            self.grad_clip = check_positive_float("grad_clip", self.grad_clip)
+        for name in ("amp", "per_neuron_best"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"`{name}` must be a bool, got {type(getattr(self, name)).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-compatible dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FitConfig:
+        """Build from a dict, rejecting unknown keys.
+
+        Raises:
+            ValueError: If a key is not a field.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown FitConfig fields {unknown}; valid fields are {sorted(fields)}")
+        return cls(**values)
