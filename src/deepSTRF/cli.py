@@ -1,30 +1,513 @@
-"""The ``deepstrf`` command line."""
+"""The ``deepstrf`` command line: fit, evaluate and inspect encoding models, list and fetch datasets.
+
+Subcommands:
+
+- ``deepstrf fit``: fit a zoo model to a dataset and write a run folder (see
+  :func:`deepSTRF.training.experiment.run_experiment`); with no option it fits an LN
+  model to the simulated dataset.
+- ``deepstrf evaluate RUN_OR_CHECKPOINT``: per-neuron test metrics of a fitted model.
+- ``deepstrf datasets``: the public datasets, with sizes and citations.
+- ``deepstrf download NAME``: download a public dataset into the cache.
+- ``deepstrf info RUN_OR_CHECKPOINT``: what a checkpoint holds, without building the model.
+
+Bad options end with a one-line error and exit status 2.
+
+Example:
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    deepstrf ...
+    0
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from deepSTRF._version import __version__
 
+__all__ = ["build_parser", "main", "run_config_from_args"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _UsageError(Exception):
+    """A bad option value found after parsing."""
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE``; the value is read as JSON when it parses (numbers, booleans, lists), else kept as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python identifier, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _optional_int(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}")
+    return value
+
+
+def _optional_float(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from err
+
+
+def _device(text: str) -> str | None:
+    return None if text == "auto" else text
+
+
+def _none_or_text(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def _add_data_options(parser: argparse.ArgumentParser, *, default_dataset: str | None) -> None:
+    group = parser.add_argument_group("data")
+    shown = default_dataset or "the run's, else simulated"
+    group.add_argument(
+        "--dataset",
+        default=default_dataset,
+        metavar="NAME",
+        help=f"'simulated' or a name listed by `deepstrf datasets` (default: {shown})",
+    )
+    group.add_argument(
+        "--dataset-arg",
+        dest="dataset_kwargs",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset constructor argument, repeatable; VALUE is read as JSON "
+        "when possible (e.g. --dataset-arg n_neurons=8 --dataset-arg root=/data/ns1)",
+    )
+
+
+# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig()
+_SPLIT_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "--split",
+        "split",
+        {"choices": ("canonical", "random", "kfold", "loso")},
+        "canonical: the dataset's train/test split; random: --test-fraction of the stimuli for test; "
+        "kfold/loso: cross-validation",
+    ),
+    ("--test-fraction", "test_fraction", {"type": float, "metavar": "F"}, "test fraction of a random split"),
+    (
+        "--val-fraction",
+        "val_fraction",
+        {"type": float, "metavar": "F"},
+        "fraction of the training stimuli used for early stopping",
+    ),
+    ("--folds", "n_folds", {"type": int, "metavar": "K"}, "number of folds of --split kfold"),
+    ("--split-seed", "split_seed", {"type": int, "metavar": "S"}, "seed of the random splits"),
+]
+_MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "--method",
+        "method",
+        {"choices": ("gd", "ridge")},
+        "gd: gradient descent; ridge: closed-form ridge STRF of a linear model",
+    ),
+    (
+        "--ridge-alphas",
+        "ridge_alphas",
+        {"type": float, "nargs": "+", "metavar": "A"},
+        "relative ridge penalties to search (none: 13 values from 1e-3 to 1e3)",
+    ),
+    ("--ridge-folds", "ridge_folds", {"type": int, "metavar": "K"}, "cross-validation folds of the ridge penalty"),
+]
+_TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("--loss", "loss", {"choices": ("mse", "poisson", "poisson_log")}, "training loss"),
+    ("--target", "target", {"choices": ("psth", "trials")}, "fit the trial mean (psth) or every trial"),
+    ("--optimizer", "optimizer", {"choices": ("adam", "adamw", "sgd")}, "optimiser"),
+    ("--lr", "lr", {"type": float}, "learning rate"),
+    ("--weight-decay", "weight_decay", {"type": float}, "weight decay"),
+    ("--momentum", "momentum", {"type": float}, "SGD momentum"),
+    (
+        "--scheduler",
+        "scheduler",
+        {"type": _none_or_text, "choices": (None, "plateau", "cosine"), "metavar": "{none,plateau,cosine}"},
+        "learning-rate schedule",
+    ),
+    ("--epochs", "max_epochs", {"type": int, "metavar": "N"}, "maximum number of epochs"),
+    (
+        "--patience",
+        "patience",
+        {"type": _optional_int, "metavar": "N"},
+        "epochs without validation improvement before stopping, or 'none'",
+    ),
+    ("--metric", "metric", {"choices": ("cc", "ccnorm", "feve", "fve", "loss")}, "validation metric"),
+    ("--min-delta", "min_delta", {"type": float}, "smallest validation improvement that counts"),
+    ("--batch-size", "batch_size", {"type": int, "metavar": "B"}, "stimuli per step, over all processes"),
+    ("--grad-clip", "grad_clip", {"type": _optional_float, "metavar": "NORM"}, "clip the gradient norm, or 'none'"),
+    ("--num-workers", "num_workers", {"type": int, "metavar": "N"}, "data-loading worker processes"),
+]
+_TRAINING_FLAGS = [
+    ("--amp", "amp", "mixed precision (CUDA only)"),
+    ("--per-neuron-best", "per_neuron_best", "keep each neuron's readout from its best epoch"),
+]
+
+
+def _add_table(group: Any, table: list[tuple[str, str, dict[str, Any], str]], defaults: Any) -> None:
+    for flag, field, keywords, text in table:
+        default = getattr(defaults, field)
+        shown = "none" if default is None else default
+        group.add_argument(flag, dest=field, default=default, help=f"{text} (default: {shown})", **keywords)
+
+
+def _add_fit_parser(commands: Any) -> None:
+    from deepSTRF.models.registry import MODELS
+    from deepSTRF.training.run_config import RunConfig
+
+    run = RunConfig()
+    p = commands.add_parser(
+        "fit",
+        help="fit a model to a dataset and write a run folder",
+        description="Fit a zoo model to a dataset, score it on held-out stimuli and write a run folder "
+        "(config.json, model/, metrics.json, metrics.csv, strfs.png, seeds/). With no option, fits an LN "
+        "model to the simulated dataset.",
+    )
+    _add_data_options(p, default_dataset=run.dataset)
+    _add_table(p.add_argument_group("split (by stimulus)"), _SPLIT_OPTIONS, run)
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default=None,
+        help=f"zoo model (default: {run.model}; linear with --method ridge)",
+    )
+    g.add_argument(
+        "--model-arg",
+        dest="model_kwargs",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="model constructor argument, repeatable, e.g. --model-arg "
+        "temporal_window_size=12 (n_frequency_bands and out_neurons come from the dataset)",
+    )
+    _add_table(g, _MODEL_OPTIONS, run)
+    g = p.add_argument_group("training (gradient descent)")
+    _add_table(g, _TRAINING_OPTIONS, run.fit)
+    for flag, field, text in _TRAINING_FLAGS:
+        g.add_argument(flag, dest=field, action="store_true", help=text)
+    g = p.add_argument_group("run")
+    g.add_argument(
+        "--seeds", type=int, nargs="+", default=run.seeds, metavar="S", help=f"one fit per seed (default: {run.seeds})"
+    )
+    g.add_argument(
+        "--device",
+        type=_device,
+        default=None,
+        help="cpu, cuda, cuda:1, ... or auto: CUDA when available (default: auto)",
+    )
+    g.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run folder, which must not exist unless --resume (default: runs/<time>-<model>-<dataset>)",
+    )
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument(
+        "--logger",
+        type=_none_or_text,
+        choices=(None, "tensorboard", "wandb"),
+        default=None,
+        metavar="{none,tensorboard,wandb}",
+        help="experiment logger, files in the run folder (default: none)",
+    )
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(handler=_cmd_fit)
+
+
+def _add_other_parsers(commands: Any) -> None:
+    p = commands.add_parser(
+        "evaluate",
+        help="score a fitted model on a dataset",
+        description="Per-neuron metrics of a fitted model. Given a run folder, the run's "
+        "dataset and test stimuli are used unless overridden.",
+    )
+    p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
+    _add_data_options(p, default_dataset=None)
+    p.add_argument(
+        "--part",
+        choices=["test", "all"],
+        default="test",
+        help="test: the run's test stimuli (or the dataset's canonical test split); all: every stimulus "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=["ccnorm", "cc", "feve", "fve", "loss"],
+        default=["ccnorm", "cc", "feve", "fve"],
+        help="metrics to compute (default: %(default)s)",
+    )
+    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="stimuli per batch (default: %(default)s)")
+    p.add_argument("--device", type=_device, default=None, help="device, or auto (default: auto)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the metrics to a JSON file")
+    p.set_defaults(handler=_cmd_evaluate)
+
+    p = commands.add_parser(
+        "datasets",
+        help="list the public datasets",
+        description="List the datasets with their sizes, sources and citations.",
+    )
+    p.set_defaults(handler=_cmd_datasets)
+
+    p = commands.add_parser(
+        "download",
+        help="download a public dataset",
+        description="Download a public dataset (see `deepstrf datasets`). Hosts that need an "
+        "account read CRCNS_USERNAME and CRCNS_PASSWORD from the environment.",
+    )
+    p.add_argument("name", help="dataset name")
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="destination folder (default: <DEEPSTRF_DATA_DIR or the platform cache>/<name>)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(handler=_cmd_download)
+
+    p = commands.add_parser(
+        "info",
+        help="describe a checkpoint or run folder",
+        description="Print what a checkpoint holds (class, arguments, dtype, metadata) without building the model.",
+    )
+    p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
+    p.set_defaults(handler=_cmd_info)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser of the ``deepstrf`` command."""
-    parser = argparse.ArgumentParser(
-        prog="deepstrf",
-        description="Fit and evaluate encoding models of auditory neurons.",
-    )
+    """Build the argument parser of the ``deepstrf`` command.
+
+    Example:
+        >>> build_parser().parse_args(["fit", "--epochs", "3"]).max_epochs
+        3
+    """
+    parser = _Parser(prog="deepstrf", description="Fit and evaluate encoding models of auditory neurons.")
     parser.add_argument("--version", action="version", version=f"deepstrf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_fit_parser(commands)
+    _add_other_parsers(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deepstrf`` command; returns the exit status."""
-    parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
+# ---------------------------------------------------------------------------- output helpers
+def _table(rows: Sequence[Sequence[object]]) -> str:
+    cells = [[f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells if i < len(row)) for i in range(max(len(r) for r in cells))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+# ---------------------------------------------------------------------------- commands
+def run_config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~deepSTRF.training.run_config.RunConfig` described by parsed ``deepstrf fit`` options.
+
+    Example:
+        >>> config = run_config_from_args(build_parser().parse_args(["fit", "--lr", "0.1", "--seeds", "1", "2"]))
+        >>> config.fit.lr, config.seeds
+        (0.1, [1, 2])
+    """
+    from deepSTRF.training.config import FitConfig
+    from deepSTRF.training.run_config import RunConfig
+
+    fields = [option[1] for option in _TRAINING_OPTIONS] + [flag[1] for flag in _TRAINING_FLAGS]
+    fit = FitConfig(**{field: getattr(args, field) for field in fields})
+    run_fields = [option[1] for option in (*_SPLIT_OPTIONS, *_MODEL_OPTIONS)]
+    return RunConfig(
+        dataset=args.dataset,
+        dataset_kwargs=dict(args.dataset_kwargs),
+        model=args.model or ("linear" if args.method == "ridge" else RunConfig().model),
+        model_kwargs=dict(args.model_kwargs),
+        fit=fit,
+        seeds=list(args.seeds),
+        device=args.device,
+        logger=args.logger,
+        **{field: getattr(args, field) for field in run_fields},
+    )
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from deepSTRF.training.experiment import run_experiment
+
+    config = run_config_from_args(args)
+    model = config.model
+    out = args.out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{args.dataset}"
+    result = run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
+    if not result.is_main:
+        return 0
+    counts = ", ".join(f"{n} {part}" for part, n in result.n_stimuli.items())
+    print(f"{type(result.model).__name__} on {config.dataset} ({counts} stimuli; seeds {config.seeds})")
+    summary = result.run.summary()
+    rows: list[list[object]] = [["test metric", "mean", "median"]]
+    rows += [[name, s["mean"], s["median"]] for name, s in summary.items()]
+    if result.ceiling is not None:
+        for name, values in result.ceiling.items():
+            rows.append([f"{name} of the true rate (ceiling)", float(values.nanmean()), float(values.nanmedian())])
+        achieved = summary.get("ccnorm", {}).get("mean")
+        if "ccnorm" in result.ceiling and achieved is not None:
+            rows.append(["ccnorm / ceiling", achieved / float(result.ceiling["ccnorm"].nanmean())])
+    if result.strf_correlation is not None:
+        corr = result.strf_correlation
+        rows.append(["STRF correlation, learned vs true", float(corr.nanmean()), float(corr.nanmedian())])
+    print(_table(rows))
+    print(f"run folder: {out}")
     return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from deepSTRF.training.evaluation import evaluate_checkpoint
+    from deepSTRF.training.results import listed
+
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        dataset=args.dataset,
+        dataset_kwargs=dict(args.dataset_kwargs),
+        part=args.part,
+        metrics=args.metrics,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    model, stimuli = result.model, result.stimuli
+    print(f"{type(model).__name__} on {result.dataset}: {len(stimuli)} stimuli, {model.O} neurons")
+    rows: list[list[object]] = [["metric", "mean", "median"]]
+    print(_table(rows + [[k, float(v.nanmean()), float(v.nanmedian())] for k, v in result.scores.items()]))
+    if args.json is not None:
+        payload = {
+            "checkpoint": result.checkpoint,
+            "dataset": result.dataset,
+            "dataset_kwargs": result.dataset_kwargs,
+            "stimuli": stimuli,
+            "per_neuron": {k: listed(v) for k, v in result.scores.items()},
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"metrics written to {args.json}")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from deepSTRF.datasets.catalog import list_datasets
+
+    print("simulated: embedded, generated on the fly (no download)")
+    print("  neurons with known STRFs, Poisson trials; the default of `deepstrf fit`")
+    for info in list_datasets():
+        account = "; free account needed" if info.needs_account else ""
+        print(f"{info.name}: {info.size}{account}")
+        print(f"  {info.description}")
+        print(f"  {info.url} ({info.licence})")
+        for citation in info.citations:
+            print(f"  cite: {citation}")
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from deepSTRF.datasets.catalog import download_dataset
+
+    if args.name.lower() == "simulated":
+        raise _UsageError("the simulated dataset is generated on the fly; there is nothing to download")
+    folder = download_dataset(args.name, args.root, progress=not args.no_progress)
+    print(f"{args.name} is in {folder}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from deepSTRF.training.evaluation import resolve_run
+    from deepSTRF.training.run_config import read_run
+    from deepSTRF.utils.hub import METADATA_NAME, read_config
+
+    folder = Path(args.checkpoint)
+    if (folder / "config.json").is_file() and not (folder / "model").is_dir():
+        try:
+            record = read_run(folder)["config"]
+        except ValueError:
+            record = None
+        if record is not None:
+            print(
+                f"cross-validation run folder {folder}: {record['model']} on {record['dataset']}, "
+                "no single model checkpoint (see seeds/seed_<s>/fold_<k>/model)"
+            )
+            return 0
+    checkpoint, run = resolve_run(args.checkpoint)
+    if run:
+        recorded = run["config"]
+        print(f"run folder {folder}: {recorded['model']} fitted by {recorded['method']} on {recorded['dataset']}")
+        summary = json.loads((folder / "metrics.json").read_text()).get("summary", {})
+        rows: list[list[object]] = [["test metric", "mean", "median"]]
+        print(_table(rows + [[k, v["mean"], v["median"]] for k, v in summary.items()]))
+    config = read_config(checkpoint)
+    print(f"checkpoint: {checkpoint}")
+    print(f"model class: {config['model_class']}")
+    print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
+    print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
+    metadata = Path(checkpoint) / METADATA_NAME
+    if metadata.is_file():
+        print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepstrf`` command; returns the exit status.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        0 on success, 2 for a bad option or input, 1 when a fit fails.
+
+    Example:
+        >>> main(["fit", "--epochs", "0"])
+        2
+    """
+    from deepSTRF.training.fitter import NonFiniteLossError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a parse error already printed
+        return int(stop.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    prog = f"deepstrf {args.command}"
+    try:
+        return int(args.handler(args))
+    except NonFiniteLossError as err:
+        print(f"{prog}: fit failed: {err}", file=sys.stderr)
+        return 1
+    except (_UsageError, ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, ImportError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ class LocalServer:
         self.state = ServerState()
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
@@ -372,7 +372,7 @@ def test_ensure_files_downloads_extracts_then_stays_offline(server, tmp_path, mo
         sources.RemoteFile("tree.zip", server.url("/tree.zip"), extract=True, markers=("tree",)),
     ]
     root = tmp_path / "ds"
-    with pytest.raises(FileNotFoundError, match=r"(?s)meta\.mat.*127\.0\.0\.1.*download=True"):
+    with pytest.raises(FileNotFoundError, match=r"(?s)meta\.mat.*127\.0\.0\.1.*download=True.*DEEPSTRF_DATA_DIR"):
         sources.ensure_files(root, files, download=False, dataset="demo")
     seen = []
 
@@ -421,7 +421,7 @@ def test_crcns_credentials_from_env_never_shown(monkeypatch):
     monkeypatch.setenv("CRCNS_PASSWORD", "s3cr3t-pw")
     creds = sources.crcns_credentials()
     assert creds.username == "alice" and creds.password == "s3cr3t-pw"
-    assert "s3cr3t-pw" not in repr(creds) and "s3cr3t-pw" not in str(creds)
+    assert "s3cr3t-pw" not in repr(creds) and "s3cr3t-pw" not in str(creds) and "alice" not in repr(creds)
     assert sources.crcns_credentials("bob", "other").username == "bob"
     monkeypatch.delenv("CRCNS_PASSWORD")
     with pytest.raises(ValueError, match="CRCNS_USERNAME and CRCNS_PASSWORD") as info:
@@ -435,7 +435,7 @@ def test_crcns_login_and_filelist(server, monkeypatch):
     creds = sources.CRCNSCredentials("alice", "s3cr3t-pw")
     with pytest.raises(dl.DownloadError, match="login") as info:
         sources.crcns_login(creds)
-    assert "s3cr3t-pw" not in str(info.value)
+    assert "s3cr3t-pw" not in str(info.value) and "alice" not in str(info.value)
     server.state.set_cookie = "__ac=token; Path=/"
     opener = sources.crcns_login(creds)
     assert b"__ac_name=alice" in server.state.posts[-1] and b"__ac_password=s3cr3t-pw" in server.state.posts[-1]

@@ -35,6 +35,10 @@ class DatasetInfo:
         url: Landing page of the data.
         licence: Licence or terms of use.
         needs_account: Whether the host needs a (free) account.
+
+    Example:
+        >>> DATASETS[0].loader
+        'deepSTRF.datasets.audio.ns1:NS1Dataset'
     """
 
     name: str
@@ -154,6 +158,15 @@ def _resolve(path: str) -> Any:
 
 def get_loader(name: str) -> type:
     """The loader class of a dataset (imported on demand).
+
+    Args:
+        name: Dataset name, see :func:`list_datasets`.
+
+    Returns:
+        The class (a :class:`~deepSTRF.datasets.NeuralDataset` subclass).
+
+    Raises:
+        ValueError: If the name is unknown.
 
     Example:
         >>> get_loader("ns1").__name__

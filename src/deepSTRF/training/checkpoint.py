@@ -26,8 +26,9 @@ import torch
 
 from deepSTRF._validation import check_choice
 
-__all__ = ["STATE_FORMAT", "EarlyStopping", "load_state", "save_state"]
+__all__ = ["STATE_FORMAT", "BestWeights", "EarlyStopping", "load_state", "save_state"]
 
+#: Value of the ``format`` field of a training-state file.
 STATE_FORMAT = "deepSTRF-training-state"
 
 
@@ -40,6 +41,12 @@ def save_state(state: dict[str, Any], path: str | Path) -> Path:
 
     Returns:
         The path written.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_state({"epoch": 0}, f"{tmp}/a/state.pt").name
+        'state.pt'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +69,12 @@ def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> di
     Raises:
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is not a readable training state.
+
+    Example:
+        >>> load_state("/no/such/state.pt")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no training state at /no/such/state.pt
     """
     path = Path(path)
     if not path.is_file():
@@ -126,3 +139,99 @@ class EarlyStopping:
         self.best_score = float(state["best_score"])
         self.best_epoch = int(state["best_epoch"])
         self.bad_epochs = int(state["bad_epochs"])
+
+
+class BestWeights:
+    """The weights of the best epoch and, optionally, each neuron's best readout.
+
+    Args:
+        readout_keys: ``state_dict`` keys of the readout tensors whose first axis is the
+            neuron axis; per-neuron tracking is off when empty.
+        mode: ``'max'`` or ``'min'``: which scores are better.
+
+    Attributes:
+        state: Copy of the model's ``state_dict`` at the best epoch (``None`` before any).
+        neuron_scores: ``(N,)`` per-neuron scores of the kept weights (or of each neuron's
+            own best epoch with per-neuron tracking).
+        neuron_readout: ``{key: tensor}`` readout tensors holding each neuron's best slice.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 3)  # weight (3, 2) and bias (3,): neuron axis first
+        >>> best = BestWeights(["weight", "bias"], mode="max")
+        >>> best.remember_neurons(model, torch.tensor([0.1, 0.5, 0.2]))
+        >>> with torch.no_grad():
+        ...     _ = model.weight.fill_(1.0)
+        >>> best.remember_neurons(model, torch.tensor([0.3, 0.1, 0.2]))
+        >>> best.neuron_scores.tolist()
+        [0.30000001192092896, 0.5, 0.20000000298023224]
+    """
+
+    def __init__(self, readout_keys: list[str], mode: str) -> None:
+        self.readout_keys = list(readout_keys)
+        self.mode = check_choice("mode", mode, ["max", "min"])
+        self.state: dict[str, torch.Tensor] | None = None
+        self.neuron_scores: torch.Tensor | None = None
+        self.neuron_readout: dict[str, torch.Tensor] | None = None
+
+    @staticmethod
+    def neuron_axis_keys(model: torch.nn.Module) -> list[str]:
+        """Keys of the readout tensors of a NeuralModel, checked to have the neuron axis first.
+
+        Raises:
+            ValueError: If ``model`` is not a NeuralModel with a readout, or a floating readout
+                tensor's first axis is not of size ``N``.
+        """
+        from deepSTRF.models.neural_model import NeuralModel
+
+        if not isinstance(model, NeuralModel) or model.readout is None:
+            raise ValueError("`per_neuron_best` needs a NeuralModel with a readout")
+        keys = []
+        for key, value in model.readout.state_dict().items():
+            if not value.is_floating_point():
+                continue  # e.g. BatchNorm's shared batch counter
+            if value.dim() == 0 or value.shape[0] != model.O:
+                raise ValueError(
+                    f"`per_neuron_best` needs readout tensors whose first axis is the neuron axis "
+                    f"(N = {model.O}); readout.{key} has shape {tuple(value.shape)}"
+                )
+            keys.append(f"readout.{key}")
+        return keys
+
+    def remember(self, model: torch.nn.Module, scores: torch.Tensor | None) -> None:
+        """Keep a copy of the model's current weights as the best."""
+        self.state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        if not self.readout_keys:
+            self.neuron_scores = scores
+
+    def remember_neurons(self, model: torch.nn.Module, scores: torch.Tensor) -> None:
+        """Keep the readout slices of the neurons whose score beat their best so far (NaN never does)."""
+        state = model.state_dict()
+        if self.neuron_readout is None or self.neuron_scores is None:
+            self.neuron_scores = torch.full_like(scores, -math.inf if self.mode == "max" else math.inf)
+            self.neuron_readout = {key: state[key].detach().clone() for key in self.readout_keys}
+        better = scores > self.neuron_scores if self.mode == "max" else scores < self.neuron_scores
+        better &= torch.isfinite(scores)
+        self.neuron_scores = torch.where(better, scores, self.neuron_scores)
+        for key in self.readout_keys:
+            rows = better.to(state[key].device)
+            self.neuron_readout[key][rows] = state[key][rows].detach()
+
+    def restore(self, model: torch.nn.Module) -> bool:
+        """Load the best weights (and per-neuron readouts) into ``model``; False if there are none yet."""
+        if self.state is None:
+            return False
+        model.load_state_dict(self.state)
+        if self.neuron_readout is not None:
+            state = model.state_dict()
+            for key, value in self.neuron_readout.items():
+                state[key].copy_(value)
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and ``None`` only, for a training-state file."""
+        return {"state": self.state, "neuron_scores": self.neuron_scores, "neuron_readout": self.neuron_readout}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+        self.state, self.neuron_scores = saved["state"], saved["neuron_scores"]
+        self.neuron_readout = saved["neuron_readout"]

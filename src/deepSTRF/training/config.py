@@ -16,15 +16,29 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+from torch import nn
+
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 
-__all__ = ["LOSSES", "OPTIMIZERS", "SCHEDULERS", "TARGETS", "VALIDATION_METRICS", "FitConfig"]
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "TARGETS",
+    "VALIDATION_METRICS",
+    "FitConfig",
+    "build_optimizer",
+    "build_scheduler",
+]
 
 #: Training losses: mean squared error, Poisson deviance on rates, Poisson deviance on log-rates.
 LOSSES = ("mse", "poisson", "poisson_log")
 #: What the loss compares the prediction with: the trial mean, or every trial.
 TARGETS = ("psth", "trials")
+#: Optimisers accepted by ``FitConfig.optimizer``.
 OPTIMIZERS = ("adam", "adamw", "sgd")
+#: Learning-rate schedules accepted by ``FitConfig.scheduler`` (or ``None``).
 SCHEDULERS = ("plateau", "cosine")
 #: Validation metrics for early stopping (all per neuron, averaged over neurons); ``loss`` is minimised.
 VALIDATION_METRICS = ("cc", "ccnorm", "feve", "fve", "loss")
@@ -43,9 +57,9 @@ class FitConfig:
         lr: Learning rate.
         weight_decay: Weight decay (L2 penalty; decoupled for ``'adamw'``).
         momentum: Momentum of ``'sgd'`` (ignored by the other optimisers).
-        scheduler: ``None``, ``'plateau'`` (halve the rate when the validation score stalls
-            for ``max(1, patience // 3)`` epochs) or ``'cosine'`` (cosine decay over
-            ``max_epochs``).
+        scheduler: ``None``, ``'plateau'`` (halve the rate when the validation score has not
+            improved by ``min_delta`` for more than ``max(1, patience // 3)`` epochs) or
+            ``'cosine'`` (cosine decay over ``max_epochs``).
         max_epochs: Maximum number of epochs.
         patience: Epochs without improvement of the validation score before stopping;
             ``None`` never stops early.
@@ -64,6 +78,10 @@ class FitConfig:
     Raises:
         TypeError: If a field has the wrong type.
         ValueError: If a field has an invalid value.
+
+    Example:
+        >>> FitConfig(loss="poisson", patience=None).to_dict()["loss"]
+        'poisson'
     """
 
     loss: str = "mse"
@@ -123,3 +141,42 @@ class FitConfig:
         if unknown:
             raise ValueError(f"unknown FitConfig fields {unknown}; valid fields are {sorted(fields)}")
         return cls(**values)
+
+
+def build_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer:
+    """The optimiser a configuration names, over the model's trainable parameters.
+
+    Example:
+        >>> type(build_optimizer(nn.Linear(2, 1), FitConfig(optimizer="adamw"))).__name__
+        'AdamW'
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> Any:
+    """The learning-rate scheduler a configuration names (``None`` for a constant rate).
+
+    Stepped once per epoch; ``'plateau'`` with the validation score.
+
+    Example:
+        >>> opt = build_optimizer(nn.Linear(2, 1), FitConfig())
+        >>> type(build_scheduler(opt, FitConfig(scheduler="cosine"))).__name__
+        'CosineAnnealingLR'
+    """
+    if config.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="min" if config.metric == "loss" else "max",
+            factor=0.5,
+            patience=max(1, (config.patience or 3) // 3),
+            threshold=config.min_delta,
+            threshold_mode="abs",
+        )
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.max_epochs)
+    return None

@@ -28,25 +28,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.datasets.splits import kfold_split, leave_one_out_split, random_split
 from deepSTRF.training.config import FitConfig
-from deepSTRF.training.fitter import FitResult, Fitter
+from deepSTRF.training.fitter import Fitter
 from deepSTRF.training.loggers import make_logger
 from deepSTRF.training.objectives import pad_cat, score_split
+from deepSTRF.training.results import RunResult, nan_to_none, write_scores
 from deepSTRF.training.seeding import seed_everything
 
-__all__ = ["DEFAULT_METRICS", "Fold", "RunResult", "cross_validate", "run_seeds", "split_validation", "write_table"]
+__all__ = ["DEFAULT_METRICS", "Fold", "cross_validate", "run_seeds", "validation_split"]
 
 #: Metrics reported for test stimuli.
 DEFAULT_METRICS = ("ccnorm", "cc", "feve", "fve")
@@ -54,137 +53,44 @@ DEFAULT_METRICS = ("ccnorm", "cc", "feve", "fve")
 
 @dataclass(frozen=True)
 class Fold:
-    """Stimulus indices of one train / validation / test partition."""
+    """Stimulus indices of one train / validation / test partition.
+
+    Example:
+        >>> Fold(train=[0, 1], val=[2], test=[3]).test
+        [3]
+    """
 
     train: list[int]
     val: list[int]
     test: list[int]
 
 
-@dataclass
-class RunResult:
-    """Per-neuron test scores of a multi-seed run.
-
-    Attributes:
-        seeds: The seeds, in order.
-        per_seed: ``{seed: {metric: (N,) tensor}}``.
-        mean: ``{metric: (N,)}`` NaN-aware mean over seeds.
-        std: ``{metric: (N,)}`` standard deviation over seeds (0 with one seed).
-        fits: ``{seed: [FitResult per fold]}``.
-        models: ``{seed: [fitted model per fold]}``.
-    """
-
-    seeds: list[int]
-    per_seed: dict[int, dict[str, torch.Tensor]]
-    mean: dict[str, torch.Tensor] = field(default_factory=dict)
-    std: dict[str, torch.Tensor] = field(default_factory=dict)
-    fits: dict[int, list[FitResult]] = field(default_factory=dict)
-    models: dict[int, list[nn.Module]] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        """Mean and median over neurons of the seed-averaged scores, per metric."""
-        return {
-            name: {"mean": _nan_none(v.nanmean()), "median": _nan_none(v.nanmedian())} for name, v in self.mean.items()
-        }
-
-
-def _nan_none(value: torch.Tensor | float) -> float | None:
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _listed(values: torch.Tensor) -> list[float | None]:
-    return [_nan_none(v) for v in values.tolist()]
-
-
-def split_validation(train: Sequence[int], val_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
-    """Set aside a random fraction of training stimuli for validation.
+def validation_split(
+    n_stimuli: int, train: Sequence[int], val_fraction: float, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """Set aside a random fraction of the training stimuli for validation.
 
     Args:
+        n_stimuli: Number of stimuli of the dataset.
         train: Training stimulus indices.
-        val_fraction: Fraction in (0, 1) moved to validation (at least one stimulus, and at
-            least one left for training).
+        val_fraction: Fraction in [0, 1) moved to validation (rounded; may leave none).
         seed: Seed of the draw.
 
     Returns:
         ``(train, val)``, each sorted.
 
     Raises:
-        ValueError: If the fraction is outside (0, 1) or there are fewer than 2 stimuli.
+        ValueError: If the fraction is outside [0, 1).
 
     Example:
-        >>> split_validation(range(10), 0.2, seed=0)[1]
-        [3, 8]
+        >>> validation_split(10, range(10), 0.2, seed=0)
+        ([0, 2, 3, 4, 5, 6, 7, 9], [1, 8])
     """
-    fraction = check_positive_float("val_fraction", val_fraction)
+    fraction = check_positive_float("val_fraction", val_fraction, allow_zero=True)
     if fraction >= 1:
-        raise ValueError(f"`val_fraction` must lie in (0, 1), got {val_fraction}")
-    pool = list(train)
-    if len(pool) < 2:
-        raise ValueError(f"need at least 2 training stimuli to set some aside for validation, got {len(pool)}")
-    n_val = min(max(1, round(fraction * len(pool))), len(pool) - 1)
-    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed)).tolist()
-    return sorted(pool[i] for i in order[n_val:]), sorted(pool[i] for i in order[:n_val])
-
-
-def write_table(path: str | Path, columns: dict[str, torch.Tensor | Sequence[float | None]]) -> Path:
-    """Write per-neuron columns to a CSV file (one row per neuron, empty cells for NaN).
-
-    Example:
-        >>> import tempfile
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     print(write_table(f"{tmp}/t.csv", {"cc": torch.tensor([0.5, float("nan")])}).read_text())
-        neuron,cc
-        0,0.5
-        1,
-        <BLANKLINE>
-    """
-    path = Path(path)
-    lists = {k: _listed(v) if isinstance(v, torch.Tensor) else list(v) for k, v in columns.items()}
-    rows = max((len(v) for v in lists.values()), default=0)
-    lines = [",".join(["neuron", *lists])]
-    for n in range(rows):
-        cells = ["" if v[n] is None else repr(float(v[n])) for v in lists.values()]  # type: ignore[arg-type]
-        lines.append(",".join([str(n), *cells]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _write_scores(folder: Path, scores: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-    per_neuron = {name: _listed(v) for name, v in scores.items()}
-    summary = {name: {"mean": _nan_none(v.nanmean()), "median": _nan_none(v.nanmedian())} for name, v in scores.items()}
-    payload = {"per_neuron": per_neuron, "summary": summary, **extra}
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
-    write_table(folder / "metrics.csv", scores)
-
-
-def _aggregate(result: RunResult) -> None:
-    names = list(next(iter(result.per_seed.values())))
-    for name in names:
-        stacked = torch.stack([result.per_seed[s][name] for s in result.seeds])  # (seeds, N)
-        mean = stacked.nanmean(0)
-        result.mean[name] = mean
-        result.std[name] = (stacked - mean).square().nanmean(0).sqrt()
-
-
-def _write_run(out_dir: Path, result: RunResult, n_folds: int) -> None:
-    payload = {
-        "seeds": result.seeds,
-        "n_folds": n_folds,
-        "summary": result.summary(),
-        "per_neuron": {n: {"mean": _listed(result.mean[n]), "std": _listed(result.std[n])} for n in result.mean},
-        "per_seed": {str(s): {n: _listed(v) for n, v in result.per_seed[s].items()} for s in result.seeds},
-        "best_epochs": {str(s): [fit.best_epoch for fit in result.fits[s]] for s in result.seeds},
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
-    columns: dict[str, torch.Tensor] = {}
-    for name in result.mean:
-        columns[f"{name}_mean"], columns[f"{name}_std"] = result.mean[name], result.std[name]
-        columns.update({f"{name}_seed{s}": result.per_seed[s][name] for s in result.seeds})
-    write_table(out_dir / "metrics.csv", columns)
+        raise ValueError(f"`val_fraction` must lie in [0, 1), got {val_fraction}")
+    parts = random_split(n_stimuli, {"train": 1.0 - fraction, "val": fraction}, seed=seed, stimuli=list(train))
+    return parts["train"], parts["val"]
 
 
 def _run(
@@ -245,17 +151,17 @@ def _run(
                     "seed": seed,
                     "fold": k,
                     "best_epoch": fit.best_epoch,
-                    "best_val_score": _nan_none(fit.best_score),
+                    "best_val_score": nan_to_none(fit.best_score),
                 }
                 model.save_pretrained(folder / "model", metadata={**info, "metric": config.metric})
         pred, resp = pad_cat(parts[0], 0.0), pad_cat(parts[1], float("nan"))
         mask = pad_cat([m.to(pred.dtype) for m in parts[2]], 0.0) > 0.5
         result.per_seed[seed] = {name: score_split(name, pred, resp, mask, config.loss).cpu() for name in metrics}
         if seed_dir is not None and is_main:
-            _write_scores(seed_dir, result.per_seed[seed], {"seed": seed, "n_folds": len(folds)})
-    _aggregate(result)
+            write_scores(seed_dir, result.per_seed[seed], {"seed": seed, "n_folds": len(folds)})
+    result.aggregate()
     if root is not None and is_main:
-        _write_run(root, result, len(folds))
+        result.write(root, len(folds))
     return result
 
 
@@ -301,10 +207,21 @@ def run_seeds(
 
     Raises:
         ValueError: If the split overlaps or is empty, or the seeds are invalid.
+
+    Example:
+        >>> from deepSTRF.datasets import SimulatedDataset
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> data = SimulatedDataset(n_neurons=2, n_stimuli=6, seed=0)
+        >>> def build(seed):
+        ...     return Linear(n_frequency_bands=data.F, temporal_window_size=5, out_neurons=2)
+        >>> result = run_seeds(data, build, train=[0, 1, 2], val=[3], test=[4, 5], seeds=[0, 1],
+        ...                    config=FitConfig(max_epochs=1, batch_size=2), progress=False)
+        >>> result.mean["cc"].shape
+        torch.Size([2])
     """
     train, test = list(train), list(test)
     if val is None:
-        train, val = split_validation(train, val_fraction, split_seed)
+        train, val = validation_split(len(dataset), train, val_fraction, split_seed)  # type: ignore[arg-type]
     val = list(val)
     if not train or not test:
         raise ValueError(f"`train` and `test` must be non-empty, got {len(train)} and {len(test)} stimuli")
@@ -373,21 +290,27 @@ def cross_validate(
 
     Raises:
         ValueError: If the scheme is unknown or there are too few stimuli for the folds.
+
+    Example:
+        >>> from deepSTRF.datasets import SimulatedDataset
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> data = SimulatedDataset(n_neurons=2, n_stimuli=4, seed=0)
+        >>> result = cross_validate(data, lambda seed: Linear(n_frequency_bands=data.F, temporal_window_size=5,
+        ...                         out_neurons=2), scheme="loso", config=FitConfig(max_epochs=1, batch_size=2),
+        ...                         progress=False)
+        >>> len(result.models[0])  # one model per left-out stimulus
+        4
     """
     check_choice("scheme", scheme, ["kfold", "loso"])
-    pool = list(range(len(dataset))) if stimuli is None else list(stimuli)  # type: ignore[arg-type]
+    n_stimuli = len(dataset)  # type: ignore[arg-type]
     if scheme == "loso":
-        held = [[s] for s in pool]
+        outer = leave_one_out_split(n_stimuli, stimuli=stimuli)
     else:
-        n_folds = check_int("n_folds", n_folds, minimum=2)
-        if n_folds > len(pool):
-            raise ValueError(f"`n_folds` ({n_folds}) exceeds the number of stimuli ({len(pool)})")
-        order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(split_seed))
-        held = [sorted(pool[i] for i in part.tolist()) for part in torch.tensor_split(order, n_folds)]
+        outer = kfold_split(n_stimuli, n_folds, seed=split_seed, stimuli=stimuli)
     folds = []
-    for test in held:
-        train, val = split_validation([s for s in pool if s not in test], val_fraction, split_seed)
-        folds.append(Fold(train=train, val=val, test=test))
+    for part in outer:
+        train, val = validation_split(n_stimuli, part["train"], val_fraction, split_seed)
+        folds.append(Fold(train=train, val=val, test=part["test"]))
     return _run(
         dataset,
         build_model,

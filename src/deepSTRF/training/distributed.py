@@ -29,10 +29,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sized
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from deepSTRF.datasets import neural_collate
+from deepSTRF.training.seeding import seed_worker
 
 __all__ = [
     "DistContext",
@@ -40,6 +44,7 @@ __all__ = [
     "all_reduce_sum",
     "barrier",
     "init_distributed",
+    "make_loader",
     "shard_indices",
     "train_sampler",
 ]
@@ -54,6 +59,10 @@ class DistContext:
         world_size: Number of processes.
         local_rank: Rank on this machine (selects the GPU).
         device: Device this process computes on.
+
+    Example:
+        >>> DistContext(rank=1, world_size=2, local_rank=1, device=torch.device("cpu")).is_main
+        False
     """
 
     rank: int
@@ -122,7 +131,11 @@ def init_distributed(device: str | torch.device | None = None) -> DistContext:
 
 
 def barrier(ctx: DistContext) -> None:
-    """Wait for every process (no-op in a single process)."""
+    """Wait for every process (no-op in a single process).
+
+    Example:
+        >>> barrier(init_distributed("cpu"))
+    """
     if ctx.is_distributed:
         dist.barrier()
 
@@ -213,3 +226,48 @@ def train_sampler(dataset: Sized, ctx: DistContext, *, shuffle: bool, seed: int)
         seed=seed,
         drop_last=False,
     )
+
+
+def make_loader(
+    data: Dataset | DataLoader, ctx: DistContext, *, batch_size: int, train: bool, seed: int, num_workers: int = 0
+) -> DataLoader:
+    """Batches of :func:`~deepSTRF.datasets.neural_collate` for this process.
+
+    Training sets are shuffled by :func:`train_sampler` (``batch_size // world_size``
+    stimuli per process and step); evaluation sets are shared out by
+    :func:`shard_indices`, in order. A ``DataLoader`` is returned unchanged.
+
+    Args:
+        data: A dataset of :class:`~deepSTRF.datasets.NeuralDataset` items, or a ``DataLoader``.
+        ctx: The distributed context.
+        batch_size: Stimuli per step over all processes.
+        train: Training (shuffled, sharded with repeats) or evaluation (ordered, no repeats).
+        seed: Seed of the shuffling.
+        num_workers: Worker processes of the loader.
+
+    Returns:
+        The loader.
+
+    Raises:
+        TypeError: If ``data`` is neither a dataset nor a loader.
+        ValueError: If an evaluation set has fewer stimuli than processes.
+
+    Example:
+        >>> make_loader(range(4), init_distributed("cpu"), batch_size=2, train=True, seed=0)
+        Traceback (most recent call last):
+        ...
+        TypeError: data must be a Dataset or a DataLoader, got range
+    """
+    if isinstance(data, DataLoader):
+        return data
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a Dataset or a DataLoader, got {type(data).__name__}")
+    per_rank = batch_size // ctx.world_size
+    common: dict[str, Any] = {"collate_fn": neural_collate, "num_workers": num_workers}
+    if train:
+        sampler = train_sampler(data, ctx, shuffle=True, seed=seed)  # type: ignore[arg-type]
+        return DataLoader(data, batch_size=per_rank, sampler=sampler, worker_init_fn=seed_worker, **common)
+    n_items = len(data)  # type: ignore[arg-type]
+    if n_items < ctx.world_size:
+        raise ValueError(f"an evaluation split needs at least one stimulus per process, got {n_items}")
+    return DataLoader(Subset(data, shard_indices(n_items, ctx)), batch_size=per_rank, **common)

@@ -18,106 +18,29 @@ the test stimuli and writes a run folder:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Subset
 
-from deepSTRF._validation import check_choice, check_positive_float
 from deepSTRF._version import __version__
-from deepSTRF.training.config import FitConfig
-from deepSTRF.training.crossval import RunResult, _listed, cross_validate, run_seeds, split_validation
-from deepSTRF.training.datasets import load_dataset, true_rate_predictions
-from deepSTRF.training.fitter import Fitter
-from deepSTRF.training.objectives import score_split
+from deepSTRF.datasets.splits import random_split
+from deepSTRF.models.neural_model import NeuralModel
+from deepSTRF.models.registry import build_model
+from deepSTRF.training.crossval import DEFAULT_METRICS, cross_validate, run_seeds, validation_split
+from deepSTRF.training.distributed import barrier, init_distributed
+from deepSTRF.training.fitter import FitResult, Fitter
+from deepSTRF.training.ground_truth import effective_strfs, true_rate_scores
+from deepSTRF.training.results import RunResult, listed, nan_to_none, summarise, write_scores
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
+from deepSTRF.training.run_config import RUN_FORMAT, RunConfig, load_dataset, read_run
+from deepSTRF.utils.plotting import strf_correlation
 
-__all__ = ["RUN_FORMAT", "ExperimentResult", "RunConfig", "run_experiment"]
-
-RUN_FORMAT = "deepSTRF-run"
-METHODS = ("gd", "ridge")
-SPLITS = ("canonical", "random", "kfold", "loso")
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines a run; every field is JSON data.
-
-    Args:
-        dataset: Dataset name (``'simulated'`` or a name of ``deepstrf datasets``).
-        dataset_kwargs: Constructor arguments of the dataset.
-        model: Zoo model name (see :data:`deepSTRF.models.registry.MODELS`).
-        model_kwargs: Model arguments; ``n_frequency_bands`` and ``out_neurons`` default to
-            the dataset's, and ``temporal_window_size`` to the true STRFs' on simulated data.
-        method: ``'gd'`` (gradient descent with :class:`~deepSTRF.training.fitter.Fitter`) or
-            ``'ridge'`` (closed-form ridge STRF, a ``linear`` model).
-        fit: Gradient-descent hyperparameters.
-        seeds: One fit per seed (``'gd'``).
-        split: ``'canonical'`` (the dataset's own train/test split), ``'random'``
-            (``test_fraction`` of the stimuli for test), ``'kfold'`` or ``'loso'``
-            (cross-validation).
-        test_fraction: Test fraction of a ``'random'`` split.
-        val_fraction: Fraction of the training stimuli used for validation.
-        n_folds: Folds of ``'kfold'``.
-        split_seed: Seed of the random splits.
-        ridge_alphas: Relative ridge penalties (``None``: the default grid).
-        ridge_folds: Cross-validation folds of the ridge penalty search.
-        device: ``'cpu'``, ``'cuda'`` or ``None`` (CUDA when available).
-        logger: ``'tensorboard'``, ``'wandb'`` or ``None``.
-
-    Raises:
-        ValueError: If a field is invalid.
-    """
-
-    dataset: str = "simulated"
-    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
-    model: str = "ln"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    method: str = "gd"
-    fit: FitConfig = field(default_factory=FitConfig)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    split: str = "canonical"
-    test_fraction: float = 0.2
-    val_fraction: float = 0.2
-    n_folds: int = 5
-    split_seed: int = 0
-    ridge_alphas: list[float] | None = None
-    ridge_folds: int = 5
-    device: str | None = None
-    logger: str | None = None
-
-    def __post_init__(self) -> None:
-        check_choice("method", self.method, METHODS)
-        check_choice("split", self.split, SPLITS)
-        if self.method == "ridge" and self.model != "linear":
-            raise ValueError(f"`method='ridge'` fits a 'linear' model, got model={self.model!r}")
-        if self.method == "ridge" and self.split in ("kfold", "loso"):
-            raise ValueError(f"`method='ridge'` needs a 'canonical' or 'random' split, got {self.split!r}")
-        for name in ("test_fraction", "val_fraction"):
-            if not 0 < check_positive_float(name, getattr(self, name)) < 1:
-                raise ValueError(f"`{name}` must lie in (0, 1), got {getattr(self, name)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict (``fit`` nested)."""
-        values = dataclasses.asdict(self)
-        values["fit"] = self.fit.to_dict()
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown RunConfig fields {unknown}; valid fields are {sorted(names)}")
-        values = dict(values)
-        if "fit" in values:
-            values["fit"] = FitConfig.from_dict(values["fit"])
-        return cls(**values)
+__all__ = ["ExperimentResult", "run_experiment"]
 
 
 @dataclass
@@ -131,6 +54,15 @@ class ExperimentResult:
         best_seed: Seed whose model was saved in ``model/``.
         model: That model.
         n_stimuli: ``{'train', 'val', 'test'}`` counts (CV: per fold on average).
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.training.run_config import RunConfig
+        >>> config = RunConfig(dataset_kwargs={"n_neurons": 2, "n_stimuli": 6}, model="linear", method="ridge")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     result = run_experiment(config, f"{tmp}/run", progress=False)
+        >>> result.best_seed, sorted(result.n_stimuli)
+        (0, ['test', 'train', 'validation'])
     """
 
     run: RunResult
@@ -139,3 +71,241 @@ class ExperimentResult:
     best_seed: int
     model: torch.nn.Module
     n_stimuli: dict[str, int]
+    is_main: bool = True
+
+
+def _model_kwargs(config: RunConfig, dataset: Any) -> dict[str, Any]:
+    kwargs = dict(config.model_kwargs)
+    if getattr(dataset, "F", None) is not None:
+        kwargs.setdefault("n_frequency_bands", int(dataset.F))
+    kwargs.setdefault("out_neurons", int(dataset.n_neurons))
+    true = getattr(dataset, "true_strfs", None)
+    if isinstance(true, torch.Tensor):
+        kwargs.setdefault("temporal_window_size", int(true.shape[-1]))
+    return kwargs
+
+
+def _outer_split(config: RunConfig, dataset: Any) -> tuple[list[int], list[int]]:
+    if config.split == "canonical":
+        splits = getattr(dataset, "splits", None) or {}
+        if "train" not in splits or "test" not in splits:
+            raise ValueError(f"dataset {config.dataset!r} has no canonical train/test split; use split='random'")
+        return list(splits["train"]), list(splits["test"])
+    parts = random_split(
+        len(dataset), {"train": 1 - config.test_fraction, "test": config.test_fraction}, seed=config.split_seed
+    )
+    return parts["train"], parts["test"]
+
+
+def _fit_ridge(
+    config: RunConfig,
+    dataset: Any,
+    train: list[int],
+    val: list[int],
+    test: list[int],
+    kwargs: dict[str, Any],
+    out_dir: Path,
+    is_main: bool,
+) -> RunResult:
+    """The closed-form fit, recorded as a one-seed run."""
+    extra = sorted(set(kwargs) - {"n_frequency_bands", "out_neurons", "temporal_window_size"})
+    if extra:
+        raise ValueError(f"`method='ridge'` fits a plain linear STRF; it takes no model arguments {extra}")
+    result = fit_ridge(
+        Subset(dataset, train + val),
+        n_lags=kwargs.get("temporal_window_size", 9),
+        alphas=config.ridge_alphas,
+        n_folds=config.ridge_folds,
+        seed=config.split_seed,
+        device=config.device,
+    )
+    model = ridge_to_linear(result, dtype=torch.get_default_dtype())
+    fitter = Fitter(model, config.fit, device=config.device, progress=False)
+    seed = config.seeds[0]
+    run = RunResult(seeds=[seed], per_seed={seed: fitter.evaluate(Subset(dataset, test), DEFAULT_METRICS)})
+    run.fits[seed] = [FitResult(best_epoch=-1, best_score=float("nan"), epochs_run=0, stopped_early=False)]
+    run.models[seed] = [model]
+    run.aggregate()
+    if is_main:
+        folder = out_dir / "seeds" / f"seed_{seed}"
+        model.save_pretrained(folder / "model", metadata={"method": "ridge", "alpha": result.alpha.tolist()})
+        write_scores(folder, run.per_seed[seed], {"seed": seed, "alpha": result.alpha.tolist()})
+        run.write(out_dir, n_folds=1)
+    return run
+
+
+def _best_seed(run: RunResult, metric: str) -> int:
+    scores = {s: run.fits[s][0].best_score for s in run.seeds if math.isfinite(run.fits[s][0].best_score)}
+    if not scores:
+        return run.seeds[0]
+    pick = min if metric == "loss" else max
+    return pick(scores, key=lambda s: scores[s])
+
+
+def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
+    if out.is_file():
+        raise FileExistsError(f"the run folder {out} is a file")
+    if out.is_dir() and any(out.iterdir()):
+        if not resume:
+            raise FileExistsError(f"the run folder {out} is not empty; resume it or choose another folder")
+        recorded = read_run(out)["config"]
+        ours = config.to_dict()
+        changed = sorted(k for k in ours if k != "fit" and ours[k] != recorded.get(k))
+        changed += sorted(f"fit.{k}" for k in ours["fit"] if ours["fit"][k] != recorded.get("fit", {}).get(k))
+        if changed:
+            raise ValueError(f"cannot resume {out}: the configuration differs in {changed}")
+
+
+def run_experiment(
+    config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> ExperimentResult:
+    """Run a configuration end to end and write its run folder (see the module documentation).
+
+    Args:
+        config: The run configuration.
+        out_dir: Run folder; it must be empty or absent unless ``resume``.
+        resume: Continue an interrupted run in ``out_dir`` (its recorded configuration must match).
+        progress: Show progress bars.
+
+    Returns:
+        An :class:`ExperimentResult`.
+
+    Raises:
+        FileExistsError: If ``out_dir`` holds files and ``resume`` is False.
+        ValueError: If the configuration does not fit the dataset or the recorded run.
+        TypeError: If a dataset or model argument is not accepted.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.training.config import FitConfig
+        >>> from deepSTRF.training.run_config import RunConfig
+        >>> config = RunConfig(dataset_kwargs={"n_neurons": 2, "n_stimuli": 6}, fit=FitConfig(max_epochs=1))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     result = run_experiment(config, f"{tmp}/run", progress=False)
+        ...     files = sorted(p.name for p in Path(tmp, "run").iterdir())
+        >>> files
+        ['config.json', 'metrics.csv', 'metrics.json', 'model', 'seeds', 'strfs.png']
+    """
+    out = Path(out_dir)
+    ctx = init_distributed(config.device)
+    is_main = ctx.is_main
+    _prepare_folder(out, config, resume)
+    barrier(ctx)  # every process checks the folder before rank 0 writes to it
+    dataset = load_dataset(config.dataset, config.dataset_kwargs)
+    kwargs = _model_kwargs(config, dataset)
+
+    def build(seed: int) -> torch.nn.Module:
+        return build_model(config.model, **kwargs)
+
+    try:
+        build(config.seeds[0])  # fail on bad model arguments before anything is written
+    except TypeError as err:
+        raise TypeError(f"model {config.model!r}: {err}") from err
+    record: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "library_version": __version__,
+        "config": config.to_dict(),
+        "model_kwargs": kwargs,
+    }
+    common: dict[str, Any] = {
+        "seeds": config.seeds,
+        "config": config.fit,
+        "out_dir": out,
+        "device": config.device,
+        "resume": resume,
+        "progress": progress,
+        "logger": config.logger,
+    }
+    if config.split in ("kfold", "loso"):
+        test = list(range(len(dataset)))
+        record["split"] = {"scheme": config.split, "n_folds": config.n_folds if config.split == "kfold" else len(test)}
+        _write_record(out, record, is_main)
+        run = cross_validate(
+            dataset,
+            build,
+            scheme=config.split,
+            n_folds=config.n_folds,
+            val_fraction=config.val_fraction,
+            split_seed=config.split_seed,
+            **common,
+        )
+        n_stimuli = {"stimuli": len(test)}
+    else:
+        train, test = _outer_split(config, dataset)
+        train, val = validation_split(len(dataset), train, config.val_fraction, config.split_seed)
+        record["split"] = {"train": train, "val": val, "test": test}
+        _write_record(out, record, is_main)
+        n_stimuli = {"train": len(train), "validation": len(val), "test": len(test)}
+        if config.method == "ridge":
+            run = _fit_ridge(config, dataset, train, val, test, kwargs, out, is_main)
+        else:
+            run = run_seeds(dataset, build, train=train, val=val, test=test, **common)
+    best = _best_seed(run, config.fit.metric)
+    model = run.models[best][0]
+    ceiling = true_rate_scores(dataset, test, list(run.mean))
+    strfs = effective_strfs(model)
+    true = getattr(dataset, "true_strfs", None)
+    corr = strf_correlation(strfs, true) if strfs is not None and isinstance(true, torch.Tensor) else None
+    if is_main:
+        _finish_folder(out, config, run, model, best, ceiling, strfs, true, corr, getattr(dataset, "dt_ms", None))
+    return ExperimentResult(
+        run=run,
+        ceiling=ceiling,
+        strf_correlation=corr,
+        best_seed=best,
+        model=model,
+        n_stimuli=n_stimuli,
+        is_main=is_main,
+    )
+
+
+def _write_record(out: Path, record: dict[str, Any], is_main: bool) -> None:
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _finish_folder(
+    out: Path,
+    config: RunConfig,
+    run: RunResult,
+    model: torch.nn.Module,
+    best: int,
+    ceiling: dict[str, torch.Tensor] | None,
+    strfs: torch.Tensor | None,
+    true: Any,
+    corr: torch.Tensor | None,
+    dt_ms: float | None,
+) -> None:
+    """Add the checkpoint, the ceiling and STRF scores, and the STRF figure to a finished run folder."""
+    metrics_file = out / "metrics.json"
+    payload = json.loads(metrics_file.read_text())
+    payload["best_seed"] = best
+    if ceiling is not None:
+        payload["ceiling"] = {"per_neuron": {k: listed(v) for k, v in ceiling.items()}, "summary": summarise(ceiling)}
+        if "ccnorm" in ceiling and "ccnorm" in run.mean:
+            payload["ccnorm_over_ceiling"] = nan_to_none(run.mean["ccnorm"].nanmean() / ceiling["ccnorm"].nanmean())
+    if corr is not None:
+        payload["strf_correlation"] = {
+            "per_neuron": listed(corr),
+            "mean": nan_to_none(corr.nanmean()),
+            "median": nan_to_none(corr.nanmedian()),
+        }
+    metrics_file.write_text(json.dumps(payload, indent=2) + "\n")
+    if config.split not in ("kfold", "loso") and isinstance(model, NeuralModel):
+        metadata = {
+            "dataset": config.dataset,
+            "dataset_kwargs": config.dataset_kwargs,
+            "method": config.method,
+            "seed": best,
+            "test_summary": payload["summary"],
+        }
+        model.save_pretrained(out / "model", metadata=json.loads(json.dumps(metadata, default=str)))
+    if strfs is not None:
+        from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs
+
+        if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:
+            figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms)
+        else:
+            figure = plot_strfs(strfs[:16], dt_ms=dt_ms)
+        figure.savefig(out / "strfs.png", dpi=100)

@@ -12,17 +12,6 @@ With ``checkpoint_dir`` the complete training state is written after every epoch
 same folder resumes from it: a fit killed at any point and resumed ends with the
 same weights as an uninterrupted one. Launched with ``torchrun``, the same code
 trains with ``DistributedDataParallel`` (see :mod:`deepSTRF.training.distributed`).
-
-Example:
-    >>> import torch
-    >>> from deepSTRF.datasets import SimulatedDataset
-    >>> from deepSTRF.models.audio import Linear
-    >>> data = SimulatedDataset(n_neurons=2, n_stimuli=6, seed=0)
-    >>> model = Linear(n_frequency_bands=data.F, temporal_window_size=5, out_neurons=2)
-    >>> fitter = Fitter(model, FitConfig(max_epochs=2, batch_size=2), progress=False)
-    >>> result = fitter.fit(data.subset(stimuli=[0, 1, 2, 3]), data.subset(stimuli=[4, 5]))
-    >>> sorted(fitter.evaluate(data.subset(stimuli=[4, 5]), metrics=("cc",)))
-    ['cc']
 """
 
 from __future__ import annotations
@@ -32,23 +21,19 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from deepSTRF.datasets import neural_collate
-from deepSTRF.models.neural_model import NeuralModel
-from deepSTRF.training.checkpoint import STATE_FORMAT, EarlyStopping, load_state, save_state
-from deepSTRF.training.config import FitConfig
-from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, shard_indices
-from deepSTRF.training.distributed import train_sampler as make_train_sampler
+from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
+from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler
+from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, make_loader
 from deepSTRF.training.loggers import TrainingLogger
-from deepSTRF.training.objectives import batch_target, pad_cat, score_split, summed_loss
-from deepSTRF.training.seeding import get_rng_state, seed_everything, seed_worker, set_rng_state
+from deepSTRF.training.objectives import batch_mask, batch_target, pad_cat, score_split, summed_loss
+from deepSTRF.training.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["FitResult", "Fitter", "NonFiniteLossError"]
 
@@ -56,7 +41,12 @@ STATE_FILE = "training_state.pt"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss or gradient norm became NaN or infinite."""
+    """The training loss or gradient norm became NaN or infinite.
+
+    Example:
+        >>> issubclass(NonFiniteLossError, FloatingPointError)
+        True
+    """
 
 
 @dataclass
@@ -71,6 +61,10 @@ class FitResult:
         history: One dict per epoch: ``epoch``, ``train_loss``, ``lr`` and ``val_<metric>``.
         neuron_scores: ``(N,)`` validation scores of each neuron with the final weights'
             epoch (its own best epoch with ``per_neuron_best``), or ``None``.
+
+    Example:
+        >>> FitResult(best_epoch=3, best_score=0.8, epochs_run=10, stopped_early=True).history
+        []
     """
 
     best_epoch: int
@@ -86,10 +80,6 @@ def _floating_dtype(model: nn.Module) -> torch.dtype:
         if tensor.is_floating_point():
             return tensor.dtype
     return torch.get_default_dtype()
-
-
-def _clone_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {key: value.detach().clone() for key, value in module.state_dict().items()}
 
 
 class Fitter:
@@ -111,6 +101,16 @@ class Fitter:
         TypeError: If ``model`` is not an ``nn.Module`` or ``config`` not a ``FitConfig``.
         ValueError: If ``per_neuron_best`` is set and a readout tensor's first axis is not
             the neuron axis, or ``batch_size`` is not a multiple of the number of processes.
+
+    Example:
+        >>> from deepSTRF.datasets import SimulatedDataset
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> data = SimulatedDataset(n_neurons=2, n_stimuli=5, seed=0)
+        >>> model = Linear(n_frequency_bands=data.F, temporal_window_size=5, out_neurons=2)
+        >>> fitter = Fitter(model, FitConfig(max_epochs=2, patience=1), device="cpu", progress=False)
+        >>> result = fitter.fit(data.subset(stimuli=[0, 1, 2]), data.subset(stimuli=[3]))
+        >>> result.epochs_run, fitter.evaluate(data.subset(stimuli=[4]))["ccnorm"].shape
+        (2, torch.Size([2]))
     """
 
     def __init__(
@@ -145,77 +145,33 @@ class Fitter:
         if config.amp and not self.amp:
             warnings.warn(f"`amp` only acts on CUDA; training in full precision on {self.device}", stacklevel=2)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.optimizer = self._make_optimizer()
-        self.scheduler = self._make_scheduler()
-        self._readout_keys = self._neuron_axis_keys() if config.per_neuron_best else []
+        self.optimizer = build_optimizer(model, config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        keys = BestWeights.neuron_axis_keys(model) if config.per_neuron_best else []
+        mode = "min" if config.metric == "loss" else "max"
         self._net: nn.Module = model
         if self.ctx.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._net = DistributedDataParallel(model, device_ids=ids)
         self.history: list[dict[str, float]] = []
-        self.stopper = EarlyStopping(config.patience, "min" if config.metric == "loss" else "max", config.min_delta)
-        self._best: dict[str, torch.Tensor] | None = None
-        self._neuron_scores: torch.Tensor | None = None
-        self._neuron_readout: dict[str, torch.Tensor] | None = None
-
-    # ------------------------------------------------------------------ construction helpers
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg, params = self.config, [p for p in self.model.parameters() if p.requires_grad]
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-
-    def _make_scheduler(self) -> Any:
-        cfg = self.config
-        if cfg.scheduler == "plateau":
-            wait = max(1, (cfg.patience or 3) // 3)
-            mode = "min" if cfg.metric == "loss" else "max"
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode=mode, factor=0.5, patience=wait)
-        if cfg.scheduler == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.max_epochs)
-        return None
-
-    def _neuron_axis_keys(self) -> list[str]:
-        if not isinstance(self.model, NeuralModel) or self.model.readout is None:
-            raise ValueError("`per_neuron_best` needs a NeuralModel with a readout")
-        keys = []
-        for key, value in self.model.readout.state_dict().items():
-            if not value.is_floating_point():
-                continue
-            if value.dim() == 0 or value.shape[0] != self.model.O:
-                raise ValueError(
-                    f"`per_neuron_best` needs readout tensors whose first axis is the neuron axis "
-                    f"(N = {self.model.O}); readout.{key} has shape {tuple(value.shape)}"
-                )
-            keys.append(f"readout.{key}")
-        return keys
+        self.stopper = EarlyStopping(config.patience, mode, config.min_delta)
+        self.best = BestWeights(keys, mode)
 
     def _loader(self, data: Dataset | DataLoader, *, train: bool) -> DataLoader:
-        if isinstance(data, DataLoader):
-            return data
-        if not isinstance(data, Dataset):
-            raise TypeError(f"data must be a Dataset or a DataLoader, got {type(data).__name__}")
-        per_rank = self.config.batch_size // self.ctx.world_size
-        common: dict[str, Any] = {"collate_fn": neural_collate, "num_workers": self.config.num_workers}
-        if train:
-            sampler = make_train_sampler(data, self.ctx, shuffle=True, seed=self.config.seed)  # type: ignore[arg-type]
-            return DataLoader(data, batch_size=per_rank, sampler=sampler, worker_init_fn=seed_worker, **common)
-        n_items = len(data)  # type: ignore[arg-type]
-        if n_items < self.ctx.world_size:
-            raise ValueError(f"an evaluation split needs at least one stimulus per process, got {n_items}")
-        return DataLoader(Subset(data, shard_indices(n_items, self.ctx)), batch_size=per_rank, **common)
+        cfg = self.config
+        return make_loader(
+            data, self.ctx, batch_size=cfg.batch_size, train=train, seed=cfg.seed, num_workers=cfg.num_workers
+        )
 
     # ------------------------------------------------------------------ training
     def _fail(self, epoch: int, step: int, what: str) -> None:
-        restored = self._restore_best()
+        restored = self.best.restore(self.model)
         where = f"non-finite {what} at epoch {epoch}, step {step}"
         if restored:
             kept = f"the model was restored to the best epoch ({self.stopper.best_epoch})"
         else:
             kept = "no epoch had completed; the model keeps its weights from before that step"
-        disk = f"; the last completed epoch's state is in {self.checkpoint_dir / STATE_FILE}" if self._saves else ""
+        disk = "" if self.checkpoint_dir is None else f"; the last completed epoch's state is in {self.checkpoint_dir}"
         raise NonFiniteLossError(f"{where}: {kept}{disk}")
 
     def _train_epoch(self, loader: DataLoader, epoch: int) -> float:
@@ -275,9 +231,7 @@ class Fitter:
             for batch in loader:
                 responses = batch["responses"].to(self.device, self.dtype)
                 pred = self.model(batch["stims"].to(self.device, self.dtype)).to(self.dtype)
-                steps = torch.arange(responses.shape[-1], device=self.device)
-                inside = steps[None, :] < batch["lengths"].to(self.device)[:, None]  # (B, T)
-                mask = inside[:, None, None, :] & batch["valid_mask"].to(self.device)[:, :, None, None]
+                mask = batch_mask(batch, responses.shape[-1], self.device)
                 preds.append(pred.masked_fill(~mask, 0.0))
                 resps.append(responses)
                 masks.append(mask.to(self.dtype))
@@ -311,41 +265,9 @@ class Fitter:
         pred, resp, mask = self.predict(data)
         return {name: score_split(name, pred, resp, mask, self.config.loss).cpu() for name in metrics}
 
-    # ------------------------------------------------------------------ best weights and state files
-    @property
-    def _saves(self) -> bool:
-        return self.checkpoint_dir is not None
-
-    def _remember(self, scores: torch.Tensor | None) -> None:
-        self._best = _clone_state(self.model)
-        if not self.config.per_neuron_best:
-            self._neuron_scores = scores
-
-    def _remember_neurons(self, scores: torch.Tensor) -> None:
-        """Keep the readout slices of the neurons whose score improved."""
-        state = self.model.state_dict()
-        if self._neuron_readout is None or self._neuron_scores is None:
-            self._neuron_scores = torch.full_like(scores, -math.inf)
-            self._neuron_readout = {key: state[key].detach().clone() for key in self._readout_keys}
-        better = scores > self._neuron_scores if self.stopper.mode == "max" else scores < self._neuron_scores
-        better &= torch.isfinite(scores)
-        self._neuron_scores = torch.where(better, scores, self._neuron_scores)
-        for key in self._readout_keys:
-            self._neuron_readout[key][better.to(self.device)] = state[key][better.to(self.device)].detach()
-
-    def _restore_best(self) -> bool:
-        if self._best is None:
-            return False
-        self.model.load_state_dict(self._best)
-        if self._neuron_readout is not None:
-            state = self.model.state_dict()
-            for key, value in self._neuron_readout.items():
-                state[key].copy_(value)
-        return True
-
+    # ------------------------------------------------------------------ training-state files
     def _save(self, epoch: int, stopped: bool) -> None:
-        if self._saves and self.ctx.is_main:
-            assert self.checkpoint_dir is not None
+        if self.checkpoint_dir is not None and self.ctx.is_main:
             state = {
                 "format": STATE_FORMAT,
                 "epoch": epoch,
@@ -358,9 +280,7 @@ class Fitter:
                 "rng": get_rng_state(),
                 "stopper": self.stopper.state_dict(),
                 "history": self.history,
-                "best": self._best,
-                "neuron_scores": self._neuron_scores,
-                "neuron_readout": self._neuron_readout,
+                "best": self.best.state_dict(),
             }
             save_state(state, self.checkpoint_dir / STATE_FILE)
         barrier(self.ctx)
@@ -381,8 +301,7 @@ class Fitter:
         self.scaler.load_state_dict(state["scaler"])
         self.stopper.load_state_dict(state["stopper"])
         self.history = list(state["history"])
-        self._best, self._neuron_scores = state["best"], state["neuron_scores"]
-        self._neuron_readout = state["neuron_readout"]
+        self.best.load_state_dict(state["best"])
         set_rng_state(state["rng"])
         return int(state["epoch"]) + 1, bool(state["stopped"])
 
@@ -431,7 +350,6 @@ class Fitter:
             disable=not (self.progress and self.ctx.is_main),
             dynamic_ncols=True,
         )
-        epoch = start
         for epoch in range(start, cfg.max_epochs):
             if stopped:
                 break
@@ -446,9 +364,9 @@ class Fitter:
                 score = float(scores.nanmean()) if bool(torch.isfinite(scores).any()) else math.nan
                 record[metric] = score
             if self.stopper.update(score, epoch):
-                self._remember(scores)
+                self.best.remember(self.model, scores)
             if cfg.per_neuron_best and scores is not None:
-                self._remember_neurons(scores)
+                self.best.remember_neurons(self.model, scores)
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(score)
             elif self.scheduler is not None:
@@ -463,16 +381,16 @@ class Fitter:
             stopped = self.stopper.should_stop
             self._save(epoch, stopped)
         bar.close()
-        if self._best is None and self.history:
+        if self.best.state is None and self.history:
             warnings.warn(
                 f"the validation score ({cfg.metric}) was never finite; keeping the last epoch's weights", stacklevel=2
             )
-        self._restore_best()
+        self.best.restore(self.model)
         return FitResult(
             best_epoch=self.stopper.best_epoch,
             best_score=self.stopper.best_score if self.stopper.best_epoch >= 0 else math.nan,
             epochs_run=len(self.history),
             stopped_early=stopped,
             history=list(self.history),
-            neuron_scores=None if self._neuron_scores is None else self._neuron_scores.cpu(),
+            neuron_scores=None if self.best.neuron_scores is None else self.best.neuron_scores.cpu(),
         )

@@ -31,7 +31,16 @@ LOGGERS = ("tensorboard", "wandb")
 
 
 class TrainingLogger(ABC):
-    """Interface of the loggers the fitter calls."""
+    """Interface of the loggers the fitter calls.
+
+    Example:
+        >>> class Printer(TrainingLogger):
+        ...     def log_config(self, config): pass
+        ...     def log_scalars(self, values, step): print(step, values)
+        ...     def close(self): pass
+        >>> Printer().log_scalars({"train/loss": 0.5}, step=0)
+        0 {'train/loss': 0.5}
+    """
 
     @abstractmethod
     def log_config(self, config: dict[str, Any]) -> None:
@@ -101,6 +110,13 @@ class WandbLogger(TrainingLogger):
     Raises:
         ImportError: If ``wandb`` is not installed (the ``loggers`` extra).
         ValueError: If ``mode`` is not one of the accepted values.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     logger = WandbLogger(tmp, mode="disabled")
+        ...     logger.log_scalars({"train/loss": 0.5}, step=0)
+        ...     logger.close()
     """
 
     def __init__(
@@ -139,6 +155,14 @@ def make_logger(kind: str | None, log_dir: str | Path, *, project: str = "deepST
 
     Raises:
         ValueError: If ``kind`` is unknown.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     logger = make_logger("tensorboard", tmp)
+        ...     logger.close()
+        >>> type(logger).__name__
+        'TensorBoardLogger'
     """
     if kind is None:
         return None

@@ -11,13 +11,14 @@ Example:
     >>> resp = torch.tensor([[[[1.0, float("nan"), 1.0]], [[float("nan")] * 3]]])
     >>> total, count = summed_loss(pred, resp, "mse")
     >>> total.backward()
-    >>> float(total), int(count), bool(torch.isfinite(pred.grad).all())
+    >>> float(total.detach()), int(count), bool(torch.isfinite(pred.grad).all())
     (2.0, 2, True)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -25,7 +26,7 @@ from deepSTRF import metrics
 from deepSTRF._validation import check_choice
 from deepSTRF.training.config import LOSSES, TARGETS
 
-__all__ = ["SCORES", "batch_target", "pad_cat", "score_split", "summed_loss"]
+__all__ = ["SCORES", "batch_mask", "batch_target", "pad_cat", "score_split", "summed_loss"]
 
 #: Per-neuron scores of a prediction against trials (or a PSTH), higher is better.
 SCORES: dict[str, Callable[..., torch.Tensor]] = {
@@ -34,6 +35,33 @@ SCORES: dict[str, Callable[..., torch.Tensor]] = {
     "feve": metrics.feve,
     "fve": metrics.fve,
 }
+
+
+def _loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str, reduction: str) -> torch.Tensor:
+    if loss == "mse":
+        return metrics.mse_loss(pred, target, mask=mask, reduction=reduction)
+    return metrics.poisson_loss(pred, target, log_input=loss == "poisson_log", mask=mask, reduction=reduction)
+
+
+def batch_mask(batch: dict[str, Any], n_bins: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Real (stimulus, neuron, time) positions of a collated batch: inside each stimulus, pair present.
+
+    Args:
+        batch: A :func:`~deepSTRF.datasets.neural_collate` batch (``'lengths'`` and ``'valid_mask'`` are used).
+        n_bins: Number of time bins ``T`` of the batch's responses.
+        device: Device of the mask.
+
+    Returns:
+        ``(B, N, 1, T)`` bool mask.
+
+    Example:
+        >>> batch = {"lengths": torch.tensor([2, 3]), "valid_mask": torch.tensor([[True], [False]])}
+        >>> batch_mask(batch, 3)[:, 0, 0].tolist()
+        [[True, True, False], [False, False, False]]
+    """
+    lengths, pairs = batch["lengths"].to(device), batch["valid_mask"].to(device)
+    inside = torch.arange(n_bins, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
+    return inside[:, None, None, :] & pairs[:, :, None, None]
 
 
 def batch_target(responses: torch.Tensor, target: str) -> torch.Tensor:
@@ -64,6 +92,12 @@ def summed_loss(pred: torch.Tensor, target: torch.Tensor, loss: str) -> tuple[to
 
     Raises:
         ValueError: If the shapes disagree or ``loss`` is unknown.
+
+    Example:
+        >>> trials = torch.tensor([[[[1.0, 3.0], [1.0, float("nan")]]]])  # (B, N, R, T) = (1, 1, 2, 2)
+        >>> total, count = summed_loss(torch.zeros(1, 1, 1, 2), trials, "mse")
+        >>> float(total), int(count)  # (0-1)^2 + (0-3)^2 + (0-1)^2 over the 3 finite trial values
+        (11.0, 3)
     """
     check_choice("loss", loss, LOSSES)
     if (
@@ -83,10 +117,7 @@ def summed_loss(pred: torch.Tensor, target: torch.Tensor, loss: str) -> tuple[to
         pred = pred.expand(b, n, r, t).transpose(1, 2).reshape(b * r, n, 1, t)
         filled = filled.transpose(1, 2).reshape(b * r, n, 1, t)
         valid = valid.transpose(1, 2).reshape(b * r, n, 1, t)
-    if loss == "mse":
-        total = metrics.mse_loss(pred, filled, mask=valid, reduction="sum")
-    else:
-        total = metrics.poisson_loss(pred, filled, log_input=loss == "poisson_log", mask=valid, reduction="sum")
+    total = _loss(pred, filled, valid, loss, "sum")
     return total, valid.sum()
 
 
@@ -126,10 +157,13 @@ def score_split(
 
     Raises:
         ValueError: If ``name`` is unknown.
+
+    Example:
+        >>> pred = torch.tensor([[[[1.0, 2.0, 3.0]]]])
+        >>> score_split("cc", pred, 2 * pred, torch.ones(1, 1, 1, 3, dtype=torch.bool))
+        tensor([1.])
     """
     check_choice("name", name, [*SCORES, "loss"])
     if name != "loss":
         return SCORES[name](pred, responses, mask=mask, reduction="none")
-    target = batch_target(responses, "psth").masked_fill(~mask, float("nan"))
-    per_neuron = [summed_loss(pred[:, i : i + 1], target[:, i : i + 1], loss) for i in range(pred.shape[1])]
-    return torch.stack([total / count for total, count in per_neuron])
+    return _loss(pred, batch_target(responses, "psth"), mask, loss, "none")

@@ -37,11 +37,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+from torch import nn
 
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.training.lagged import LaggedStream, RidgeStatistics
@@ -67,6 +68,12 @@ class RidgeResult:
         alphas: ``(A,)`` the grid of relative penalties that was searched.
         cv_mse: ``(A, N)`` held-out mean squared error per penalty and neuron (NaN when
             no cross-validation ran).
+
+    Example:
+        >>> result = RidgeResult(torch.ones(1, 2, 3), torch.zeros(1), torch.ones(1), torch.ones(1), torch.ones(1),
+        ...                      torch.zeros(1, 1))
+        >>> result.n_lags, result.predict(torch.ones(1, 1, 2, 4))[0, 0, 0].tolist()  # 2 bands x lags seen so far
+        (3, [2.0, 4.0, 6.0, 6.0])
     """
 
     weight: torch.Tensor
@@ -229,6 +236,14 @@ def fit_ridge(
         TypeError: If an argument has the wrong type.
         ValueError: If shapes disagree, a penalty is not positive, the folds are invalid,
             or a neuron has no valid response at all.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> stims = [torch.randn(4, 100, generator=g) for _ in range(6)]
+        >>> responses = [torch.randn(3, 2, 100, generator=g) for _ in range(6)]  # (N, R, T): trials are averaged
+        >>> result = fit_ridge(stims, responses, n_lags=5, alphas=[0.1, 1.0, 10.0], n_folds=3)
+        >>> result.weight.shape, result.cv_mse.shape
+        (torch.Size([3, 4, 5]), torch.Size([3, 3]))
     """
     n_lags = check_int("n_lags", n_lags)
     chunk_size = check_int("chunk_size", chunk_size)
@@ -249,8 +264,7 @@ def fit_ridge(
     order = torch.argsort(group, stable=True).tolist()
     stream = LaggedStream([stims[s] for s in order], n_lags)
     targets = torch.cat([resps[s] for s in order], dim=1)
-    rows_group = torch.repeat_interleave(group[order], stream.lengths)
-    stats = RidgeStatistics(stream, targets, rows_group, n_held + 1, chunk_size)
+    stats = RidgeStatistics(stream, targets, group[order], n_held + 1, chunk_size)
     gram_all, cross_all = stats.gram.sum(0), stats.cross.sum(0)
 
     n_neurons = targets.shape[0]
@@ -333,12 +347,13 @@ def ridge_to_linear(result: RidgeResult, dtype: torch.dtype | None = None) -> Li
     dtype = result.weight.dtype if dtype is None else dtype
     model = Linear(n_frequency_bands=n_bands, temporal_window_size=n_lags, out_neurons=n_neurons)
     model = model.to(device=result.weight.device, dtype=dtype)
-    conv, norm = model.readout.conv.kernel, model.readout.bn  # the default kernel is a plain Conv2d (N, 1, F, L)
+    conv = cast(nn.Conv2d, model.readout.conv.kernel)  # the default kernel: a plain Conv2d (N, 1, F, L)
+    norm = cast(nn.BatchNorm1d, model.readout.bn)
     with torch.no_grad():
         conv.weight.copy_(result.weight[:, None])
-        conv.bias.copy_(result.bias)
-        norm.running_mean.zero_()
-        norm.running_var.fill_(1.0 - norm.eps)
+        cast(torch.Tensor, conv.bias).copy_(result.bias)
+        cast(torch.Tensor, norm.running_mean).zero_()
+        cast(torch.Tensor, norm.running_var).fill_(1.0 - norm.eps)
         norm.weight.fill_(1.0)
         norm.bias.zero_()
     return model.eval()

@@ -92,7 +92,7 @@ def get_rng_state() -> dict[str, torch.Tensor]:
         ['numpy_gauss', 'numpy_keys']
     """
     version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]  # noqa: NPY002
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # noqa: NPY002
     if name != "MT19937":  # pragma: no cover - NumPy's legacy global generator is always MT19937
         raise RuntimeError(f"unexpected NumPy generator {name!r}")
     state = {

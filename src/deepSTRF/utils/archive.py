@@ -29,7 +29,12 @@ from pathlib import Path
 
 
 class UnsafeArchiveError(ValueError):
-    """An archive member would be written outside the target folder, or is a link or special file."""
+    """An archive member would be written outside the target folder, or is a link or special file.
+
+    Example:
+        >>> issubclass(UnsafeArchiveError, ValueError)
+        True
+    """
 
 
 def _check_name(archive: Path, name: str) -> str:

@@ -34,11 +34,21 @@ _USER_AGENT = "deepSTRF-downloader (+https://deepstrf.readthedocs.io)"
 
 
 class DownloadError(RuntimeError):
-    """A file could not be downloaded (network failure, HTTP error or bad content)."""
+    """A file could not be downloaded (network failure, HTTP error or bad content).
+
+    Example:
+        >>> issubclass(ChecksumError, DownloadError)
+        True
+    """
 
 
 class ChecksumError(DownloadError):
-    """A downloaded file does not match its published size or checksum (the file is deleted)."""
+    """A downloaded file does not match its published size or checksum (the file is deleted).
+
+    Example:
+        >>> str(ChecksumError("x.zip: expected 3 bytes, got 2"))
+        'x.zip: expected 3 bytes, got 2'
+    """
 
 
 def get_data_dir(subdir: str | None = None) -> Path:
@@ -159,6 +169,13 @@ def verify_file(path: str | os.PathLike[str], checksum: str | None = None, size:
 
 def offline_hint(url: str, dest: Path) -> str:
     """Explain how to place a file by hand when this machine cannot reach ``url``.
+
+    Args:
+        url: The source URL.
+        dest: Where the file is expected.
+
+    Returns:
+        A sentence naming the URL, the destination and the cache folder.
 
     Example:
         >>> "place it at" in offline_hint("https://example.org/a.zip", Path("/data/a.zip"))

@@ -8,6 +8,13 @@ STRFs are drawn as ``(F, T)`` images with frequency upwards and time lag along x
 the present bin on the right (the layout of a causal STRF kernel), in a colour scale
 symmetric about zero.
 
+- Receptive fields: :func:`plot_strfs`, :func:`plot_strf_grid` (shared or per-panel
+  colour limits, ON/OFF channels), :func:`plot_learned_vs_true`, :func:`strf_correlation`.
+- Responses: :func:`plot_responses` (stimulus or waveform, trial raster, PSTH and
+  prediction), :func:`plot_prediction_scatter`, :func:`plot_metric_distributions`.
+- Front-ends and prefilters: :func:`plot_filterbank`, :func:`filterbank_responses`,
+  :func:`plot_adaptation_kernels`.
+
 Example:
     >>> import torch
     >>> fig = plot_strfs(torch.randn(3, 8, 5))
@@ -26,12 +33,27 @@ import torch
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_int
+from deepSTRF.utils._plot_filters import plot_adaptation_kernels, plot_strf_grid
+from deepSTRF.utils._plot_frontends import filterbank_responses, plot_filterbank
+from deepSTRF.utils._plot_responses import plot_responses
+from deepSTRF.utils._plot_scores import plot_metric_distributions, plot_prediction_scatter
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_learned_vs_true", "plot_strfs", "strf_correlation"]
+__all__ = [
+    "filterbank_responses",
+    "plot_adaptation_kernels",
+    "plot_filterbank",
+    "plot_learned_vs_true",
+    "plot_metric_distributions",
+    "plot_prediction_scatter",
+    "plot_responses",
+    "plot_strf_grid",
+    "plot_strfs",
+    "strf_correlation",
+]
 
 
 def _as_strfs(value: Any, name: str) -> np.ndarray:
@@ -91,6 +113,11 @@ def plot_strfs(
     Raises:
         ValueError: If ``strfs`` is not 2-D or 3-D, or ``titles`` has the wrong length.
         ImportError: If matplotlib is not installed (the ``plot`` extra).
+
+    Example:
+        >>> fig = plot_strfs(torch.randn(4, 8, 5), dt_ms=5.0)
+        >>> [ax.get_title() for ax in fig.axes]
+        ['neuron 0', 'neuron 1', 'neuron 2', 'neuron 3']
     """
     array = _as_strfs(strfs, "strfs")
     n = array.shape[0]

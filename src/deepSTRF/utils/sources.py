@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deepSTRF.utils.archive import extract_archive
-from deepSTRF.utils.download import DownloadError, download_file
+from deepSTRF.utils.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir
 
 ZENODO_API = "https://zenodo.org/api/records"
 OSF_API = "https://api.osf.io/v2/files"
@@ -136,12 +136,14 @@ def ensure_files(
         raise FileNotFoundError(
             f"The {dataset} dataset is not complete in {root}. Missing:\n{lines}\n"
             f"Pass download=True to fetch them, or download them yourself and place them in {root} "
-            "(archives may be placed either as downloaded or already extracted)."
+            "(archives may be placed either as downloaded or already extracted). Without `root`, datasets "
+            f"live in the deepSTRF cache folder {get_data_dir()} (set {ENV_DATA_DIR} to move it)."
         )
+    for f in to_extract:
+        extract_archive(root / f.filename, root)
     if to_download:
         session = opener() if opener is not None else None
-        resolved = resolve(list(to_download), session) if resolve is not None else list(to_download)
-        for f in resolved:
+        for f in resolve(list(to_download), session) if resolve is not None else to_download:
             download_file(
                 f.url,
                 root / f.filename,
@@ -151,9 +153,8 @@ def ensure_files(
                 opener=session,
                 reject_html=session is not None,
             )
-        to_extract += [f for f in resolved if f.extract]
-    for f in to_extract:
-        extract_archive(root / f.filename, root)
+            if f.extract:
+                extract_archive(root / f.filename, root)
     return root
 
 
@@ -169,6 +170,10 @@ def zenodo_files(record_id: int | str, *, timeout_s: float = 60.0) -> dict[str, 
 
     Raises:
         DownloadError: If the record cannot be read.
+
+    Example:
+        >>> f"{ZENODO_API}/8044773"  # the record read by zenodo_files(8044773)
+        'https://zenodo.org/api/records/8044773'
     """
     payload = _get_json(f"{ZENODO_API}/{record_id}", timeout_s)
     entries = payload.get("files", [])
@@ -194,6 +199,10 @@ def osf_file(guid: str, *, timeout_s: float = 60.0) -> tuple[str | None, int | N
 
     Raises:
         DownloadError: If the API cannot be read.
+
+    Example:
+        >>> f"{OSF_API}/gdwyd/"  # the entry read by osf_file("gdwyd")
+        'https://api.osf.io/v2/files/gdwyd/'
     """
     attributes = _get_json(f"{OSF_API}/{guid}/", timeout_s).get("data", {}).get("attributes", {})
     sha256 = attributes.get("extra", {}).get("hashes", {}).get("sha256")
@@ -214,15 +223,21 @@ def _get_json(url: str, timeout_s: float, opener: urllib.request.OpenerDirector 
 
 @dataclass(frozen=True)
 class CRCNSCredentials:
-    """A CRCNS account (free registration at https://crcns.org). The password is never shown.
+    """A CRCNS account (free registration at https://crcns.org). Neither field is ever shown.
 
     Example:
-        >>> CRCNSCredentials("alice", "secret")
-        CRCNSCredentials(username='alice')
+        >>> creds = CRCNSCredentials("alice", "secret")
+        >>> creds
+        CRCNSCredentials(<hidden>)
+        >>> creds.username
+        'alice'
     """
 
-    username: str
+    username: str = field(repr=False)
     password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "CRCNSCredentials(<hidden>)"
 
 
 def crcns_credentials(username: str | None = None, password: str | None = None) -> CRCNSCredentials:
@@ -268,6 +283,10 @@ def crcns_login(credentials: CRCNSCredentials, *, timeout_s: float = 60.0) -> ur
 
     Raises:
         DownloadError: If the login request fails or sets no session cookie.
+
+    Example:
+        >>> CRCNS_LOGIN_URL  # where crcns_login(crcns_credentials()) posts the account
+        'https://crcns.org/login_form'
     """
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -278,7 +297,7 @@ def crcns_login(credentials: CRCNSCredentials, *, timeout_s: float = 60.0) -> ur
     except (OSError, urllib.error.HTTPError) as err:
         raise DownloadError(f"Could not log in to CRCNS at {CRCNS_LOGIN_URL} ({getattr(err, 'reason', err)})") from err
     if not list(jar):
-        raise DownloadError(f"CRCNS login at {CRCNS_LOGIN_URL} failed for user {credentials.username!r}")
+        raise DownloadError(f"CRCNS login at {CRCNS_LOGIN_URL} failed: check the user name and password")
     return opener
 
 
@@ -295,6 +314,10 @@ def crcns_file_sizes(dataset: str, opener: urllib.request.OpenerDirector, *, tim
 
     Raises:
         DownloadError: If the list cannot be read.
+
+    Example:
+        >>> f"{CRCNS_DOWNLOAD_URL}/aa-1/filelist.txt"  # read by crcns_file_sizes("aa-1", opener)
+        'https://download.crcns.org/aa-1/filelist.txt'
     """
     url = f"{CRCNS_DOWNLOAD_URL}/{dataset}/filelist.txt"
     try:

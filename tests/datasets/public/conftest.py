@@ -313,7 +313,11 @@ def nat4_kit():
 
 AA1_SPIKES = {
     # (cell, type, K): text; mixed trailing spaces, an empty trial, pre-onset and late spikes, close pairs
-    ("Field_L_cells/zz0101_1_A", "conspecific", 1): "-1500.25 3.0 7.5 7.7 12.0 249.9 400.0 \n\n0.0 5.0 10.0 10.2\n-0.5 100.1 100.3 \n",
+    (
+        "Field_L_cells/zz0101_1_A",
+        "conspecific",
+        1,
+    ): "-1500.25 3.0 7.5 7.7 12.0 249.9 400.0 \n\n0.0 5.0 10.0 10.2\n-0.5 100.1 100.3 \n",
     ("Field_L_cells/zz0101_1_A", "conspecific", 2): "1.0 2.0\n-20.0 299.0\n",
     ("Field_L_cells/zz0101_1_A", "flatrip", 1): "50.0\n\n\n",
     ("MLd_cells/zz0101_1_B", "flatrip", 1): "-3.0 0.1 199.99\n4.99 5.0",
@@ -436,7 +440,7 @@ class FileServer:
                 self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def url(self, path: str = "") -> str:
@@ -500,10 +504,12 @@ def build_ac1(root: Path, zipped: bool = False) -> Path:
     cell2 = wehr / "Results" / "20030102-mw-002"
     cell2.mkdir(parents=True)
     triggers = np.zeros((1, 2), dtype=[(k, object) for k in ("type", "param", "time", "file")])
-    for j, trig in enumerate([
-        _trigger("naturalsound", "category1/1.mat", 2001.0, "cat one"),
-        _trigger("tuning curve", "", 5001.0, "tones"),
-    ]):
+    for j, trig in enumerate(
+        [
+            _trigger("naturalsound", "category1/1.mat", 2001.0, "cat one"),
+            _trigger("tuning curve", "", 5001.0, "tones"),
+        ]
+    ):
         for k, v in trig.items():
             triggers[0, j][k] = v
     response = {"trace": ac1_trace(9)[:, None], "scale": 0.01, "sf": 4000.0}

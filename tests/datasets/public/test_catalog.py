@@ -57,16 +57,20 @@ def test_download_ns1_verifies_published_hashes(tmp_path, ns1_kit, file_server, 
     monkeypatch.setattr(sources, "OSF_API", file_server.url("/v2/files"))
     for attr in ("METADATA", "SPIKES", "README"):
         old = getattr(ns1, attr)
-        monkeypatch.setattr(ns1, attr, dataclasses.replace(old, url=file_server.url(f"/download/{guids[old.filename]}/")))
+        monkeypatch.setattr(
+            ns1, attr, dataclasses.replace(old, url=file_server.url(f"/download/{guids[old.filename]}/"))
+        )
     monkeypatch.setattr(
         ns1,
         "COCHLEAGRAMS",
         dataclasses.replace(
-            ns1.COCHLEAGRAMS, url=file_server.url("/dnet/test_data_5ms.mat"), checksum="gitsha1:" + _gitsha1(cochleagrams)
+            ns1.COCHLEAGRAMS,
+            url=file_server.url("/dnet/test_data_5ms.mat"),
+            checksum="gitsha1:" + _gitsha1(cochleagrams),
         ),
     )
     root = tmp_path / "cache" / "ns1"
-    with pytest.raises(dl.ChecksumError, match="ReadMe.rtf"):
+    with pytest.raises(dl.ChecksumError, match=r"ReadMe\.rtf"):
         catalog.download_dataset("ns1", root, progress=False)
     assert not (root / "ReadMe.rtf").exists() and not (root / "ReadMe.rtf.part").exists()
     assert (root / "spikesandwav" / "SH.En.C" / "c1.mat").exists()  # fetched and extracted before the bad file
@@ -97,3 +101,29 @@ def test_download_nat4_from_zenodo_record(tmp_path, nat4_kit, file_server, monke
     assert len(ds) == 3 and (root / "A1_single_sites").is_dir() and (root / "wav").is_dir()
     gets = [p for m, p in file_server.requests if m == "GET"]
     assert gets.count("/api/records/8044773") == 1 and len(gets) == 5
+
+
+def test_loaders_feed_the_batch_collate(ns1_root, nat4_root, aa1_root, ac1_root):
+    import warnings
+
+    import torch
+
+    from deepSTRF.datasets.audio import crcns_aa1, crcns_ac1
+    from deepSTRF.datasets.collate import neural_collate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        datasets = [
+            ns1.NS1Dataset(ns1_root),
+            nat4.NAT4Dataset(nat4_root),
+            crcns_aa1.CRCNSAA1Dataset(aa1_root),
+            crcns_ac1.CRCNSAC1Dataset(ac1_root, waveform=True),
+        ]
+    for ds in datasets:
+        batch = neural_collate([ds[0], ds[len(ds) - 1]])
+        lengths = torch.tensor([ds[0]["responses"].shape[-1], ds[len(ds) - 1]["responses"].shape[-1]])
+        assert torch.equal(batch["lengths"], lengths)
+        assert batch["responses"].shape[:2] == (2, ds.n_neurons)
+        assert batch["stims"].shape[-1] == int(lengths.max()) * (ds.hop or 1)
+        sub = ds.subset(stimuli=[0])
+        assert len(sub) == 1 and sub.n_neurons == ds.n_neurons

@@ -36,8 +36,12 @@ def test_counts_missing_pairs_and_parsing(aa1_root, aa1_kit):
     np.testing.assert_array_equal(song_b["responses"][0, :2].numpy(), np.stack([_counts(60, b0=2), _counts(60, b59=1)]))
     np.testing.assert_array_equal(song_b["valid_mask"].numpy(), [True, False, False])
     np.testing.assert_array_equal(ripple["valid_mask"].numpy(), [True, True, False])
-    np.testing.assert_array_equal(ripple["responses"][0, :3].numpy(), np.stack([_counts(40, b10=1)] + [np.zeros(40)] * 2))
-    np.testing.assert_array_equal(ripple["responses"][1, :2].numpy(), np.stack([_counts(40, b0=1, b39=1), _counts(40, b0=1, b1=1)]))
+    np.testing.assert_array_equal(
+        ripple["responses"][0, :3].numpy(), np.stack([_counts(40, b10=1)] + [np.zeros(40)] * 2)
+    )
+    np.testing.assert_array_equal(
+        ripple["responses"][1, :2].numpy(), np.stack([_counts(40, b0=1, b39=1), _counts(40, b0=1, b1=1)])
+    )
 
 
 def test_metadata(aa1_root, aa1_kit):
@@ -78,7 +82,9 @@ def test_waveform_mode_and_compressions(aa1_root, aa1_kit):
     raw = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], compression="none")
     logc = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], compression="log")
     np.testing.assert_allclose(cube[0]["stims"].double().numpy() ** 3, raw[0]["stims"].double().numpy(), rtol=1e-4)
-    np.testing.assert_allclose(logc[0]["stims"].double().numpy(), np.log(raw[0]["stims"].double().numpy() + 1e-6), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        logc[0]["stims"].double().numpy(), np.log(raw[0]["stims"].double().numpy() + 1e-6), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_splits():

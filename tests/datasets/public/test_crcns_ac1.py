@@ -43,7 +43,7 @@ def test_metadata_and_cell_splits(ac1_root):
     assert ds.cell_splits == [{"train": [1, 2], "val": [], "test": []}, {"train": [0], "val": [], "test": []}]
     split = crcns_ac1.cell_split("20030103-mw-003", list(range(11)), (7, 2, 2))
     assert [len(split[k]) for k in ("train", "val", "test")] == [7, 2, 2]
-    assert sorted(sum(split.values(), [])) == list(range(11))
+    assert sorted(split["train"] + split["val"] + split["test"]) == list(range(11))
     assert split == crcns_ac1.cell_split("20030103-mw-003", list(range(11)), (7, 2, 2))
     assert len(crcns_ac1.SPLIT_COUNTS) == 25 and len(crcns_ac1.USED_CELLS) == 21
 
@@ -59,7 +59,9 @@ def test_logfreq_spectrogram_reference_and_causality(ac1_root, ac1_kit):
         seg = np.zeros(window)
         lo = max(end - window, 0)
         seg[window - (end - lo) :] = x[lo:end]
-        dft = np.array([np.sum(seg * np.hamming(window) * np.exp(-2j * np.pi * f * np.arange(window) / sf)) for f in freqs])
+        dft = np.array(
+            [np.sum(seg * np.hamming(window) * np.exp(-2j * np.pi * f * np.arange(window) / sf)) for f in freqs]
+        )
         ref = 20 * np.log10(np.maximum(np.abs(dft), 1e-6))
         ref[freqs >= sf / 2] = -120.0  # above Nyquist: floor
         np.testing.assert_allclose(spec[:, t], ref, rtol=1e-4, atol=1e-3)

@@ -82,9 +82,9 @@ def test_metadata_and_splits(nat4_root):
 
 def test_pinned_val_subset():
     names = [f"STIM_cat{i}_rec1_s_excerpt1.wav" for i in range(40)]
-    splits = nat4._splits(names, list(range(40)), [])
+    splits = nat4.nat4_splits(names, list(range(40)), [])
     assert len(splits["val"]) == 4 and sorted(splits["train"] + splits["val"]) == list(range(40))
-    assert splits == nat4._splits(names, list(range(40)), [])
+    assert splits == nat4.nat4_splits(names, list(range(40)), [])
     import hashlib
 
     lowest = sorted(range(40), key=lambda s: hashlib.sha256(names[s].encode()).hexdigest())[:4]
@@ -114,7 +114,9 @@ def test_published_normalisations(nat4_root, nat4_kit):
     y[y < 1e-6] = 0
     np.testing.assert_allclose(paper[1]["stims"][0].numpy(), y[30:60].T, rtol=1e-5, atol=1e-6)
     lo, hi = np.nanmin(resp, 0), np.nanmax(resp, 0)
-    np.testing.assert_allclose(paper[2]["responses"][:3, 0].numpy(), ((resp[60:90] - lo) / (hi - lo))[:, :3].T, rtol=1e-5)
+    np.testing.assert_allclose(
+        paper[2]["responses"][:3, 0].numpy(), ((resp[60:90] - lo) / (hi - lo))[:, :3].T, rtol=1e-5
+    )
     train = _load(nat4_root, normalize="train")  # statistics from the 'train' split = the estimation sound only
     y = np.log((stim + 0.1) / 0.1)
     lo_s, hi_s = y[60:90].min(0), y[60:90].max(0)
@@ -123,7 +125,9 @@ def test_published_normalisations(nat4_root, nat4_kit):
     np.testing.assert_allclose(train[0]["stims"][0].numpy(), ref.T, rtol=1e-5, atol=1e-6)
     raw = _load(nat4_root)
     lo_r, hi_r = resp[60:90, 0].min(), resp[60:90, 0].max()
-    np.testing.assert_allclose(train[0]["responses"][0].numpy(), (raw[0]["responses"][0].numpy() - lo_r) / (hi_r - lo_r))
+    np.testing.assert_allclose(
+        train[0]["responses"][0].numpy(), (raw[0]["responses"][0].numpy() - lo_r) / (hi_r - lo_r)
+    )
 
 
 def test_waveform_mode_matches_case_insensitively(nat4_root, nat4_kit):

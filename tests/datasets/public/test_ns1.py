@@ -12,6 +12,13 @@ import torch
 from deepSTRF.datasets.audio import ns1
 
 
+def _load(*args, **kwargs):
+    """Load NS1, returning the dataset and the messages of the warnings it gave."""
+    with pytest.warns(UserWarning) as record:
+        ds = ns1.NS1Dataset(*args, **kwargs)
+    return ds, " | ".join(str(w.message) for w in record)
+
+
 def _reference_counts(times, n_bins, dt):
     out = np.zeros(n_bins)
     for t in times:
@@ -22,8 +29,8 @@ def _reference_counts(times, n_bins, dt):
 
 
 def test_shapes_counts_and_fallback(ns1_root, ns1_kit):
-    with pytest.warns(UserWarning, match=r"'c3'.*'_1' name"):
-        ds = ns1.NS1Dataset(ns1_root, split="dnet")
+    ds, messages = _load(ns1_root, split="dnet")
+    assert "spike files of ['c3'] found under their '_1' name" in messages
     assert len(ds) == 3 and ds.n_neurons == 3 and ds.dt_ms == 5.0 and ds.F == 34
     item = ds[0]
     assert item["stims"].shape == (1, 34, 40) and item["responses"].shape == (3, 4, 40)
@@ -43,6 +50,7 @@ def test_shapes_counts_and_fallback(ns1_root, ns1_kit):
     assert [m["used_fallback_name"] for m in ds.nrn_meta] == [False, False, True]
     assert ds.nrn_meta[2]["spike_file"] == "SH.En.C/c3_1.mat"
     assert ds.dropped_neurons == []
+    assert ds.info["stimulus"] == "published cochleagram" and ds.info["stim_delay_frames"] == 1
 
 
 def test_neuron_metadata_and_validity_flags(ns1_root):
@@ -74,11 +82,11 @@ def test_cochleagram_is_delayed_one_frame(ns1_root, ns1_kit):
 
 
 def test_canonical_splits_need_twenty_sounds(tmp_path, ns1_root, ns1_kit):
-    with pytest.warns(UserWarning, match="no canonical split"):
-        assert ns1.NS1Dataset(ns1_root).splits == {}
+    ds, messages = _load(ns1_root)
+    assert ds.splits == {} and ds.split_schemes == {} and "3 stimuli instead of 20; no canonical split" in messages
     root = ns1_kit.build(tmp_path / "ns1_20", n_natural=20)
-    with pytest.warns(UserWarning, match="'_1' name"):
-        ds = ns1.NS1Dataset(root, split="rahman2020")
+    ds, messages = _load(root, split="rahman2020")
+    assert "no canonical split" not in messages
     assert len(ds) == 20
     assert ds.splits == {"train": [0, 1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18], "test": [3, 6, 9, 19]}
     assert ds.split_schemes["dnet"] == {"train": list(range(16)), "test": [16, 17, 18, 19]}
@@ -127,8 +135,8 @@ def test_computed_cochleagram_other_dt_is_causal(ns1_root, ns1_kit):
 def test_missing_spike_file_is_dropped_with_warning(tmp_path, ns1_kit):
     root = ns1_kit.build(tmp_path / "ns1")
     (root / "spikesandwav" / "SH.En.C" / "c2.mat").unlink()
-    with pytest.warns(UserWarning, match=r"no spike file for units \['c2'\]"):
-        ds = ns1.NS1Dataset(root)
+    ds, messages = _load(root)
+    assert "no spike file for units ['c2']; dropped" in messages
     assert ds.dropped_neurons == ["c2"] and ds.n_neurons == 2
 
 

@@ -70,7 +70,8 @@ class _Source:
     def find(self, suffix: str) -> str | None:
         hits = [n for n in self.names() if n.endswith(suffix)]
         plain = [n for n in hits if not _VIEW_PREFIX.match(n)]
-        return (plain or hits or [None])[0]
+        found = plain or hits
+        return found[0] if found else None
 
     def read(self, name: str) -> bytes:
         if self._tar is None:
@@ -114,10 +115,12 @@ def read_signal(path: str | os.PathLike[str], signal: str, *, dtype: type = np.f
             if names[".h5"] is None:
                 raise FileNotFoundError(f"{path}: no data member ('*.{signal}.csv' or '*.{signal}.h5')")
             h5py = require("h5py", extra="data", purpose="reading NEMS point-process signals")
-            with h5py.File(io.BytesIO(src.read(names[".h5"])), "r") as h5:
+            with h5py.File(io.BytesIO(src.read(str(names[".h5"]))), "r") as h5:
                 out.spikes = {str(k): np.asarray(h5[k][()], dtype=np.float64).ravel() for k in h5.keys()}
         else:
-            raster = np.loadtxt(io.BytesIO(src.read(names[".csv"])), delimiter=",", dtype=dtype, ndmin=2)
+            raster: np.ndarray = np.loadtxt(
+                io.BytesIO(src.read(str(names[".csv"]))), delimiter=",", dtype=dtype, ndmin=2
+            )
             if out.chans and raster.shape[1] != len(out.chans):
                 raise ValueError(f"{path}: {signal} has {raster.shape[1]} columns but {len(out.chans)} channels")
             out.raster = raster

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,21 +25,41 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.datasets.audio._aa1_files import (
+    cell_meta,
+    compress,
+    find_base,
+    read_aa1_cell,
+    read_aa1_spike_file,
+    stratified_split,
+)
 from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
 from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.utils import sources
 
+__all__ = [
+    "CRCNSAA1Dataset",
+    "aa1_files",
+    "download_aa1",
+    "find_base",
+    "read_aa1_cell",
+    "read_aa1_spike_file",
+    "stratified_split",
+]
+
 AA1_URL = "https://crcns.org/data-sets/aa/aa-1"
 STIM_TYPES = ("conspecific", "flatrip")
 AREAS = {"Field_L": "Field_L_cells", "MLd": "MLd_cells"}
 PRE_ONSET_S = 2.0
-_CELL = re.compile(r"^(?P<bird>[^_]+)_(?P<seq>\d+)(?:_(?P<rig>[A-Za-z]))?$")
 
 
 def aa1_files() -> list[sources.RemoteFile]:
     """The CRCNS archive of AA1 (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
+
+    Returns:
+        A one-element list: ``crcns-aa1.zip``, extracted into the dataset folder.
 
     Example:
         >>> aa1_files()[0].filename
@@ -59,6 +78,21 @@ def download_aa1(
 ) -> Path:
     """Download and extract AA1 with a CRCNS account (arguments or ``CRCNS_USERNAME``/``CRCNS_PASSWORD``).
 
+    The archive's size is checked against the CRCNS ``filelist.txt``.
+
+    Args:
+        root: Dataset folder; default ``<cache>/crcns-aa1``.
+        username: CRCNS user name.
+        password: CRCNS password (never shown or stored).
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        ValueError: If credentials are missing.
+        DownloadError: If the login or the download fails.
+
     Example:
         >>> callable(download_aa1)
         True
@@ -76,73 +110,6 @@ def _ensure(folder: Path, download: bool, username: str | None, password: str | 
         opener=lambda: sources.crcns_login(sources.crcns_credentials(username, password)),
         progress=progress,
     )
-
-
-def read_aa1_spike_file(path: str | os.PathLike[str]) -> list[np.ndarray]:
-    """One float64 array of spike times (ms) per line; empty lines are trials without spikes.
-
-    Tokens are split on any whitespace, so a last spike without a trailing space is kept.
-
-    Example:
-        >>> import tempfile
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     p = Path(d) / "spike1"
-        ...     _ = p.write_text("1.5 -3 \\n\\n7")
-        ...     [t.tolist() for t in read_aa1_spike_file(p)]
-        [[1.5, -3.0], [], [7.0]]
-    """
-    lines = Path(path).read_text().replace("\r\n", "\n").split("\n")
-    if lines and lines[-1].strip() == "":
-        lines = lines[:-1]  # the terminator of the last trial
-    return [np.array([float(tok) for tok in line.split()], dtype=np.float64) for line in lines]
-
-
-def read_aa1_cell(folder: Path, stim_type: str) -> dict[str, list[np.ndarray]]:
-    """``{wav name: trials}`` of one cell and stimulus type, pairing ``stimK`` with ``spikeK`` by K."""
-    out: dict[str, list[np.ndarray]] = {}
-    for stim in sorted(folder.glob("stim*")):
-        m = re.fullmatch(r"stim(\d+)", stim.name)
-        spike = folder / f"spike{m[1]}" if m else None
-        if spike is None or not spike.exists():
-            continue  # a stimulus without its spike file: missing
-        out.setdefault(stim.read_text().strip(), []).extend(read_aa1_spike_file(spike))
-    return out
-
-
-def find_base(root: Path) -> Path:
-    """The folder holding ``all_stims`` (the dataset folder itself or one folder below)."""
-    for candidate in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-        if (candidate / "all_stims").is_dir():
-            return candidate
-    raise FileNotFoundError(f"CRCNS AA1: no 'all_stims' folder in {root} or its sub-folders")
-
-
-def stratified_split(types: Sequence[str], names: Sequence[str]) -> dict[str, list[int]]:
-    """Per type, sorted by name: the last 20 % test, the 10 % before them val, the rest train.
-
-    Example:
-        >>> stratified_split(["song"] * 10, [f"{i:02d}" for i in range(10)])
-        {'train': [0, 1, 2, 3, 4, 5, 6], 'val': [7], 'test': [8, 9]}
-    """
-    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for t in dict.fromkeys(types):
-        idx = sorted((i for i, ti in enumerate(types) if ti == t), key=lambda i: names[i])
-        n_test, n_val = round(0.2 * len(idx)), round(0.1 * len(idx))
-        out["test"] += idx[len(idx) - n_test :]
-        out["val"] += idx[len(idx) - n_test - n_val : len(idx) - n_test]
-        out["train"] += idx[: len(idx) - n_test - n_val]
-    return {k: sorted(v) for k, v in out.items()}
-
-
-def _cell_meta(name: str, area: str) -> dict[str, Any]:
-    m = _CELL.match(name)
-    return {
-        "cell_id": name,
-        "animal_id": name.split("_")[0],
-        "area": area,
-        "cell_seq": int(m["seq"]) if m else None,
-        "rig": m["rig"] if m else None,
-    }
 
 
 class CRCNSAA1Dataset(NeuralDataset):
@@ -244,9 +211,7 @@ class CRCNSAA1Dataset(NeuralDataset):
                         window_ms=window_ms,
                         power=2.0,
                     )
-                    stim = {"cube_root": np.cbrt, "log": lambda p: np.log(p + 1e-6), "none": lambda p: p}[compression](
-                        power
-                    )
+                    stim = compress(power, compression)
                 stims.append(as_tensor(stim[None]))
                 lengths.append(n_bins)
                 md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest().upper()
@@ -284,7 +249,7 @@ class CRCNSAA1Dataset(NeuralDataset):
                     responses[s].append(r)
                 all_trials = [tr for by_wav in trials.values() for sp in by_wav.values() for tr in sp]
                 n_pre = sum(int(np.sum(tr < 0)) for tr in all_trials)
-                meta = _cell_meta(cell_dir.name, area)
+                meta = cell_meta(cell_dir.name, area)
                 meta["n_trials"] = {
                     t: max((len(sp) for sp in by_wav.values()), default=0) for t, by_wav in trials.items()
                 }
@@ -298,5 +263,13 @@ class CRCNSAA1Dataset(NeuralDataset):
             nrn_meta=nrn_meta,
             audio_fs=audio_fs if waveform else None,
             name="CRCNS-AA1",
+            info={
+                "stimulus": "waveform" if waveform else "causal mel spectrogram",
+                "n_mels": n_mels,
+                "f_range_hz": (f_min_hz, f_max_hz),
+                "window_ms": window_ms,
+                "compression": compression,
+                "source": AA1_URL,
+            },
         )
-        self.splits = stratified_split([m["type"] for m in stim_meta], [m["name"] for m in stim_meta])
+        self.splits = stratified_split([str(m["type"]) for m in stim_meta], [str(m["name"]) for m in stim_meta])

@@ -51,6 +51,9 @@ SPLIT_COUNTS = (
 def ac1_files() -> list[sources.RemoteFile]:
     """The CRCNS archive holding the Wehr data (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
 
+    Returns:
+        A one-element list: ``crcns-ac1.zip``, extracted into the dataset folder.
+
     Example:
         >>> ac1_files()[0].filename
         'crcns-ac1.zip'
@@ -67,6 +70,19 @@ def download_ac1(
     progress: bool = True,
 ) -> Path:
     """Download and extract the AC1 archive holding the Wehr data (about 1.1 GB) with a CRCNS account.
+
+    Args:
+        root: Dataset folder; default ``<cache>/crcns-ac1``.
+        username: CRCNS user name (else ``CRCNS_USERNAME``).
+        password: CRCNS password (else ``CRCNS_PASSWORD``; never shown or stored).
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        ValueError: If credentials are missing.
+        DownloadError: If the login or the download fails.
 
     Example:
         >>> callable(download_ac1)
@@ -91,6 +107,14 @@ def cell_split(session: str, stim_ids: list[int], counts: tuple[int, int, int] |
     """Pinned per-cell split: stimuli ordered by SHA-256 of ``session/index``, then cut by ``counts``.
 
     Without ``counts`` (or when they do not add up to the number of stimuli) the cut is 70/10/20 %.
+
+    Args:
+        session: The cell's session name (seeds the order).
+        stim_ids: The dataset indices of the stimuli the cell heard.
+        counts: Published ``(train, val, test)`` counts, or ``None``.
+
+    Returns:
+        ``{'train', 'val', 'test'}`` lists of stimulus indices, sorted.
 
     Example:
         >>> sorted(len(v) for v in cell_split("s", list(range(10)), None).values())
@@ -277,6 +301,16 @@ class CRCNSAC1Dataset(NeuralDataset):
             nrn_meta=nrn_meta,
             audio_fs=audio_fs if waveform else None,
             name="CRCNS-AC1-Wehr",
+            info={
+                "stimulus": "waveform" if waveform else "causal log-frequency spectrogram (dB)",
+                "response_unit": "mV",
+                "detrend": detrend,
+                "ramp_ms": ramp_ms,
+                "window_ms": 2 * dt_ms,
+                "f_range_hz": (f_min_hz, f_max_hz),
+                "bands_per_octave": bands_per_octave,
+                "source": AC1_URL,
+            },
         )
         self.splits: dict[str, list[int]] = {}
         self.cell_splits = [

@@ -16,10 +16,7 @@ frame alignment of the ozgf spectrogram, used as published (frame ``t`` with bin
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,15 +25,19 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets.audio._nems import (
-    Epoch,
-    NemsSignal,
-    epoch_rows,
-    point_process_counts,
-    prestim_seconds,
-    read_signal,
-    stimulus_epochs,
+from deepSTRF.datasets.audio._nat4_parts import (
+    cell_key,
+    find_dir,
+    minmax,
+    nat4_splits,
+    nrn_meta,
+    pool,
+    read_auditory_flags,
+    read_site_index,
+    site_counts,
+    stim_meta,
 )
+from deepSTRF.datasets.audio._nems import Epoch, NemsSignal, epoch_rows, prestim_seconds, read_signal, stimulus_epochs
 from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.core import NeuralDataset
@@ -44,11 +45,21 @@ from deepSTRF.utils import sources
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"
-_CELL = re.compile(r"^(?P<site>[A-Za-z0-9]+)-(?P<electrode>\d+)-(?P<unit>\d+)$")
 
 
 def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[sources.RemoteFile]:
     """The Zenodo files one NAT4 area needs (population file, auditory flags, per-site trials, WAVs).
+
+    Args:
+        area: ``'A1'`` or ``'PEG'``.
+        per_site: Include the per-site archive (single trials of the test sounds).
+        waveform: Include the WAV archive.
+
+    Returns:
+        The remote files (URLs built from ``sources.ZENODO_API`` at call time).
+
+    Raises:
+        ValueError: If ``area`` is unknown.
 
     Example:
         >>> [f.filename for f in nat4_files("PEG", per_site=False)]
@@ -84,6 +95,18 @@ def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.Remot
 def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
     """Download both NAT4 areas (population files, per-site trials, auditory flags) and the WAVs.
 
+    Files are checked against the MD5 checksums and sizes the Zenodo record publishes.
+
+    Args:
+        root: Dataset folder; default ``<cache>/nat4``.
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        DownloadError: If a download fails or does not match its checksum.
+
     Example:
         >>> callable(download_nat4)
         True
@@ -91,92 +114,6 @@ def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool 
     files = nat4_files("A1", waveform=True) + nat4_files("PEG")
     folder = dataset_root(root, "nat4")
     return sources.ensure_files(folder, files, download=True, dataset="NAT4", resolve=_resolve, progress=progress)
-
-
-def cell_key(cell_id: str) -> tuple[str, int, int] | str:
-    """``(site, electrode, unit)`` parsed from ``SITE-EE-U`` (zero-padding ignored), else the raw id.
-
-    Example:
-        >>> cell_key("TNC015a-007-1") == cell_key("TNC015a-07-1")
-        True
-    """
-    m = _CELL.match(cell_id.strip())
-    return (m["site"], int(m["electrode"]), int(m["unit"])) if m else cell_id.strip()
-
-
-def read_auditory_flags(path: str | os.PathLike[str]) -> dict[str, bool]:
-    """``{cellid: sig_auditory}`` from ``<area>_pred_correlation.csv`` (matched by id, not by row)."""
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"cellid", "sig_auditory"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: needs the columns cellid and sig_auditory, got {reader.fieldnames}")
-        return {row["cellid"].strip(): row["sig_auditory"].strip().lower() in ("true", "1") for row in reader}
-
-
-def _find_dir(root: Path, name: str) -> Path | None:
-    """A sub-folder of ``root`` named ``name``, compared case-insensitively."""
-    hits = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() == name.lower())
-    return hits[0] if hits else None
-
-
-def read_site_index(folder: Path) -> dict[Any, tuple[str, NemsSignal, str]]:
-    """Index the per-site recordings of a folder: ``{cell key: (file name, resp signal, channel)}``."""
-    index: dict[Any, tuple[str, NemsSignal, str]] = {}
-    for path in sorted(folder.glob("*.tgz")):
-        resp = read_signal(path, "resp")
-        for chan in resp.spikes:
-            index[cell_key(chan)] = (path.name, resp, chan)
-    return index
-
-
-def _pool(x: np.ndarray, k: int, how: str) -> np.ndarray:
-    """Pool the last axis in blocks of ``k`` (sum or mean), dropping an incomplete last block."""
-    blocks = x[..., : (x.shape[-1] // k) * k].reshape(*x.shape[:-1], x.shape[-1] // k, k)
-    return blocks.sum(-1) if how == "sum" else blocks.mean(-1)
-
-
-def _minmax(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NaN-aware per-column min and range of ``x[rows]``; a zero or undefined range becomes 1."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        lo, hi = np.nanmin(x[rows], axis=0), np.nanmax(x[rows], axis=0)
-    span = hi - lo
-    return np.nan_to_num(lo), np.where(np.isfinite(span) & (span > 0), span, 1.0)
-
-
-def _splits(names: list[str], est: list[int], test: list[int]) -> dict[str, list[int]]:
-    """Test = validation sounds; a pinned 10 % of estimation sounds (lowest SHA-256 of the name) = val."""
-    ranked = sorted(est, key=lambda s: hashlib.sha256(names[s].encode()).hexdigest())
-    val = set(ranked[: round(0.1 * len(est))])
-    return {"train": [s for s in est if s not in val], "val": sorted(val), "test": list(test)}
-
-
-def _stim_meta(epoch: Epoch, prestim: float | None, n_repeats: int) -> dict[str, Any]:
-    category, rec = re.search(r"cat(\d+)", epoch.name), re.search(r"_rec(\d+)", epoch.name)
-    return {
-        "name": epoch.name,
-        "subset": "val" if epoch.name.startswith("STIM_00cat") else "est",
-        "n_repeats": n_repeats,
-        "category_id": int(category[1]) if category else None,
-        "rec": int(rec[1]) if rec else None,
-        "wav_file": "wav/" + epoch.name.removeprefix("STIM_"),
-        "prestim_s": prestim,
-    }
-
-
-def _nrn_meta(cell: str, area: str, flags: dict[str, bool], site: tuple[str, Any, Any] | None) -> dict[str, Any]:
-    key = cell_key(cell)
-    parsed = isinstance(key, tuple)
-    return {
-        "cell_id": cell,
-        "site": key[0] if parsed else cell.split("-")[0],
-        "animal": re.match(r"[A-Za-z]*", cell)[0],  # type: ignore[index]
-        "electrode": key[1] if parsed else None,
-        "unit": key[2] if parsed else None,
-        "area": area,
-        "auditory": flags.get(cell),
-        "per_site_file": site[0] if site else None,
-    }
 
 
 class NAT4Dataset(NeuralDataset):
@@ -259,30 +196,30 @@ class NAT4Dataset(NeuralDataset):
         if not epochs or resp.raster is None:
             raise ValueError(f"{pop}: expected a rasterised resp signal with 'STIM_00cat…'/'STIM_cat…' epochs")
         n_val = sum(e.name.startswith("STIM_00cat") for e in epochs)
-        self.splits = _splits([e.name for e in epochs], list(range(n_val, len(epochs))), list(range(n_val)))
+        splits = nat4_splits([e.name for e in epochs], list(range(n_val, len(epochs))), list(range(n_val)))
         rows = [epoch_rows(e, resp.fs) for e in epochs]
         if normalize == "paper":
             warnings.warn("NAT4 normalize='paper' takes statistics from the test sounds too", UserWarning, stacklevel=2)
             stat_rows = np.arange(resp.raster.shape[0])
         else:
-            stat_rows = np.concatenate([np.arange(*rows[s]) for s in self.splits["train"]] + [np.zeros(0, int)])
+            stat_rows = np.concatenate([np.arange(*rows[s]) for s in splits["train"]] + [np.zeros(0, int)])
 
         raster = resp.raster
         n_cells = raster.shape[1]
-        lo, span = _minmax(raster, stat_rows) if normalize != "none" else (np.zeros(n_cells), np.ones(n_cells))
+        lo, span = minmax(raster, stat_rows) if normalize != "none" else (np.zeros(n_cells), np.ones(n_cells))
         site_index: dict[Any, tuple[str, NemsSignal, str]] = {}
         if test_trials == "per_site":
-            site_dir = _find_dir(folder, f"{area}_single_sites")
+            site_dir = find_dir(folder, f"{area}_single_sites")
             site_index = read_site_index(site_dir) if site_dir is not None else {}
         responses: list[list[Any]] = []
         for s, epoch in enumerate(epochs):
             if s < n_val and test_trials == "per_site":
-                counts = [_site_counts(site_index.get(cell_key(c)), epoch, rows[s]) for c in resp.chans]
+                counts = [site_counts(site_index.get(cell_key(c)), epoch, rows[s]) for c in resp.chans]
                 scaled = [None if x is None else (x - lo[n]) / span[n] for n, x in enumerate(counts)]
-                responses.append([None if x is None else as_tensor(_pool(x, k, "sum")) for x in scaled])
+                responses.append([None if x is None else as_tensor(pool(x, k, "sum")) for x in scaled])
             else:
                 block = raster[rows[s][0] : rows[s][1]].astype(np.float64)
-                pooled = _pool(((block - lo) / span).T, k, "sum")  # (N, T)
+                pooled = pool(((block - lo) / span).T, k, "sum")  # (N, T)
                 responses.append([None if np.all(np.isnan(x)) else as_tensor(x[None]) for x in pooled])
         cells = resp.chans
         has_test = [any(responses[s][n] is not None for s in range(n_val)) for n in range(len(cells))]
@@ -293,13 +230,13 @@ class NAT4Dataset(NeuralDataset):
         prestim = [prestim_seconds(resp, e) for e in epochs]
         lengths = [(r1 - r0) // k for r0, r1 in rows]
         if waveform:
-            stims = self._waveforms(folder, epochs, lengths, hop, audio_fs, prestim)
+            stims = self._waveforms(folder, epochs, lengths, int(hop or 0), audio_fs, prestim)
         else:
             stims = self._spectrograms(pop, rows, k, normalize, stat_rows)
         flags_path = folder / files[1].filename
         flags = read_auditory_flags(flags_path) if flags_path.exists() else {}
-        nrn_meta = [
-            _nrn_meta(c, area, flags, site_index.get(cell_key(c))) | {"has_test_trials": ok}
+        neuron_meta = [
+            nrn_meta(c, area, flags, site_index.get(cell_key(c))) | {"has_test_trials": ok}
             for c, ok in zip(cells, has_test)
         ]
         n_rep = [max([r.shape[0] for r in row if r is not None] or [0]) for row in responses]
@@ -307,11 +244,21 @@ class NAT4Dataset(NeuralDataset):
             stims,
             responses,
             dt_ms,
-            stim_meta=[_stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
-            nrn_meta=nrn_meta,
+            stim_meta=[stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
+            nrn_meta=neuron_meta,
             audio_fs=audio_fs if waveform else None,
             name=f"NAT4-{area}",
+            info={
+                "area": area,
+                "test_trials": test_trials,
+                "normalize": normalize,
+                "normalize_statistics_from": {"none": None, "train": "train split", "paper": "whole recording"}[
+                    normalize
+                ],
+                "source": NAT4_URL,
+            },
         )
+        self.splits = splits
 
     @staticmethod
     def _spectrograms(
@@ -324,17 +271,17 @@ class NAT4Dataset(NeuralDataset):
         x = stim.raster.astype(np.float64)
         if normalize != "none":
             x = np.log((x + 0.1) / 0.1)
-            lo, span = _minmax(x, stat_rows)
+            lo, span = minmax(x, stat_rows)
             x = (x - lo) / span
             x[x < 1e-6] = 0.0
-        return [as_tensor(_pool(x[r0:r1].T, k, "mean")[None]) for r0, r1 in rows]
+        return [as_tensor(pool(x[r0:r1].T, k, "mean")[None]) for r0, r1 in rows]
 
     @staticmethod
     def _waveforms(
         folder: Path, epochs: list[Epoch], lengths: list[int], hop: int, audio_fs: float, prestim: list[float | None]
     ) -> list[torch.Tensor]:
         """Each epoch's WAV in a silent ``(1, T * hop)`` buffer, starting at the pre-stimulus offset."""
-        wav_dir = _find_dir(folder, "wav")
+        wav_dir = find_dir(folder, "wav")
         by_name = {p.name.lower(): p for p in wav_dir.iterdir()} if wav_dir is not None else {}
         out = []
         for epoch, n_bins, pre in zip(epochs, lengths, prestim):
@@ -350,10 +297,3 @@ class NAT4Dataset(NeuralDataset):
             buffer[start : start + sound.size] = sound
             out.append(as_tensor(buffer[None]))
         return out
-
-
-def _site_counts(hit: tuple[str, NemsSignal, str] | None, epoch: Epoch, rows: tuple[int, int]) -> np.ndarray | None:
-    """Single-trial 10 ms counts ``(R, T10)`` of a cell for one sound, from its per-site file."""
-    if hit is None:
-        return None
-    return point_process_counts(hit[1], hit[2], epoch.name, rows[1] - rows[0], 10.0)

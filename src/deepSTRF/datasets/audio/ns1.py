@@ -22,12 +22,30 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int
-from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items, load_mat
+from deepSTRF.datasets.audio._ns1_files import (
+    delay_frames,
+    ns1_cochleagram,
+    ns1_wav_name,
+    read_ns1_cochleagrams,
+    read_ns1_metadata,
+    read_ns1_spike_file,
+)
 from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
-from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
+from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.utils.sources import RemoteFile, ensure_files, osf_file
+
+__all__ = [
+    "NS1Dataset",
+    "delay_frames",
+    "download_ns1",
+    "ns1_cochleagram",
+    "ns1_wav_name",
+    "read_ns1_cochleagrams",
+    "read_ns1_metadata",
+    "read_ns1_spike_file",
+]
 
 NS1_URL = "https://osf.io/ayw2p/"
 NS1_WINDOW_MS = 4995.0
@@ -66,6 +84,19 @@ def _resolve(files: list[RemoteFile], opener: Any) -> list[RemoteFile]:
 def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
     """Download every NS1 file (metadata, spikes and waveforms, README, cochleagrams) into ``root``.
 
+    Files already present are kept; the spike archive is extracted. OSF files are checked against
+    the SHA-256 the OSF API publishes, the cochleagrams against their pinned git blob hash.
+
+    Args:
+        root: Dataset folder; default ``<cache>/ns1``.
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        DownloadError: If a download fails or does not match its checksum.
+
     Example:
         >>> callable(download_ns1)
         True
@@ -74,92 +105,6 @@ def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool =
     return ensure_files(
         dataset_root(root, "ns1"), files, download=True, dataset="NS1", resolve=_resolve, progress=progress
     )
-
-
-def ns1_wav_name(s: int) -> str:
-    """Waveform file name of natural sound ``s`` (0-based) in ``spikesandwav/SH.En.C/``.
-
-    Example:
-        >>> ns1_wav_name(12)
-        'source.2.sound.0.snr.0.token.0.fw.1.frozen.1'
-    """
-    if s < 12:
-        return f"source.1.sound.0.snr.0.token.0.fw.2.frozen.{s + 1}"
-    return f"source.2.sound.0.snr.0.token.0.fw.1.frozen.{s - 11}"
-
-
-def read_ns1_metadata(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read ``MetadataSHEnCneurons.mat`` into one dict per unit (see :class:`NS1Dataset` for the keys).
-
-    Raises:
-        ValueError: If the file has no ``neuron`` struct array with the documented fields.
-    """
-    out = []
-    for unit in items(field(load_mat(path), "neuron", path)):
-        rel = as_str(field(unit, "path", path)).replace("\\", "/")
-        first = as_str(next(iter(unit.values()))) if isinstance(unit, dict) else ""
-        depth, single_t = as_float(field(unit, "depth", path)), as_str(field(unit, "singleT", path))
-        noise_ratio = as_float(field(unit, "NoiseRatio", path))
-        out.append(
-            {
-                "cell_id": first[:-4] if first.endswith(".mat") else Path(rel).stem,
-                "area": "A1",
-                "depth_um": depth,
-                "noise_ratio": noise_ratio,
-                "single_n": bool(as_float(unit.get("singleN"), 0.0)),
-                "single_t": single_t,
-                "n_electrodes": as_float(unit.get("NrOfElectrodes")),
-                "electrode_number": as_float(unit.get("ElectrodeNumber")),
-                "spike_file": rel,
-                "valid_noise_ratio": bool(noise_ratio < 40),
-                "valid_single_depth": single_t in ("Yes", "Maybe") and depth >= 0,
-            }
-        )
-    return out
-
-
-def read_ns1_spike_file(path: str | os.PathLike[str]) -> list[list[np.ndarray]]:
-    """Spike times (ms from sound onset) of one unit: ``sets[k][r]``, a 1-D array per repeat.
-
-    Sets 0-19 are the natural sounds; sets 20-31 are dynamic random chords (5 repeats each,
-    no published spectrogram), returned too so that they stay reachable.
-    """
-    data = field(load_mat(path), "data", path)
-    return [
-        [as_vector(field(rep, "t", path)) for rep in items(field(one, "repeats", path))]
-        for one in items(field(data, "set", path))
-    ]
-
-
-def read_ns1_cochleagrams(path: str | os.PathLike[str]) -> np.ndarray:
-    """``X_nfht`` of ``test_data_5ms.mat`` as float64 ``(S, F, T)`` (the history axis of size 1 dropped)."""
-    x = np.asarray(field(load_mat(path, simplify=False), "X_nfht", path), dtype=np.float64)
-    if x.ndim != 4 or x.shape[2] != 1:
-        raise ValueError(f"{path}: expected X_nfht of shape (n_stimuli, n_freqs, 1, n_frames), got {x.shape}")
-    return x[:, :, 0, :]
-
-
-def delay_frames(spec: np.ndarray, n: int) -> np.ndarray:
-    """Shift a ``(F, T)`` spectrogram ``n`` frames later, filling the start with its minimum value.
-
-    Example:
-        >>> delay_frames(np.array([[3.0, 1.0, 2.0]]), 1)
-        array([[1., 3., 1.]])
-    """
-    if n == 0:
-        return spec
-    out = np.full_like(spec, spec.min())
-    out[:, n:] = spec[:, : spec.shape[1] - n]
-    return out
-
-
-def ns1_cochleagram(audio: np.ndarray, sf: float, dt_ms: float, n_frames: int) -> np.ndarray:
-    """Causal cochleagram following the published recipe: 10 ms Hann windows, amplitude, 34 mel bands
-    from 500 Hz to 22,627 Hz, natural log floored at 1e-6. Close to, but not identical with, ``X_nfht``."""
-    mel = causal_mel_spectrogram(
-        audio, sf, dt_ms, n_frames, n_mels=34, f_min=500.0, f_max=22627.0, window_ms=10.0, power=1.0
-    )
-    return np.log(np.maximum(mel, 1e-6))
 
 
 class NS1Dataset(NeuralDataset):
@@ -237,7 +182,7 @@ class NS1Dataset(NeuralDataset):
         n_stim = len(stims)
 
         units = read_ns1_metadata(folder / METADATA.filename)
-        responses: list[list[np.ndarray | None]] = [[] for _ in range(n_stim)]
+        responses: list[list[Any]] = [[] for _ in range(n_stim)]
         kept, self.dropped_neurons = [], []
         for unit in units:
             path = base / unit["spike_file"]
@@ -278,6 +223,14 @@ class NS1Dataset(NeuralDataset):
             nrn_meta=kept,
             audio_fs=audio_fs if waveform else None,
             name="NS1",
+            info={
+                "stimulus": "waveform"
+                if waveform
+                else ("published cochleagram" if precomputed else "computed cochleagram"),
+                "stim_delay_frames": stim_delay_frames if precomputed else 0,
+                "band_range_hz": None if waveform else (500.0, 22627.0),
+                "source": NS1_URL,
+            },
         )
         if n_stim == N_NATURAL:
             self.split_schemes = {k: {p: list(v) for p, v in d.items()} for k, d in SPLITS.items()}

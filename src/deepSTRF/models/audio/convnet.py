@@ -37,7 +37,7 @@ class ConvNet2D(AudioEncodingModel):
     (per frequency and frame) and ``LeakyReLU(0.1)``. The ``c_hidden * F_down`` features
     of each frame (``F_down = F - 3 (K_F - 1)``) feed an MLP ``-> n_hidden -> N`` and the
     output activation. The receptive field is ``3 (K_T - 1) + 1`` frames;
-    ``self.T = 3 (K_T - 1)`` (the padding of the published model).
+    ``self.T = 3 (K_T - 1)`` (the total left padding).
 
     Args:
         n_frequency_bands: Number ``F`` of spectrogram bands.
@@ -57,6 +57,7 @@ class ConvNet2D(AudioEncodingModel):
         - Output: ``(B, N, 1, T_in)``.
 
     Example:
+        >>> import torch
         >>> model = ConvNet2D(n_frequency_bands=12, kernel_size=(3, 5), c_hidden=4, n_hidden=8, out_neurons=3)
         >>> model(torch.rand(2, 1, 12, 37)).shape
         torch.Size([2, 3, 1, 37])

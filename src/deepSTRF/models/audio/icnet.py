@@ -13,7 +13,7 @@ from deepSTRF._validation import check_int
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
 from deepSTRF.models.configurable import ConfigurableModule
 from deepSTRF.models.wav2spec import SincNet, WaveformFrontEnd
-from deepSTRF.models.wav2spec._base import align_frames
+from deepSTRF.models.wav2spec._conv import causal_conv1d
 
 
 def factor_strides(total: int, n_layers: int) -> list[int]:
@@ -81,7 +81,7 @@ class CausalConv1dBlock(ConfigurableModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve causally and apply the PReLU."""
-        return self.activation(self.conv(align_frames(x, self.kernel_size, self.stride)))
+        return self.activation(causal_conv1d(x, self.conv.weight, self.conv.bias, self.stride))
 
 
 class ICNetEncoder(WaveformFrontEnd):

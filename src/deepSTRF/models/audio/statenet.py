@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.nn import functional as nnf
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_choice, check_int
@@ -18,6 +22,109 @@ __all__ = ["StateNet"]
 
 CONNECTIVITIES = ("LC", "FC", "CONV")
 RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "Mamba", "S4")
+
+
+_SCAN_CHUNK = 32  # time steps per chunk of the selective scan
+
+
+def _to_chunks(t: torch.Tensor, chunk: int, n_chunks: int) -> torch.Tensor:
+    """``(B, L, k) -> (chunk, B, n_chunks, k)``, zero-padded to whole chunks, contiguous."""
+    batch, length = t.shape[:2]
+    t = nnf.pad(t, (0, 0, 0, n_chunks * chunk - length))
+    return t.view(batch, n_chunks, chunk, -1).permute(2, 0, 1, 3).contiguous()
+
+
+def _from_chunks(t: torch.Tensor, length: int) -> torch.Tensor:
+    """Inverse of :func:`_to_chunks`: ``(chunk, B, n_chunks, k) -> (B, length, k)``."""
+    chunk, batch, n_chunks = t.shape[:3]
+    return t.permute(1, 2, 0, 3).reshape(batch, n_chunks * chunk, -1)[:, :length]
+
+
+def _linear_scan_(decay: torch.Tensor, state: torch.Tensor, reverse: bool = False) -> None:
+    """In place, ``state[t] += decay[t] * state[t - 1]`` along time (``t + 1`` if ``reverse``).
+
+    Both tensors are ``(chunk, B, n_chunks, ...)``; ``decay`` is overwritten. Positions
+    within a chunk are combined in order (every chunk at once), then the chunk totals
+    by a doubling scan across chunks, then each chunk receives its incoming state.
+    """
+    chunk, n_chunks = decay.shape[0], decay.shape[2]
+    for t in range(chunk - 2, -1, -1) if reverse else range(1, chunk):
+        previous = t + 1 if reverse else t - 1
+        state[t].addcmul_(decay[t], state[previous])
+        decay[t].mul_(decay[previous])
+    edge = 0 if reverse else -1
+    carry, gain = state[edge].clone(), decay[edge].clone()  # (B, n_chunks, ...): whole-chunk effect
+    if reverse:
+        carry, gain = carry.flip(1), gain.flip(1)
+    span = 1
+    while span < n_chunks:
+        carry[:, span:] = torch.addcmul(carry[:, span:], gain[:, span:], carry[:, :-span])
+        gain[:, span:] = gain[:, span:] * gain[:, :-span]
+        span *= 2
+    if reverse:
+        state[:, :, :-1].addcmul_(decay[:, :, :-1], carry.flip(1)[:, 1:].unsqueeze(0))
+    else:
+        state[:, :, 1:].addcmul_(decay[:, :, 1:], carry[:, :-1].unsqueeze(0))
+
+
+class _SelectiveScan(torch.autograd.Function):
+    """Mamba's selective scan ``h_t = exp(Δ_t A) h_{t-1} + Δ_t x_t B_t``, ``y_t = h_t C_t``, with an adjoint backward.
+
+    Shapes: ``x, delta (B, L, E)``, ``A (E, N)``, ``B, C (B, L, N)``, output ``(B, L, E)``.
+    The backward pass runs the adjoint recursion ``g_t = y'_t C_t + exp(Δ_{t+1} A) g_{t+1}``
+    with the same scan, so only the states are stored and few large tensors are allocated.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+    ) -> torch.Tensor:
+        length = x.shape[1]
+        chunk = min(_SCAN_CHUNK, length)
+        n_chunks = -(-length // chunk)
+        d, u, b, c = (_to_chunks(t, chunk, n_chunks) for t in (delta, delta * x, B, C))
+        decay = torch.exp_(d.unsqueeze(-1) * A)
+        state = u.unsqueeze(-1) * b.unsqueeze(-2)
+        _linear_scan_(decay, state)
+        ctx.save_for_backward(x, delta, A, B, C, state)
+        return _from_chunks((state @ c.unsqueeze(-1)).squeeze(-1), length)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x, delta, A, B, C, state = ctx.saved_tensors
+        length, chunk, n_chunks = x.shape[1], state.shape[0], state.shape[2]
+        d, u, b, c, gy = (_to_chunks(t, chunk, n_chunks) for t in (delta, delta * x, B, C, grad_y))
+        decay = torch.exp_(d.unsqueeze(-1) * A)
+        grad_C = (gy.unsqueeze(-2) @ state).squeeze(-2)
+        adjoint = gy.unsqueeze(-1) * c.unsqueeze(-2)
+        scratch = torch.empty_like(decay)  # decay of the next step, then reused
+        scratch[:-1] = decay[1:]
+        scratch[-1, :, :-1] = decay[0, :, 1:]
+        scratch[-1, :, -1] = 0
+        _linear_scan_(scratch, adjoint, reverse=True)
+        grad_u = _from_chunks((adjoint @ b.unsqueeze(-1)).squeeze(-1), length)
+        grad_B = (u.unsqueeze(-2) @ adjoint).squeeze(-2)
+        adjoint[1:] *= state[:-1]  # times h_{t-1} and exp(Δ_t A): gradient of the log-decay Δ_t A
+        adjoint[0, :, 1:] *= state[-1, :, :-1]
+        adjoint[0, :, 0] = 0
+        adjoint *= decay
+        grad_A = torch.mul(adjoint, d.unsqueeze(-1), out=scratch).sum((0, 1, 2))
+        grad_delta = _from_chunks(torch.mul(adjoint, A, out=scratch).sum(-1), length) + grad_u * x
+        return (
+            (grad_u * delta).to(x.dtype),
+            grad_delta.to(delta.dtype),
+            grad_A.to(A.dtype),
+            _from_chunks(grad_B, length).to(B.dtype),
+            _from_chunks(grad_C, length).to(C.dtype),
+        )
+
+
+def _selective_scan(
+    x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor
+) -> torch.Tensor:
+    """Drop-in replacement of ``mambapy.mamba.MambaBlock.selective_scan`` (same arguments and result)."""
+    return _SelectiveScan.apply(x, delta, A, B, C) + D * x
 
 
 def _encoder(connectivity: str, F: int, C_in: int, C: int, kernel_size: int, stride: int) -> nn.Sequential:
@@ -49,7 +156,9 @@ def _backbone(rnn_type: str, size: int) -> nn.Module:
     if rnn_type == "S4":
         return S4Block(d_model=size, transposed=False)
     mamba = require("mambapy.mamba", extra="mamba", purpose="StateNet(rnn_type='Mamba')")
-    return mamba.MambaBlock(mamba.MambaConfig(d_model=size, n_layers=1))
+    block = mamba.MambaBlock(mamba.MambaConfig(d_model=size, n_layers=1))
+    block.selective_scan = _selective_scan  # the chunked scan below, instead of mambapy's
+    return block
 
 
 class StateNet(AudioEncodingModel):
@@ -66,11 +175,13 @@ class StateNet(AudioEncodingModel):
     (:class:`~deepSTRF.models.dependencies.s4.S4Block`). A per-frame linear readout with
     the output activation maps the ``H`` states to the ``N`` neurons (Rançon, Masquelier
     & Cottereau 2025, Commun. Biol. 8: 1456). Temporal context comes only from the
-    backbone's state; the published encoder's BatchNorm, which pools statistics across
-    time, is replaced by the causal layer norm.
+    backbone's state. The encoder normalises with a causal layer norm (a batch norm
+    would pool statistics across time and break causality).
 
-    Mamba's selective scan runs in mambapy's parallel mode when gradients are needed
-    and in its sequential mode otherwise (inference), which is faster on CPU.
+    The Mamba block is mambapy's ``MambaBlock`` (``d_state=16``, expansion 2) with its
+    selective scan replaced by an exact chunked scan with a hand-written adjoint backward
+    pass, which allocates a few large tensors instead of dozens (several times faster on
+    CPU than mambapy's parallel scan for 1000-frame stimuli).
 
     Args:
         n_frequency_bands: Number ``F`` of spectrogram bands.
@@ -136,10 +247,8 @@ class StateNet(AudioEncodingModel):
 
     def _sequence(self, features: torch.Tensor) -> torch.Tensor:
         """Run the backbone on ``(B, T, H)`` features."""
-        if self.rnn_type == "Mamba":
-            self.rnn.config.pscan = torch.is_grad_enabled()
-            return self.rnn(features)
-        return self.rnn(features)[0]
+        out = self.rnn(features)
+        return out if self.rnn_type == "Mamba" else out[0]
 
     def forward(self, stimulus: torch.Tensor) -> torch.Tensor:
         """Encode every frame, run the backbone over time and read out the neurons.

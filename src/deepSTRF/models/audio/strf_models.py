@@ -8,6 +8,8 @@ depends on frames ``t - T + 1 .. t`` only (DNet adds a causal exponential decay)
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -38,8 +40,9 @@ def _polarity_channel(polarity: str | int, n_channels: int) -> int:
     return channel
 
 
-def _hidden_strf(conv: CausalSTRFConv, hidden_idx: int, polarity: str | int) -> torch.Tensor:
-    """One hidden unit's ``(F, T)`` STRF from a hidden-layer convolution."""
+def _hidden_strf(core: nn.Module, hidden_idx: int, polarity: str | int) -> torch.Tensor:
+    """One hidden unit's ``(F, T)`` STRF from a core whose first layer is the hidden STRF convolution."""
+    conv = cast(CausalSTRFConv, cast(nn.Sequential, core)[0])
     n_hidden = conv.C_out
     index = check_int("hidden_idx", hidden_idx, minimum=0)
     if index >= n_hidden:
@@ -82,6 +85,8 @@ class Linear(AudioEncodingModel):
         >>> model.STRF_weight().shape
         torch.Size([3, 12, 5])
     """
+
+    readout: STRFReadout
 
     def __init__(
         self,
@@ -232,10 +237,17 @@ class NetworkReceptiveField(AudioEncodingModel):
             hidden_idx: Hidden unit, in ``[0, n_hidden)``.
             polarity: ``'ON'`` or ``'OFF'`` (the latter needs an ON/OFF prefilter).
 
+        Returns:
+            Tensor ``(F, T)``; the last frame is the current one.
+
         Raises:
             TypeError, ValueError: For an invalid unit or polarity.
+
+        Example:
+            >>> NetworkReceptiveField(n_frequency_bands=6, temporal_window_size=4, n_hidden=3).STRFs(2).shape
+            torch.Size([6, 4])
         """
-        return _hidden_strf(self.core[0], hidden_idx, polarity)
+        return _hidden_strf(self.core, hidden_idx, polarity)
 
 
 class DNet(AudioEncodingModel):
@@ -308,7 +320,14 @@ class DNet(AudioEncodingModel):
             hidden_idx: Hidden unit, in ``[0, n_hidden)``.
             polarity: ``'ON'`` or ``'OFF'`` (the latter needs an ON/OFF prefilter).
 
+        Returns:
+            Tensor ``(F, T)``; the last frame is the current one.
+
         Raises:
             TypeError, ValueError: For an invalid unit or polarity.
+
+        Example:
+            >>> DNet(n_frequency_bands=6, temporal_window_size=4, n_hidden=3).STRFs(2).shape
+            torch.Size([6, 4])
         """
-        return _hidden_strf(self.core[0], hidden_idx, polarity)
+        return _hidden_strf(self.core, hidden_idx, polarity)

@@ -15,7 +15,7 @@ memory, ``u_t = e_x x_t + e_h h_{t-1} + e_m m_{t-1}``. Here the memory input dep
 on the current frame only, ``u_t = e_x x_t`` (as in the parallel LMU of Chilkuri &
 Eliasmith, 2021), which makes the memory a linear time-invariant system of the input.
 Its whole sequence is then computed at once, without stepping through time: inside
-chunks of ``C`` frames by a causal Toeplitz product with the impulse response
+chunks of 32 frames by a causal Toeplitz product with the impulse response
 ``\\bar A^k \\bar B``, and across chunks by a log-depth doubling scan with powers of
 ``\\bar A``. The hidden recurrence keeps its ``W_h h_{t-1}`` term and runs in the fused
 ``torch.nn.RNN`` kernel. The result is exact (no FFT, no truncated kernel), so the
@@ -32,7 +32,7 @@ from torch import nn
 from deepSTRF._validation import check_int, check_positive_float, check_tensor
 from deepSTRF.models.configurable import ConfigurableModule
 
-__all__ = ["LMU", "legendre_delay_system"]
+__all__ = ["LMU", "legendre_delay_system", "linear_memory"]
 
 _CHUNK = 32  # frames per chunk of the parallel memory computation
 
@@ -81,6 +81,47 @@ def _matrix_powers(A: torch.Tensor, n: int) -> torch.Tensor:
     return powers[:n]
 
 
+def linear_memory(u: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """Run the linear system ``m_t = A m_{t-1} + B u_t`` (``m_{-1} = 0``) over whole sequences at once.
+
+    Exact and causal: inside chunks of 32 steps the memory is a Toeplitz product with the
+    impulse response ``A^k B``; the states at chunk ends are accumulated by a doubling scan
+    with powers of ``A`` and carried into the following chunks. Differentiable in all inputs.
+
+    Args:
+        u: Scalar input per step, ``(B, T)``.
+        A: State matrix ``(d, d)``.
+        B: Input vector ``(d,)``.
+
+    Returns:
+        The state at every step, ``(B, T, d)``.
+
+    Example:
+        >>> m = linear_memory(torch.ones(1, 4), torch.eye(2) * 0.5, torch.ones(2))
+        >>> m[0, :, 0]
+        tensor([1.0000, 1.5000, 1.7500, 1.8750])
+    """
+    batch, length = u.shape
+    chunk = min(length, _CHUNK)
+    n_chunks = -(-length // chunk)
+    u = nn.functional.pad(u, (0, n_chunks * chunk - length)).view(batch, n_chunks, chunk)
+    powers = _matrix_powers(A, chunk + 1)  # A^0 .. A^chunk
+    impulse = powers[:chunk] @ B  # (chunk, d): A^k B
+    lag = torch.arange(chunk, device=u.device)
+    lag = lag[:, None] - lag[None, :]  # t - s
+    toeplitz = impulse[lag.clamp(min=0)] * (lag >= 0)[..., None].to(u.dtype)  # (t, s, d)
+    local = torch.einsum("tsd,bns->bntd", toeplitz, u)  # memory from the current chunk only
+    # state at the end of each chunk, accumulated over all previous chunks (doubling scan)
+    ends = local[:, :, -1]
+    carry_step, span = powers[chunk], 1
+    while span < n_chunks:
+        ends = torch.cat([ends[:, :span], ends[:, span:] + ends[:, :-span] @ carry_step.T], dim=1)
+        carry_step, span = carry_step @ carry_step, 2 * span
+    previous = nn.functional.pad(ends[:, :-1], (0, 0, 1, 0))  # (B, n, d): state entering each chunk
+    total = local + torch.einsum("tij,bnj->bnti", powers[1:], previous)
+    return total.reshape(batch, n_chunks * chunk, A.shape[0])[:, :length]
+
+
 class LMU(ConfigurableModule):
     """Legendre Memory Unit layer over a whole sequence, batch first.
 
@@ -95,10 +136,6 @@ class LMU(ConfigurableModule):
         theta: Window length of the memory, in frames (> 0).
         learn_a: Learn the discretised ``A`` matrix (otherwise a fixed buffer).
         learn_b: Learn the discretised ``B`` vector (otherwise a fixed buffer).
-
-    Returns:
-        ``(output, (h_n, m_n))`` like ``torch.nn.GRU(batch_first=True)``: the hidden
-        states of every step, the last hidden state and the last memory.
 
     Shape:
         - Input: ``(B, T, input_size)``
@@ -128,6 +165,9 @@ class LMU(ConfigurableModule):
         self.hidden_size = check_int("hidden_size", hidden_size)
         self.memory_size = check_int("memory_size", memory_size)
         self.theta = check_positive_float("theta", theta)
+        for name, flag in (("learn_a", learn_a), ("learn_b", learn_b)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"`{name}` must be a bool, got {type(flag).__name__}")
         A, B = _zoh(*legendre_delay_system(self.memory_size, self.theta))
         dtype = torch.get_default_dtype()
         A_bar, B_bar = A.to(dtype), B[:, 0].to(dtype)
@@ -142,11 +182,11 @@ class LMU(ConfigurableModule):
         bound = math.sqrt(3.0 / self.input_size)
         self.encoder = nn.Parameter(torch.empty(self.input_size).uniform_(-bound, bound))
         self.cell = nn.RNN(self.input_size + self.memory_size, self.hidden_size, bias=False, batch_first=True)
-        nn.init.xavier_normal_(self.cell.weight_ih_l0)
-        nn.init.xavier_normal_(self.cell.weight_hh_l0)
+        for weight in self.cell.parameters():  # input-to-hidden and hidden-to-hidden (no biases)
+            nn.init.xavier_normal_(weight)
 
     def memory(self, u: torch.Tensor) -> torch.Tensor:
-        """Run the linear memory ``m_t = A m_{t-1} + B u_t`` (``m_{-1} = 0``) over a whole sequence.
+        """Run the layer's linear memory over whole sequences (see :func:`linear_memory`).
 
         Args:
             u: Scalar memory input per step, shape ``(B, T)``.
@@ -158,28 +198,15 @@ class LMU(ConfigurableModule):
             >>> LMU(3, 4, memory_size=6, theta=5.0).memory(torch.randn(2, 9)).shape
             torch.Size([2, 9, 6])
         """
-        batch, length = u.shape
-        chunk = min(length, _CHUNK)
-        n_chunks = -(-length // chunk)
-        u = nn.functional.pad(u, (0, n_chunks * chunk - length)).view(batch, n_chunks, chunk)
-        powers = _matrix_powers(self.A_bar, chunk + 1)  # A^0 .. A^chunk
-        impulse = powers[:chunk] @ self.B_bar  # (chunk, d): A^k B
-        lag = torch.arange(chunk, device=u.device)
-        lag = lag[:, None] - lag[None, :]  # t - s
-        toeplitz = impulse[lag.clamp(min=0)] * (lag >= 0)[..., None].to(u.dtype)  # (t, s, d)
-        local = torch.einsum("tsd,bns->bntd", toeplitz, u)  # memory from the current chunk only
-        # state at the end of each chunk, accumulated over all previous chunks (doubling scan)
-        ends = local[:, :, -1]
-        carry_step, span = powers[chunk], 1
-        while span < n_chunks:
-            ends = torch.cat([ends[:, :span], ends[:, span:] + ends[:, :-span] @ carry_step.T], dim=1)
-            carry_step, span = carry_step @ carry_step, 2 * span
-        previous = nn.functional.pad(ends[:, :-1], (0, 0, 1, 0))  # (B, n, d): state entering each chunk
-        total = local + torch.einsum("tij,bnj->bnti", powers[1:], previous)
-        return total.reshape(batch, n_chunks * chunk, self.memory_size)[:, :length]
+        return linear_memory(u, self.A_bar, self.B_bar)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Run the layer over a batch of sequences (see the class docstring)."""
+        """Run the layer over a batch of sequences (see the class docstring).
+
+        Returns:
+            ``(output, (h_n, m_n))`` like ``torch.nn.GRU(batch_first=True)``: the hidden
+            states of every step, the last hidden state and the last memory.
+        """
         check_tensor("x", x, ndim=3, floating=True)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"`x` must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")

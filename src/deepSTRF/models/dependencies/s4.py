@@ -44,9 +44,6 @@ class S4Block(ConfigurableModule):
         dropout: Dropout probability after the activation.
         transposed: If True, inputs and outputs are ``(B, H, T)``; otherwise ``(B, T, H)``.
 
-    Returns:
-        ``(y, state)``: the output sequence and ``None`` (the convolution mode keeps no state).
-
     Shape:
         - Input: ``(B, T, H)`` (``transposed=False``) or ``(B, H, T)``
         - Output: same shape as the input.
@@ -141,7 +138,11 @@ class S4Block(ConfigurableModule):
         return y.reshape(batch, channels, n_chunks * chunk)[..., :length]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        """Apply the layer (see the class docstring)."""
+        """Apply the layer (see the class docstring).
+
+        Returns:
+            ``(y, state)``: the output sequence and ``None`` (the convolution mode keeps no state).
+        """
         check_tensor("x", x, ndim=3, floating=True)
         channel_axis = 1 if self.transposed else 2
         if x.shape[channel_axis] != self.d_model:

@@ -66,6 +66,18 @@ class STRFKernel(ConfigurableModule):
     Shape:
         - Input: ``(B, C_in, F, T_in + T - 1)``.
         - Output: ``(B, C_out, 1, T_in)``.
+
+    Example:
+        >>> class Box(STRFKernel):  # one learnable gain per output channel, flat over (F, T)
+        ...     def __init__(self, F: int, T: int, C_in: int, C_out: int):
+        ...         super().__init__(F, T, C_in, C_out, bias=False)
+        ...         self.gain = nn.Parameter(torch.ones(C_out))
+        ...     def build_kernel(self, device=None):
+        ...         flat = torch.ones(self.C_out, self.C_in, self.F, self.T) / (self.F * self.T)
+        ...         return flat * self.gain.view(-1, 1, 1, 1)
+        >>> conv = CausalSTRFConv(F=4, T=3, C_in=1, C_out=2, kernel=Box(4, 3, 1, 2))
+        >>> conv(torch.ones(1, 1, 4, 5))[0, 0, 0]
+        tensor([0.3333, 0.6667, 1.0000, 1.0000, 1.0000], grad_fn=<SelectBackward0>)
     """
 
     def __init__(self, F: int, T: int, C_in: int, C_out: int, bias: bool = True) -> None:
@@ -226,7 +238,10 @@ class CausalSTRFConv(ConfigurableModule):
     """Causal STRF convolution: ``T - 1`` zero frames are prepended, then a ``(C_out, C_in, F, T)`` kernel.
 
     The output at frame ``t`` depends on input frames ``t - T + 1 .. t`` only, and
-    has the input's length for any ``T_in >= 1``.
+    has the input's length for any ``T_in >= 1``. A plain ``nn.Conv2d`` kernel is
+    applied through :func:`strf_conv` with its own weight and bias (same result as
+    calling it, faster); an :class:`STRFKernel` is called on the padded input. The
+    kernel is ``self.kernel``; ``weight`` and ``bias`` give a plain kernel's parameters.
 
     Args:
         F: Frequency bands of the input (the kernel's height).
@@ -295,7 +310,8 @@ class CausalSTRFConv(ConfigurableModule):
         """The ``(C_out, C_in, F, T)`` weight parameter of a plain ``nn.Conv2d`` kernel (the live parameter).
 
         Raises:
-            AttributeError: If the kernel is parameterised (use :meth:`STRF_weight`).
+            AttributeError: If the kernel is parameterised (``hasattr(conv, "weight")`` is then
+                False); use :meth:`STRF_weight` for any kernel.
         """
         if not isinstance(self.kernel, nn.Conv2d):
             raise AttributeError(f"a {type(self.kernel).__name__} kernel has no plain weight; use STRF_weight()")

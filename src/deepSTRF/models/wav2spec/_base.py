@@ -138,6 +138,20 @@ class WaveformFrontEnd(ConfigurableModule):
         hop_ms: Bin width in ms.
         hop: Samples per output bin.
         out_channels: Number of output bands ``F``.
+
+    Raises:
+        TypeError: If ``audio_fs`` or ``hop_ms`` is not a real number.
+        ValueError: If ``audio_fs * hop_ms / 1000`` is not a whole number of samples.
+
+    Example:
+        >>> class Energy(WaveformFrontEnd):
+        ...     def __init__(self, audio_fs: float, hop_ms: float):
+        ...         super().__init__(audio_fs, hop_ms, out_channels=1)
+        ...     def forward(self, x):
+        ...         self.check_input(x)
+        ...         return causal_mean_pool(x.square(), self.hop, self.hop).unsqueeze(1)
+        >>> Energy(16000, 5.0)(torch.ones(2, 1, 160)).shape
+        torch.Size([2, 1, 1, 2])
     """
 
     def __init__(self, audio_fs: float, hop_ms: float, out_channels: int) -> None:

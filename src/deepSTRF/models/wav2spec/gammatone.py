@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.models.scales import ERB_bandwidth
@@ -16,6 +15,7 @@ from deepSTRF.models.wav2spec._base import (
     compress,
     warped_linspace,
 )
+from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec._recursive import ChunkOperators, chunk_operators, chunked_filter
 from deepSTRF.models.wav2spec.pcen import PCEN
 
@@ -132,8 +132,7 @@ class CausalGammatone(WaveformFrontEnd):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Filter, rectify and pool ``x`` ``(B, 1, T_audio)`` -> ``(B, 1, F, T_audio // hop)``."""
         self.check_input(x)
-        weight = self.weight.to(x.dtype)
-        y = F.conv1d(F.pad(x, (weight.shape[-1] - 1, 0)), weight)
+        y = causal_conv1d(x, self.weight.to(x.dtype))
         if self.rectify == "half":
             y = torch.relu(y)
         elif self.rectify == "full":
@@ -154,8 +153,17 @@ def gammatone_iir_poles(centre_freqs: torch.Tensor, audio_fs: float) -> tuple[to
     pole ``p = exp((-2 pi b + 2 pi i f) / audio_fs)``, ``b = 1.019 ERB(f)``, and
     ``G`` setting the gain at ``f`` to one.
 
+    Args:
+        centre_freqs: Centre frequencies in Hz ``(F,)``.
+        audio_fs: Sampling rate in Hz.
+
     Returns:
         ``(poles, gains)``: complex128 ``(F,)`` and float64 ``(F,)``.
+
+    Example:
+        >>> poles, gains = gammatone_iir_poles(torch.tensor([1000.0]), 16000)
+        >>> round(float(poles.abs()), 4), round(float(poles.angle()), 4)
+        (0.9483, 0.3927)
     """
     f = centre_freqs.to(torch.float64)
     b = _BANDWIDTH_ERB * ERB_bandwidth(f)

@@ -10,6 +10,7 @@ from torch import nn
 
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.models.wav2spec._base import WaveformFrontEnd, align_frames, warped_linspace
+from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec.pcen import PCEN
 
 _FWHM_PER_STD = 2.0 * math.sqrt(2.0 * math.log(2.0))
@@ -110,9 +111,8 @@ class CausalLEAF(WaveformFrontEnd):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Compute the LEAF representation of ``x`` ``(B, 1, T_audio)`` -> ``(B, 1, F, T_audio // hop)``."""
         self.check_input(x)
-        # kernels are flipped because conv1d correlates; output t then uses samples t - K + 1 .. t
-        kernels = self.gabor_kernels().to(x.dtype).flip(-1).unsqueeze(1)
-        y = F.conv1d(F.pad(x, (self.kernel_size - 1, 0)), kernels)
+        # flipped so that the kernels are convolved (not correlated) with the K samples ending at t
+        y = causal_conv1d(x, self.gabor_kernels().to(x.dtype).flip(-1).unsqueeze(1))
         energy = y[:, : self.out_channels].square() + y[:, self.out_channels :].square()
         windows = self.pooling_windows().to(x.dtype).unsqueeze(1)
         pooled = F.conv1d(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.models.wav2spec._base import WaveformFrontEnd, align_frames, causal_mean_pool, warped_linspace
+from deepSTRF.models.wav2spec._base import WaveformFrontEnd, causal_mean_pool, warped_linspace
+from deepSTRF.models.wav2spec._conv import causal_conv1d
 
 INITS = ("mel", "erb", "linear")
 ACTIVATIONS = (None, "symlog", "abs", "relu")
@@ -121,10 +121,9 @@ class SincNet(WaveformFrontEnd):
         self.check_input(x)
         weight = self.kernels().to(x.dtype).unsqueeze(1)
         if self.envelope:
-            y = F.conv1d(F.pad(x, (self.kernel_size - 1, 0)), weight)
-            y = causal_mean_pool(y.abs(), self.hop, self.hop)
+            y = causal_mean_pool(causal_conv1d(x, weight).abs(), self.hop, self.hop)
         else:
-            y = F.conv1d(align_frames(x, self.kernel_size, self.hop), weight, stride=self.hop)
+            y = causal_conv1d(x, weight, stride=self.hop)
         if self.activation == "symlog":
             y = symlog(y)
         elif self.activation == "abs":

@@ -1,0 +1,57 @@
+import pytest
+import torch
+from torch import nn
+
+from deepSTRF.models.activations import ParametricSoftplus
+from deepSTRF.models.audio.convnet import ConvNet2D
+from deepSTRF.models.layers import CausalLayerNorm
+from deepSTRF.models.readouts import LinearReadout
+
+F, N = 12, 3
+
+
+def test_structure():
+    model = ConvNet2D(F, kernel_size=(3, 4), c_hidden=5, n_hidden=7, out_neurons=N)
+    convs = [m for m in model.core.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(3, 4)] * 3
+    assert [c.out_channels for c in convs] == [5, 5, 5]
+    assert sum(isinstance(m, CausalLayerNorm) for m in model.core.modules()) == 3
+    assert isinstance(model.readout, LinearReadout)
+    assert model.readout.in_features == 5 * (F - 3 * 2)
+    assert isinstance(model.readout.activation, ParametricSoftplus)
+    assert model.T == 3 * (4 - 1)
+    default = ConvNet2D()
+    assert (default.F, default.K, default.C, default.H, default.T) == (34, (3, 9), 10, 20, 24)
+
+
+def test_receptive_field_is_exactly_three_kernel_lengths():
+    """d y(t) / d x(t') is non-zero exactly for t - 3 (K_T - 1) <= t' <= t."""
+    model = ConvNet2D(F, kernel_size=(3, 4), c_hidden=3, n_hidden=5, out_neurons=1).double().eval()
+    x = torch.rand(1, 1, F, 30, dtype=torch.float64, requires_grad=True)
+    model(x)[0, 0, 0, 20].backward()
+    support = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten().tolist()
+    assert support == list(range(20 - 9, 21))
+
+
+def test_prefilter_sets_input_channels():
+    from deepSTRF.models.prefiltering import make_prefiltering
+
+    pre = make_prefiltering("adaptrans", n_frequency_bands=F, dt=10.0, max_kernel_size=8)
+    model = ConvNet2D(F, kernel_size=(3, 4), c_hidden=3, out_neurons=N, prefiltering=pre)
+    assert model.C_in == 2
+    assert model.core[0][1].in_channels == 2
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="too tall"):
+        ConvNet2D(6, kernel_size=(3, 4))
+    with pytest.raises(TypeError, match="kernel_size"):
+        ConvNet2D(F, kernel_size=3)
+    with pytest.raises(TypeError, match="kernel_size"):
+        ConvNet2D(F, kernel_size=(3, 4, 5))
+    with pytest.raises(ValueError, match=r"kernel_size\[1\]"):
+        ConvNet2D(F, kernel_size=(3, 0))
+    with pytest.raises(ValueError, match="c_hidden"):
+        ConvNet2D(F, c_hidden=0)
+    with pytest.raises(ValueError, match="n_hidden"):
+        ConvNet2D(F, n_hidden=0)
