@@ -21,6 +21,7 @@ Usage::
 
     python benchmarks/bench_models.py
     python benchmarks/bench_models.py --models linear,convnet2d --repeats 5 --json results.json
+    python benchmarks/bench_models.py --tune-allocator   # as the ``deepstrf`` command runs
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) ->
 
 def _run_isolated(name: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
-    cmd += ["--threads", str(args.threads), "--dt-ms", str(args.dt_ms)]
+    cmd += ["--threads", str(args.threads), "--dt-ms", str(args.dt_ms)] + ["--tune-allocator"] * args.tune_allocator
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"model": name, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
@@ -193,17 +194,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--dt-ms", type=float, default=5.0, help="frame width used to size the AdapTrans kernels")
+    parser.add_argument(
+        "--tune-allocator",
+        action="store_true",
+        help="call deepSTRF.utils.performance.tune_allocator() in each worker first (as `deepstrf fit` does)",
+    )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
+        if args.tune_allocator:
+            from deepSTRF.utils.performance import tune_allocator
+
+            tune_allocator()
         print(json.dumps(measure(args.worker, args.repeats, args.warmup, args.threads, args.dt_ms)))
         return
     names = [m.strip().lower() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(names) - set(REFERENCE))
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {list(REFERENCE)}")
-    print(f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, median of {args.repeats} after {args.warmup}")
+    allocator = "tuned allocator" if args.tune_allocator else "default allocator"
+    print(
+        f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, median of {args.repeats} after {args.warmup}, "
+        f"{allocator}"
+    )
     results = []
     for name in names:
         results.append(_run_isolated(name, args))
@@ -212,7 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
-                {"setting": {"B": B, "F": F, "T": T, "N": N, "threads": args.threads}, "results": results}, fh, indent=2
+                {
+                    "setting": {"B": B, "F": F, "T": T, "N": N, "threads": args.threads, "allocator": allocator},
+                    "results": results,
+                },
+                fh,
+                indent=2,
             )
 
 

@@ -170,6 +170,18 @@ def test_fit_writes_a_run_folder_and_prints_a_summary(tmp_path, capsys):
     assert type(model).__name__ == "LinearNonlinear" and model.O == 3
 
 
+def test_fit_without_matplotlib_saves_everything_but_the_figure(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.warns(UserWarning, match=r"strfs.png not written: matplotlib is missing"):
+        status, out = _fit(tmp_path)
+    assert status == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "metrics.json", "model"} <= names and "strfs.png" not in names
+
+
 def test_resume_a_run(tmp_path, capsys):
     status, out = _fit(tmp_path)
     assert status == 0

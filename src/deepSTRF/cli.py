@@ -499,6 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     prog = f"deepstrf {args.command}"
+    if args.command in ("fit", "evaluate"):
+        from deepSTRF.utils.performance import tune_allocator
+
+        tune_allocator()  # the command owns its process: let malloc reuse large blocks
     try:
         return int(args.handler(args))
     except NonFiniteLossError as err:

@@ -59,7 +59,17 @@ def assert_causal(
         seed: Seed of the perturbation.
 
     Raises:
+        ValueError: If the input length is not a multiple of ``hop`` or ``t0`` is outside the output.
         AssertionError: If the past changed, or (with ``require_sensitivity``) nothing changed.
+
+    Example:
+        >>> smoother = torch.nn.Conv1d(1, 1, kernel_size=5, padding=2)  # centred: sees 2 future bins
+        >>> assert_causal(smoother, torch.randn(1, 1, 30), t0=15)
+        Traceback (most recent call last):
+            ...
+        AssertionError: not causal: output bin 13 (< t0=15) changed by up to ...
+        >>> frames = torch.nn.Sequential(torch.nn.AvgPool1d(4), torch.nn.ReLU())  # 4 samples -> 1 bin
+        >>> assert_causal(frames, torch.randn(1, 1, 40), t0=5, hop=4)
     """
     model = _prepare(module, dtype) if isinstance(module, nn.Module) else module
     x = x.to(dtype) if dtype is not None else x.clone()
@@ -95,8 +105,28 @@ def assert_batch_consistent(
 ) -> None:
     """Assert that running each batch item alone gives the same output as the batched run.
 
+    The module is deep-copied, cast to ``dtype`` and put in eval mode; the original is
+    untouched. A module that mixes batch items (e.g. batch normalisation in training mode,
+    or a normalisation over the batch axis) fails.
+
+    Args:
+        module: Module whose first input and output axis is the batch.
+        x: Batched input.
+        dtype: Dtype to run in; ``None`` keeps the module's dtype.
+        atol: Largest absolute difference allowed.
+
     Raises:
         AssertionError: If any item differs by more than ``atol``.
+
+    Example:
+        >>> assert_batch_consistent(torch.nn.Conv1d(2, 3, 4), torch.randn(5, 2, 20))
+        >>> class MinusBatchMean(torch.nn.Module):
+        ...     def forward(self, x):
+        ...         return x - x.mean(0)
+        >>> assert_batch_consistent(MinusBatchMean(), torch.randn(5, 2, 20))
+        Traceback (most recent call last):
+            ...
+        AssertionError: batch item 0 differs by ... when run alone (atol=1e-10)
     """
     model = _prepare(module, dtype)
     x = x.to(dtype) if dtype is not None else x
@@ -119,6 +149,16 @@ def assert_roundtrip(model: nn.Module, x: torch.Tensor | None = None, *, folder:
 
     Returns:
         The reloaded model.
+
+    Raises:
+        AssertionError: If a parameter, a buffer or (with ``x``) the output changed.
+
+    Example:
+        >>> from deepSTRF.models.audio import Linear
+        >>> model = Linear(n_frequency_bands=6, temporal_window_size=3, out_neurons=2)
+        >>> loaded = assert_roundtrip(model, torch.randn(1, 1, 6, 12))
+        >>> type(loaded).__name__, loaded.init_config == model.init_config
+        ('Linear', True)
     """
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(folder) if folder is not None else Path(tmp) / "ckpt"
@@ -147,6 +187,19 @@ def assert_gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Ten
 
     Inputs are cast to float64 and marked as requiring gradients. Modules called
     inside ``fn`` must already be in float64.
+
+    Args:
+        fn: Function of the tensors in ``inputs``.
+        inputs: Its arguments.
+        **kwargs: Options of :func:`torch.autograd.gradcheck` (e.g. ``atol``, ``eps``).
+
+    Raises:
+        torch.autograd.gradcheck.GradcheckError: If the numerical and analytical gradients
+            disagree (a ``RuntimeError``; ``AssertionError`` instead with ``raise_exception=False``).
+
+    Example:
+        >>> conv = torch.nn.Conv1d(1, 2, 3).double()
+        >>> assert_gradcheck(lambda x: torch.tanh(conv(x)), [torch.randn(1, 1, 8)])
     """
     prepared = tuple(t.detach().to(torch.float64).requires_grad_(True) for t in inputs)
     if not torch.autograd.gradcheck(fn, prepared, **kwargs):

@@ -39,6 +39,28 @@ def test_layer_norm_is_causal_mode_free_and_differentiable():
     assert not list(CausalLayerNorm(4, elementwise_affine=False).parameters())
 
 
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(3, 4, 2, 5), (2, 6, 7)])
+def test_layer_norm_gradients_match_the_moved_axis_reference(shape, affine):
+    # dim=1 runs a dedicated kernel; its gradients must equal nn.LayerNorm's on the moved axis
+    norm = CausalLayerNorm(shape[1], dim=1, elementwise_affine=affine).double()
+    if affine:
+        with torch.no_grad():
+            norm.norm.weight.uniform_(0.5, 2.0)
+            norm.norm.bias.uniform_(-1.0, 1.0)
+    x = (torch.randn(shape, dtype=torch.float64) * 2 + 0.5).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    upstream = torch.randn(shape, dtype=torch.float64)
+    (norm(x) * upstream).sum().backward()
+    ours = [x.grad] + [p.grad.clone() for p in norm.parameters()]
+    norm.zero_grad()
+    (norm.norm(x_ref.movedim(1, -1)).movedim(-1, 1) * upstream).sum().backward()
+    reference = [x_ref.grad] + [p.grad for p in norm.parameters()]
+    for got, want in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert_gradcheck(norm, [torch.randn(2, shape[1], 3)])
+
+
 def test_layer_norm_errors():
     with pytest.raises(ValueError, match=r"`normalized_shape` must be an int >= 1"):
         CausalLayerNorm(0)

@@ -5,7 +5,7 @@ from torch import nn
 
 from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.configurable import decode_value, encode_value
-from deepSTRF.models.layers import CausalSTRFConv, ParametricSTRF
+from deepSTRF.models.layers import CausalSTRFConv, ParametricSTRF, SeparableSTRF, STRFKernel
 from deepSTRF.models.readouts import LinearReadout, STRFReadout
 from deepSTRF.testing import assert_batch_consistent, assert_causal, assert_gradcheck
 
@@ -165,3 +165,43 @@ def test_linear_readout_errors():
         readout(torch.zeros(2, 4, 3, 9))
     with pytest.raises(ValueError, match=r"`x` must have 3 or 4 dimensions"):
         readout(torch.zeros(4, 9))
+
+
+class _ShiftedKernel(STRFKernel):
+    """A custom kernel whose forward is not a plain convolution: nothing can be folded into it."""
+
+    def __init__(self, F, T, C_in, C_out):
+        super().__init__(F, T, C_in, C_out)
+        self.weight = nn.Parameter(torch.randn(C_out, C_in, F, T))
+
+    def build_kernel(self):
+        return self.weight
+
+    def forward(self, x):
+        return super().forward(x) + 1.0
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [None, lambda: ParametricSTRF(6, 4, 2, 3, num_gaussians=2), lambda: SeparableSTRF(6, 4, 2, 3), _ShiftedKernel],
+    ids=["conv2d", "parametric", "separable", "custom"],
+)
+@pytest.mark.parametrize("affine", [True, False])
+def test_eval_folds_the_batch_norm_into_the_kernel_exactly(kernel, affine):
+    built = None if kernel is None else (kernel(6, 4, 2, 3) if kernel is _ShiftedKernel else kernel())
+    readout = STRFReadout(F=6, T=4, C_in=2, out_neurons=3, kernel=built, activation=ParametricSoftplus(3)).double()
+    readout.bn = nn.BatchNorm1d(3, affine=affine).double()
+    readout.train()(torch.randn(4, 2, 6, 30, dtype=torch.float64) * 2 + 1)  # non-trivial running statistics
+    readout.eval()
+    statistics = [readout.bn.running_mean.clone(), readout.bn.running_var.clone()]
+    x = torch.randn(2, 2, 6, 17, dtype=torch.float64, requires_grad=True)
+    unfolded = readout.activation(readout.bn(readout.conv(x).squeeze(2)).transpose(1, 2)).transpose(1, 2)
+    folded = readout(x)
+    torch.testing.assert_close(folded, unfolded.unsqueeze(2), rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad(folded.sum(), [x, *readout.parameters()], allow_unused=True)
+    expected = torch.autograd.grad(unfolded.sum(), [x, *readout.parameters()], allow_unused=True)
+    for got, want in zip(grads, expected, strict=True):
+        assert (got is None) == (want is None)
+        if got is not None:
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert torch.equal(readout.bn.running_mean, statistics[0]) and torch.equal(readout.bn.running_var, statistics[1])

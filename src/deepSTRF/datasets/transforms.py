@@ -91,8 +91,28 @@ class StimulusStandardizer:
     ) -> StimulusStandardizer:
         """Fit on ``dataset``'s ``stimuli`` only (indices or a split name).
 
+        Fit on the training stimuli and apply the result to every split, so that no
+        statistic of the test stimuli leaks into the fit.
+
+        Args:
+            dataset: The dataset whose stimuli give the statistics.
+            stimuli: Stimulus indices, or the name of one of ``dataset.splits``.
+            per_band: One mean and standard deviation per frequency band; ``False`` (and
+                always for waveforms) pools every value.
+
+        Returns:
+            The fitted standardiser.
+
         Raises:
             TypeError, ValueError: If ``stimuli`` is missing, empty or invalid.
+
+        Example:
+            >>> import torch
+            >>> ds = NeuralDataset([torch.arange(12.0).reshape(1, 3, 4)], [[None]], 5.0)
+            >>> StimulusStandardizer.fit(ds, stimuli=[0]).mean
+            tensor([1.5000, 5.5000, 9.5000], dtype=torch.float64)
+            >>> StimulusStandardizer.fit(ds, stimuli=[0], per_band=False).mean
+            tensor(5.5000, dtype=torch.float64)
         """
         chosen = _named_stimuli(dataset, stimuli)
         x = torch.cat(
@@ -201,8 +221,25 @@ class ResponseNormalizer:
     def fit(cls, dataset: NeuralDataset, stimuli: Sequence[int] | str, *, method: str = "zscore") -> ResponseNormalizer:
         """Fit on ``dataset``'s ``stimuli`` only (indices or a split name).
 
+        Args:
+            dataset: The dataset whose responses give the statistics.
+            stimuli: Stimulus indices, or the name of one of ``dataset.splits``.
+            method: ``'zscore'`` (subtract each neuron's mean, divide by its standard
+                deviation), ``'std'`` (divide by the standard deviation only) or ``'max'``
+                (divide by the peak of the trial-averaged response).
+
+        Returns:
+            The fitted normaliser.
+
         Raises:
             TypeError, ValueError: If ``stimuli`` is missing, empty or invalid, or ``method`` is unknown.
+
+        Example:
+            >>> import torch
+            >>> ds = NeuralDataset([torch.zeros(1, 2, 4)], [[torch.tensor([[0.0, 2, 0, 4]])]], 5.0)
+            >>> norm = ResponseNormalizer.fit(ds, stimuli=[0], method="max")
+            >>> norm.offset.tolist(), norm.scale.tolist()
+            ([0.0], [4.0])
         """
         check_choice("method", method, RESPONSE_METHODS)
         chosen = _named_stimuli(dataset, stimuli)

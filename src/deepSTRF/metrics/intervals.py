@@ -40,7 +40,17 @@ _Batch = Callable[[int, int], tuple[torch.Tensor | None, torch.Tensor, torch.Ten
 
 
 class ConfidenceInterval(NamedTuple):
-    """A point estimate and its confidence bounds (same shapes)."""
+    """A point estimate and its confidence bounds (same shapes).
+
+    Returned by :func:`jackknife_ci` and :func:`bootstrap_ci`; a named tuple, so it also
+    unpacks as ``estimate, lower, upper``.
+
+    Example:
+        >>> ci = ConfidenceInterval(torch.tensor([0.6]), torch.tensor([0.5]), torch.tensor([0.7]))
+        >>> estimate, lower, upper = ci
+        >>> float(ci.upper - ci.lower) == float(upper - lower)
+        True
+    """
 
     estimate: torch.Tensor
     lower: torch.Tensor

@@ -217,7 +217,7 @@ class ParametricSoftplus(_PerNeuron):
         """Apply the softplus neuron-wise along the last axis."""
         self._check(x)
         beta = self.beta
-        return nnf.softplus(beta * x) / beta + self.b
+        return torch.addcmul(self.b, nnf.softplus(beta * x), beta.reciprocal())  # one pass for the / beta + b
 
     def extra_repr(self) -> str:
         return f"N={self.N}, non_negative_output={self.non_negative_output}"

@@ -55,6 +55,17 @@ class ConfigurableModule(nn.Module):
     Subclasses need do nothing special: the record is made by a wrapper installed
     on each subclass's ``__init__``. When one ``__init__`` calls another through
     ``super()``, only the outermost call (the class actually instantiated) is kept.
+
+    Example:
+        >>> class Scale(ConfigurableModule):
+        ...     def __init__(self, factor: float = 2.0):
+        ...         super().__init__()
+        ...         self.factor = factor
+        >>> class Half(Scale):
+        ...     def __init__(self, name: str = "half"):
+        ...         super().__init__(factor=0.5)
+        >>> Scale().init_config, Half().init_config
+        ({'factor': 2.0}, {'name': 'half'})
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -92,7 +103,12 @@ class ConfigurableModule(nn.Module):
 
 
 def class_path(cls: type) -> str:
-    """Return the importable dotted path of a class, e.g. ``deepSTRF.models.audio.Linear``."""
+    """Return the importable dotted path of a class, e.g. ``deepSTRF.models.audio.strf_models.Linear``.
+
+    Example:
+        >>> class_path(torch.nn.ReLU)
+        'torch.nn.modules.activation.ReLU'
+    """
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
@@ -160,8 +176,23 @@ def find_unserialisable(encoded: Any, path: str = "") -> list[str]:
 def resolve_class(path: str) -> type:
     """Import a class allowed in configurations (deepSTRF classes and simple torch.nn activations).
 
+    Args:
+        path: Dotted path of the class, as :func:`class_path` writes it (``torch.nn.Name`` for
+            the allowed activations).
+
+    Returns:
+        The class.
+
     Raises:
         ValueError: If the class is outside the allowed set or cannot be found.
+
+    Example:
+        >>> resolve_class("torch.nn.ReLU")
+        <class 'torch.nn.modules.activation.ReLU'>
+        >>> resolve_class("os.system")
+        Traceback (most recent call last):
+            ...
+        ValueError: refusing to build class 'os.system': only deepSTRF classes may appear in a configuration
     """
     if path in _TORCH_BY_NAME:
         return _TORCH_BY_NAME[path]

@@ -131,6 +131,20 @@ class NeuralModel(ConfigurableModule, ABC):
 
         Returns:
             The checkpoint folder.
+
+        Raises:
+            TypeError: If ``metadata`` is not JSON-serialisable or ``model_card`` is not a str.
+            ValueError: If the model has shared or mixed-dtype tensors.
+            FileExistsError: If ``save_dir`` is a file or holds files that are not a checkpoint's.
+
+        Example:
+            >>> import tempfile
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> model = Linear(n_frequency_bands=8, temporal_window_size=3, out_neurons=2)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     folder = model.save_pretrained(f"{tmp}/linear", metadata={"cc": 0.61})
+            ...     print(sorted(p.name for p in folder.iterdir()))
+            ['README.md', 'config.json', 'metadata.json', 'model.safetensors']
         """
         from deepSTRF.utils.hub import save_pretrained_to_dir
 
@@ -198,6 +212,22 @@ class NeuralModel(ConfigurableModule, ABC):
 
         Returns:
             The model in eval mode, or ``(model, metadata)``.
+
+        Raises:
+            FileNotFoundError: If the folder, its config or its weights are missing.
+            ValueError: If the recorded class is not a ``cls``, a file is corrupt or the
+                weights do not match.
+
+        Example:
+            >>> import tempfile
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> model = Linear(n_frequency_bands=8, temporal_window_size=3, out_neurons=2)
+            >>> x = torch.randn(1, 1, 8, 20)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     folder = model.save_pretrained(f"{tmp}/linear")
+            ...     loaded = NeuralModel.from_pretrained(folder)  # no arguments: the config rebuilds it
+            >>> type(loaded).__name__, torch.equal(loaded(x), model.eval()(x))
+            ('Linear', True)
         """
         from deepSTRF.utils.hub import _load_model
 
@@ -227,8 +257,20 @@ class NeuralModel(ConfigurableModule, ABC):
 
         The repository is created if needed. See :func:`deepSTRF.utils.hub.upload_pretrained`.
 
+        Args:
+            repo_id: Repository ``"owner/name"``.
+            metadata: JSON-serialisable dict written to ``metadata.json``.
+            model_card: Markdown for ``README.md``; generated when omitted.
+            private: Create the repository as private.
+            token: Hub access token.
+            commit_message: Message of the commit; a default names the model class.
+
         Returns:
             The URL of the commit.
+
+        Raises:
+            ValueError: If ``repo_id`` is malformed.
+            ImportError: If ``huggingface_hub`` is not installed.
         """
         from deepSTRF.utils.hub import upload_pretrained
 

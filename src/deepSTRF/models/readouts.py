@@ -111,8 +111,23 @@ class STRFReadout(ConfigurableModule):
         return weight[:, channel]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Predict ``(B, N, 1, T)`` from a spectrogram ``(B, C_in, F, T)``."""
-        return _apply_last(self.activation, self.bn(self.conv(x).squeeze(2)))
+        """Predict ``(B, N, 1, T)`` from a spectrogram ``(B, C_in, F, T)``.
+
+        In eval mode the batch norm is a fixed per-neuron affine map, folded into the
+        STRF kernel so the convolution produces normalised outputs in one pass.
+        """
+        bn = self.bn
+        if not self.training and bn.running_mean is not None and bn.running_var is not None:
+            scale = torch.rsqrt(bn.running_var + bn.eps)
+            if bn.weight is not None:
+                scale = scale * bn.weight
+            shift = -bn.running_mean * scale
+            if bn.bias is not None:
+                shift = shift + bn.bias
+            folded = self.conv._forward_affine(x, scale.to(x.dtype), shift.to(x.dtype))
+            if folded is not None:
+                return _apply_last(self.activation, folded.squeeze(2))
+        return _apply_last(self.activation, bn(self.conv(x).squeeze(2)))
 
 
 class LinearReadout(ConfigurableModule):

@@ -1,14 +1,7 @@
 """Scoring a saved model: what ``deepstrf evaluate`` does.
 
-Example:
-    >>> import tempfile
-    >>> from deepSTRF.models.audio.strf_models import Linear
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     _ = Linear(n_frequency_bands=32, temporal_window_size=5, out_neurons=2).save_pretrained(f"{tmp}/m")
-    ...     result = evaluate_checkpoint(f"{tmp}/m", dataset_kwargs={"n_neurons": 2, "n_stimuli": 6},
-    ...                                  metrics=("cc",), device="cpu")
-    >>> result.dataset, result.stimuli, result.scores["cc"].shape
-    ('simulated', [5], torch.Size([2]))
+:func:`evaluate_checkpoint` loads a model from a run folder, a checkpoint folder or the
+Hub, rebuilds the dataset it was fitted on and returns an :class:`EvaluationResult`.
 """
 
 from __future__ import annotations
@@ -41,6 +34,13 @@ class EvaluationResult:
         dataset_kwargs: Its constructor arguments.
         stimuli: The stimulus indices scored.
         scores: ``{metric: (N,) tensor}``.
+
+    Example:
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> model = Linear(n_frequency_bands=4, temporal_window_size=3, out_neurons=2)
+        >>> result = EvaluationResult("my-model", model, "simulated", {}, [5], {"cc": torch.tensor([0.25, 0.75])})
+        >>> {name: round(float(values.mean()), 2) for name, values in result.scores.items()}
+        {'cc': 0.5}
     """
 
     checkpoint: str
@@ -102,6 +102,16 @@ def evaluate_checkpoint(
     Raises:
         ValueError: If ``part`` is unknown, or there is no test split to use.
         FileNotFoundError: If the checkpoint does not exist.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = Linear(n_frequency_bands=32, temporal_window_size=5, out_neurons=2).save_pretrained(f"{tmp}/m")
+        ...     result = evaluate_checkpoint(f"{tmp}/m", dataset_kwargs={"n_neurons": 2, "n_stimuli": 6},
+        ...                                  metrics=("cc",), device="cpu")
+        >>> result.dataset, result.stimuli, result.scores["cc"].shape
+        ('simulated', [5], torch.Size([2]))
     """
     check_choice("part", part, ["test", "all"])
     checkpoint, record = resolve_run(checkpoint)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,15 @@ def _finish_folder(
         }
         model.save_pretrained(out / "model", metadata=json.loads(json.dumps(metadata, default=str)))
     if strfs is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            warnings.warn(
+                "strfs.png not written: matplotlib is missing (pip install 'deepSTRF[plot]'); "
+                "the model and metrics are saved",
+                stacklevel=2,
+            )
+            return
         from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs
 
         if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:

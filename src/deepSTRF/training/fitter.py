@@ -222,6 +222,15 @@ class Fitter:
             False), ``(S, N, R, T)`` responses (NaN where missing) and the ``(S, N, 1, T)``
             bool mask of real positions (within each stimulus and pair present), with
             ``T`` and ``R`` the largest over the split.
+
+        Example:
+            >>> from deepSTRF.datasets import SimulatedDataset
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> data = SimulatedDataset(n_neurons=2, n_stimuli=4, seed=0)  # stimuli 2 and 3: 4 and 20 trials
+            >>> fitter = Fitter(Linear(n_frequency_bands=data.F, out_neurons=2), device="cpu", progress=False)
+            >>> pred, responses, mask = fitter.predict(data.subset(stimuli=[2, 3]))
+            >>> pred.shape, responses.shape, bool(responses[0, :, 4:].isnan().all())
+            (torch.Size([2, 2, 1, 400]), torch.Size([2, 2, 20, 400]), True)
         """
         loader = self._loader(data, train=False)
         was_training = self.model.training
@@ -261,6 +270,15 @@ class Fitter:
 
         Raises:
             ValueError: If a metric name is unknown.
+
+        Example:
+            >>> from deepSTRF.datasets import SimulatedDataset
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> data = SimulatedDataset(n_neurons=3, n_stimuli=4, seed=0)
+            >>> fitter = Fitter(Linear(n_frequency_bands=data.F, out_neurons=3), device="cpu", progress=False)
+            >>> scores = fitter.evaluate(data.subset(stimuli=[3]), metrics=("cc", "loss"))
+            >>> {name: tuple(values.shape) for name, values in scores.items()}
+            {'cc': (3,), 'loss': (3,)}
         """
         pred, resp, mask = self.predict(data)
         return {name: score_split(name, pred, resp, mask, self.config.loss).cpu() for name in metrics}
@@ -327,6 +345,18 @@ class Fitter:
                 last completed epoch is left as it was.
             ValueError: If ``per_neuron_best`` or the ``'plateau'`` scheduler is used without
                 ``val``, or a saved training state does not match the configuration.
+
+        Example:
+            >>> from deepSTRF.datasets import SimulatedDataset
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> data = SimulatedDataset(n_neurons=2, n_stimuli=4, seed=0)
+            >>> model = Linear(n_frequency_bands=data.F, temporal_window_size=5, out_neurons=2)
+            >>> fitter = Fitter(model, FitConfig(max_epochs=3), device="cpu", progress=False)
+            >>> result = fitter.fit(data.subset(stimuli=[0, 1, 2]))  # no validation data: no early stopping
+            >>> result.epochs_run, result.stopped_early, sorted(result.history[0])
+            (3, False, ['epoch', 'lr', 'train_loss'])
+            >>> result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+            True
         """
         cfg = self.config
         if val is None and (cfg.per_neuron_best or cfg.scheduler == "plateau"):

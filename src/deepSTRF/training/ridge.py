@@ -99,6 +99,16 @@ class RidgeResult:
 
         Raises:
             ValueError: If ``stims`` has the wrong shape.
+
+        Example:
+            >>> gen = torch.Generator().manual_seed(0)
+            >>> ones = torch.ones(2, dtype=torch.float64)
+            >>> result = RidgeResult(torch.randn(2, 3, 4, generator=gen, dtype=torch.float64), 0 * ones, ones,
+            ...                      ones, ones, torch.zeros(1, 2, dtype=torch.float64))
+            >>> stims = torch.randn(5, 1, 3, 30, generator=gen, dtype=torch.float64)
+            >>> pred = result.predict(stims)
+            >>> pred.shape, torch.allclose(pred, result.to_linear().eval()(stims))  # same as the Linear model
+            (torch.Size([5, 2, 1, 30]), True)
         """
         if not isinstance(stims, torch.Tensor) or stims.dim() != 4 or stims.shape[1:3] != (1, self.weight.shape[1]):
             got = tuple(stims.shape) if isinstance(stims, torch.Tensor) else type(stims).__name__

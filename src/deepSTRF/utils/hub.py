@@ -165,6 +165,16 @@ def save_pretrained_to_dir(
             ``model_card`` is not a str.
         ValueError: If the model has shared or mixed-dtype tensors.
         FileExistsError: If ``save_dir`` is a file or holds unrelated files.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> model = Linear(n_frequency_bands=8, temporal_window_size=3, out_neurons=2)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = save_pretrained_to_dir(model, f"{tmp}/linear", metadata={"cc": 0.61})
+        ...     files = sorted(p.name for p in folder.iterdir())
+        >>> files
+        ['README.md', 'config.json', 'metadata.json', 'model.safetensors']
     """
     from deepSTRF.models.neural_model import NeuralModel
 
@@ -298,6 +308,15 @@ def read_config(
     Raises:
         FileNotFoundError: If the folder or its ``config.json`` is missing.
         ValueError: If the file is not a valid deepSTRF checkpoint configuration.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = Linear(n_frequency_bands=8, temporal_window_size=3).double().save_pretrained(f"{tmp}/m")
+        ...     config = read_config(folder)
+        >>> config["model_class"], config["dtype"], config["init_kwargs"]["temporal_window_size"]
+        ('deepSTRF.models.audio.strf_models.Linear', 'float64', 3)
     """
     file = _resolve_folder(repo_id_or_path, cache_dir, revision, token) / CONFIG_NAME
     return _check_config(_read_json(file, "the model configuration"), file)
@@ -431,6 +450,16 @@ def load_pretrained(
             a ``cls``, an argument was not saved and ``extra_kwargs`` lacks it, or (with
             ``strict``) the weights do not match.
         TypeError: If the recorded arguments no longer fit the class.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear, LinearNonlinear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = LinearNonlinear(n_frequency_bands=8, out_neurons=2).save_pretrained(f"{tmp}/ln", metadata={"seed": 1})
+        ...     model, metadata = load_pretrained(f"{tmp}/ln", return_metadata=True)
+        ...     same = load_pretrained(f"{tmp}/ln", Linear)  # LinearNonlinear is a Linear: accepted
+        >>> type(model).__name__, model.O, metadata, model.training
+        ('LinearNonlinear', 2, {'seed': 1}, False)
     """
     if cls is None:
         from deepSTRF.models.neural_model import NeuralModel
@@ -479,6 +508,15 @@ def upload_pretrained(
     Raises:
         ValueError: If ``repo_id`` is not of the form ``"owner/name"``.
         ImportError: If ``huggingface_hub`` is not installed.
+
+    Example:
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> model = Linear(n_frequency_bands=8, out_neurons=2)
+        >>> url = upload_pretrained(model, "my-lab/a1-linear", metadata={"cc": 0.61})  # doctest: +SKIP
+        >>> upload_pretrained(model, "my lab/a1 linear")  # checked before any network access
+        Traceback (most recent call last):
+            ...
+        ValueError: `repo_id` must look like 'owner/name', got 'my lab/a1 linear'
     """
     if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
         raise ValueError(f"`repo_id` must look like 'owner/name', got {repo_id!r}")

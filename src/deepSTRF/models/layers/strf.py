@@ -332,15 +332,31 @@ class CausalSTRFConv(ConfigurableModule):
         with torch.no_grad():
             return self._weight().detach().to("cpu", copy=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the STRF causally (see the class docstring for shapes)."""
+    def _check_input(self, x: torch.Tensor) -> None:
         check_tensor("x", x, ndim=4)
         if x.shape[1] != self.C_in or x.shape[2] != self.F:
             raise ValueError(f"`x` must have shape (B, C_in={self.C_in}, F={self.F}, T), got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the STRF causally (see the class docstring for shapes)."""
+        self._check_input(x)
         padded = nnf.pad(x, (self.T - 1, 0))
         if isinstance(self.kernel, nn.Conv2d):
             return strf_conv(padded, self.kernel.weight, self.kernel.bias)
         return self.kernel(padded)
+
+    def _forward_affine(self, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor | None:
+        """``scale * forward(x) + shift`` per output channel with the affine map folded into the kernel.
+
+        Returns ``None`` when the kernel is a custom module whose ``forward`` is not a plain
+        convolution with its built kernel (nothing can be folded into it then).
+        """
+        if not isinstance(self.kernel, nn.Conv2d) and type(self.kernel).forward is not STRFKernel.forward:
+            return None
+        self._check_input(x)
+        weight = self._weight() * scale.view(-1, 1, 1, 1)
+        bias = shift if self.kernel.bias is None else torch.addcmul(shift, self.kernel.bias, scale)
+        return strf_conv(nnf.pad(x, (self.T - 1, 0)), weight, bias)
 
     def extra_repr(self) -> str:
         return f"F={self.F}, T={self.T}, C_in={self.C_in}, C_out={self.C_out}"
