@@ -360,3 +360,48 @@ def with_crcns_sizes(
     sizes = crcns_file_sizes(dataset, opener)
     by_name = {Path(path).name: size for path, size in sizes.items()}
     return [replace(f, size=by_name.get(Path(f.filename).name, f.size)) for f in files]
+
+
+def ensure_crcns_files(
+    folder: Path,
+    files: list[RemoteFile],
+    dataset: str,
+    *,
+    download: bool,
+    username: str | None = None,
+    password: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """:func:`ensure_files` for a CRCNS data set: log in only if something must be downloaded.
+
+    Args:
+        folder: The dataset folder.
+        files: The files the loader needs.
+        dataset: CRCNS data set id, e.g. ``"aa-1"`` (also names the dataset in messages).
+        download: Download missing files (otherwise a missing file is an error).
+        username: CRCNS user name (else ``CRCNS_USERNAME``).
+        password: CRCNS password (else ``CRCNS_PASSWORD``; never shown or stored).
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        FileNotFoundError: If a file is missing and ``download`` is False.
+        ValueError: If credentials are needed but missing.
+        DownloadError: If the login or a download fails.
+
+    Example:
+        >>> import tempfile
+        >>> ensure_crcns_files(Path(tempfile.mkdtemp()), [], "aa-1", download=False).is_dir()
+        True
+    """
+    return ensure_files(
+        folder,
+        files,
+        download=download,
+        dataset=f"CRCNS {dataset.upper().replace('-', '')}",
+        resolve=lambda found, opener: with_crcns_sizes(found, dataset, opener),
+        opener=lambda: crcns_login(crcns_credentials(username, password)),
+        progress=progress,
+    )

@@ -101,14 +101,8 @@ def download_aa1(
 
 
 def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_files(
-        folder,
-        aa1_files(),
-        download=download,
-        dataset="CRCNS AA1",
-        resolve=lambda files, opener: sources.with_crcns_sizes(files, "aa-1", opener),
-        opener=lambda: sources.crcns_login(sources.crcns_credentials(username, password)),
-        progress=progress,
+    return sources.ensure_crcns_files(
+        folder, aa1_files(), "aa-1", download=download, username=username, password=password, progress=progress
     )
 
 

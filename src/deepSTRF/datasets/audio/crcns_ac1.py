@@ -92,14 +92,8 @@ def download_ac1(
 
 
 def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_files(
-        folder,
-        ac1_files(),
-        download=download,
-        dataset="CRCNS AC1",
-        resolve=lambda files, opener: sources.with_crcns_sizes(files, "ac-1", opener),
-        opener=lambda: sources.crcns_login(sources.crcns_credentials(username, password)),
-        progress=progress,
+    return sources.ensure_crcns_files(
+        folder, ac1_files(), "ac-1", download=download, username=username, password=password, progress=progress
     )
 
 
