@@ -77,7 +77,7 @@ def main() -> None:
             best = (label, fitter)
 
     labels = list(results)
-    fig = new_figure(8.0, 3.8)
+    fig = new_figure(9.0, 3.8)
     ax = fig.subplots()
     width, x = 0.38, np.arange(len(labels))
     lowest = 0.0
@@ -89,8 +89,9 @@ def main() -> None:
     ax.set_ylabel("correlation with held-out PSTH")
     ax.set_ylim(lowest - 0.05, 1.05)
     ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"Model zoo on {data.n_neurons} simulated adapting neurons ({len(test_ids)} test stimuli)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the bars, never over them
+    stimuli = "stimulus" if len(test_ids) == 1 else "stimuli"
+    ax.set_title(f"Model zoo on {data.n_neurons} simulated adapting neurons ({len(test_ids)} test {stimuli})")
     save_figure(fig, args.out / "scores.png")
 
     label, fitter = best

@@ -51,7 +51,7 @@ def main() -> None:
     )
     print(result.summary())
 
-    fig = new_figure(7.5, 3.6)
+    fig = new_figure(8.5, 3.6)
     ax = fig.subplots()
     neurons = np.arange(data.n_neurons)
     for k, seed in enumerate(seeds):
@@ -63,7 +63,7 @@ def main() -> None:
     ax.set_xlabel("neuron")
     ax.set_ylabel("cross-validated CCnorm")
     ax.set_title("NRF model, k-fold cross-validation over stimuli", fontsize=10)
-    ax.legend(fontsize=7, ncols=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the points, never over them
     save_figure(fig, args.out / "cv_scores.png")
     write_json(args.out / "summary.json", {"seeds": list(seeds), "summary": result.summary(), "mean": result.mean,
                                            "std": result.std})  # fmt: skip

@@ -54,19 +54,22 @@ def main() -> None:
             f"median r(STRF, true) {median(scores[name]['strf_r']):.3f}"
         )
 
+    # one row per neuron, one column per STRF (true, ridge, gradient descent): the grid's
+    # "neurons" are the three STRF sources and its "channels" the neurons, stacked in rows
     shown = min(n_neurons, 6)
     stacked = torch.stack(
-        [data.true_strfs[:shown].float(), ridge.weight[:shown].float(), gd_model.STRF_weight()[:shown].float()], dim=1
+        [data.true_strfs[:shown].float(), ridge.weight[:shown].float(), gd_model.STRF_weight()[:shown].float()]
     )
     fig = plot_strf_grid(
         stacked,
         clim="per_panel",
         dt_ms=data.dt_ms,
         freqs_hz=data.frequencies_hz,
-        channel_names=["true", "ridge", "gradient descent"],
-        ncols=min(shown, 3),
+        titles=["true", "ridge", "gradient descent"],
+        channel_names=[f"(neuron {i})" for i in range(shown)],
+        ncols=3,
     )
-    fig.suptitle("Simulated neurons: true STRFs and the two fits")
+    fig.suptitle("Simulated neurons: true STRFs and the two fits (each panel in its own colour scale)")
     save_figure(fig, args.out / "strfs.png")
 
     fig = plot_metric_distributions(

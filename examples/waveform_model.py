@@ -48,16 +48,17 @@ def main() -> None:
     model = LinearNonlinear(n_frequency_bands=n_bands, temporal_window_size=15, out_neurons=data.n_neurons,
                             wav2spec=front_end)  # fmt: skip
     fig = plot_filterbank(front_end, floor_db=-40.0)
+    fig.suptitle("SincNet front-end before training (ERB-spaced initialisation)", fontsize=10)
     save_figure(fig, args.out / "filterbank_before.png")
 
     config = FitConfig(loss="poisson", lr=1e-2, max_epochs=2 if args.quick else 40, patience=6, batch_size=4)
     fitter = Fitter(model, config, progress=False)
-    fitter.fit(train, val)
+    fit = fitter.fit(train, val)
     scores = fitter.evaluate(test)
     print(f"median ccnorm {median(scores['ccnorm']):.3f}, median cc {median(scores['cc']):.3f}")
 
     fig = plot_filterbank(front_end, floor_db=-40.0)
-    fig.suptitle("SincNet front-end after training", fontsize=10)
+    fig.suptitle(f"SincNet front-end after training ({fit.epochs_run} epochs)", fontsize=10)
     save_figure(fig, args.out / "filterbank_after.png")
 
     item = test[0]

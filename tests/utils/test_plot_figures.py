@@ -298,9 +298,10 @@ def test_metric_distributions_one_panel_per_metric_with_the_median():
     assert len(fig.axes) == 2
     median_line = fig.axes[0].lines[0]
     assert median_line.get_xdata()[0] == pytest.approx(0.5)
-    assert fig.axes[0].get_title() == "cc (3/4 neurons)"
+    assert fig.axes[0].get_title() == "median 0.500 (dashed), 3/4 neurons"
+    assert fig.axes[0].get_xlabel() == "cc" and fig.axes[0].get_legend() is None
     assert sum(p.get_height() for p in fig.axes[0].patches) == 3
-    assert fig.axes[1].get_title() == "fve: no finite value (0/2 neurons)"
+    assert fig.axes[1].get_title() == "no finite value (0/2 neurons)" and fig.axes[1].get_xlabel() == "fve"
     assert len(plot_metric_distributions(torch.rand(8)).axes) == 1
 
 

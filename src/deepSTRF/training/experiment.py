@@ -248,7 +248,8 @@ def run_experiment(
     true = getattr(dataset, "true_strfs", None)
     corr = strf_correlation(strfs, true) if strfs is not None and isinstance(true, torch.Tensor) else None
     if is_main:
-        _finish_folder(out, config, run, model, best, ceiling, strfs, true, corr, getattr(dataset, "dt_ms", None))
+        dt_ms, freqs = getattr(dataset, "dt_ms", None), getattr(dataset, "frequencies_hz", None)
+        _finish_folder(out, config, run, model, best, ceiling, strfs, true, corr, dt_ms, freqs)
     return ExperimentResult(
         run=run,
         ceiling=ceiling,
@@ -277,6 +278,7 @@ def _finish_folder(
     true: Any,
     corr: torch.Tensor | None,
     dt_ms: float | None,
+    freqs_hz: Any = None,
 ) -> None:
     """Add the checkpoint, the ceiling and STRF scores, and the STRF figure to a finished run folder."""
     metrics_file = out / "metrics.json"
@@ -314,8 +316,9 @@ def _finish_folder(
             return
         from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs
 
+        freqs = freqs_hz if freqs_hz is not None and len(freqs_hz) == strfs.shape[-2] else None
         if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:
-            figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms)
+            figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms, freqs_hz=freqs)
         else:
-            figure = plot_strfs(strfs[:16], dt_ms=dt_ms)
+            figure = plot_strfs(strfs[:16], dt_ms=dt_ms, freqs_hz=freqs)
         figure.savefig(out / "strfs.png", dpi=100)

@@ -82,22 +82,25 @@ def check_freqs(freqs_hz: Any, n_bands: int) -> np.ndarray | None:
     return freqs
 
 
-def label_bands(ax: Any, freqs: np.ndarray | None, n_bands: int, fontsize: float = 7) -> None:
-    """Label the y axis of a band-by-time image with band indices, or a few centre frequencies in kHz."""
+def label_bands(ax: Any, freqs: np.ndarray | None, n_bands: int, fontsize: float = 7, *, label: bool = True) -> None:
+    """Tick the y axis of a band-by-time image with band indices, or a few centre frequencies in kHz.
+
+    With ``label=False`` only the ticks are set (for inner panels of a grid).
+    """
     if freqs is None:
-        integer_ticks(ax.yaxis)
-        ax.set_ylabel("frequency band", fontsize=fontsize)
-        return
-    ticks = np.unique(np.linspace(0, n_bands - 1, min(n_bands, 5)).round().astype(int))
-    ax.set_yticks(ticks)
-    ax.set_yticklabels([f"{freqs[i] / 1000:.2g}" for i in ticks])
-    ax.set_ylabel("frequency (kHz)", fontsize=fontsize)
+        integer_ticks(ax.yaxis, nbins=5)
+    else:
+        ticks = np.unique(np.linspace(0, n_bands - 1, min(n_bands, 5)).round().astype(int))
+        ax.set_yticks(ticks)
+        ax.set_yticklabels([f"{freqs[i] / 1000:.2g}" for i in ticks])
+    if label:
+        ax.set_ylabel("frequency band" if freqs is None else "frequency (kHz)", fontsize=fontsize)
 
 
-def integer_ticks(axis: Any) -> None:
-    """Put ticks of a matplotlib axis (``ax.xaxis`` / ``ax.yaxis``) on whole numbers only."""
+def integer_ticks(axis: Any, nbins: int | str = "auto") -> None:
+    """Put ticks of a matplotlib axis (``ax.xaxis`` / ``ax.yaxis``) on whole numbers only, at most ``nbins``."""
     ticker = require("matplotlib.ticker", extra="plot", purpose="plotting")
-    axis.set_major_locator(ticker.MaxNLocator(integer=True))
+    axis.set_major_locator(ticker.MaxNLocator(nbins=nbins, integer=True))
 
 
 def trial_mean(values: np.ndarray, axis: int) -> np.ndarray:

@@ -43,6 +43,44 @@ def _strf_image(ax: Axes, strf: np.ndarray, limit: float, dt_ms: float | None, c
     return ax.imshow(strf, origin="lower", aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, extent=extent)
 
 
+def _strf_panel(
+    fig: Figure,
+    ax: Axes,
+    strf: np.ndarray,
+    *,
+    limit: float,
+    dt_ms: float | None,
+    freqs: np.ndarray | None,
+    cmap: str,
+    title: str,
+    colorbar: bool,
+) -> AxesImage:
+    """Draw one STRF with its title and ticks (axis labels are left to :func:`_label_outer`)."""
+    image = _strf_image(ax, strf, limit, dt_ms, cmap)
+    ax.set_title(title, fontsize=9)
+    label_bands(ax, freqs, strf.shape[0], label=False)
+    ax.tick_params(labelsize=7)
+    if colorbar:
+        fig.colorbar(image, ax=ax).ax.tick_params(labelsize=7)
+    return image
+
+
+def _label_outer(grid: np.ndarray, dt_ms: float | None, freqs: np.ndarray | None, n_bands: int) -> None:
+    """Axis labels on the outer panels of a grid of STRF axes (``None`` where a cell is empty).
+
+    The time label goes under the lowest panel of each column, the frequency label left of
+    the first panel of each row.
+    """
+    for column in grid.T:
+        drawn = [ax for ax in column if ax is not None]
+        if drawn:
+            drawn[-1].set_xlabel(_lag_label(dt_ms), fontsize=8)
+    for row in grid:
+        drawn = [ax for ax in row if ax is not None]
+        if drawn:
+            label_bands(drawn[0], freqs, n_bands, fontsize=8)
+
+
 def _channel_names(n_channels: int, names: Sequence[str] | None) -> list[str]:
     if names is not None:
         if len(names) != n_channels:
@@ -74,7 +112,8 @@ def plot_strf_grid(
     Each STRF is an image with frequency upwards and time along x, the present bin at
     ``x = 0`` and older bins to the left, in a colour scale symmetric about zero. With
     several input channels (e.g. the ON and OFF channels after an ``AdapTrans``
-    prefilter) the channels of one neuron are stacked vertically.
+    prefilter) the channels of one neuron are stacked vertically. Axis labels are
+    written on the outer panels only: time under each column, frequency left of each row.
 
     Args:
         strfs: ``(F, T)``, ``(N, F, T)`` (e.g. ``Linear.STRF_weight()``) or ``(N, C, F, T)``
@@ -86,7 +125,8 @@ def plot_strf_grid(
         freqs_hz: Centre frequencies of the ``F`` bands in Hz, to label the y axis in kHz.
         titles: One title per neuron (``"neuron n"`` by default).
         channel_names: One name per channel (``ON``/``OFF`` by default for two channels).
-        ncols: Neurons per row (about ``sqrt(N)`` by default).
+        ncols: Neurons per row (by default about ``sqrt(N * C)``, so that the grid of
+            ``N * C`` panels is roughly square).
         colorbar: Draw colour bars.
         colorbar_label: Label of the colour bars.
         cmap: Matplotlib colour map (a diverging one suits signed STRFs).
@@ -117,13 +157,19 @@ def plot_strf_grid(
     names = _channel_names(n_channels, channel_names)
     if titles is not None and len(titles) != n:
         raise ValueError(f"`titles` must hold {n} titles (one per neuron), got {len(titles)}")
-    cols = math.ceil(math.sqrt(n)) if ncols is None else min(n, check_int("ncols", ncols))
+    if ncols is None:  # about square in panels, the channels of a neuron counting as rows
+        cols = min(n, math.ceil(math.sqrt(n * n_channels)))
+    else:
+        cols = min(n, check_int("ncols", ncols))
     rows = math.ceil(n / cols)
     size = check_positive_float("panel_size", panel_size)
-    fig = new_figure(size * cols + (0.6 if colorbar else 0.0), 0.8 * size * rows * n_channels)
+    per_panel_bars = colorbar and mode == "per_panel"
+    width = size * cols * (1.2 if per_panel_bars else 1.0) + (0.8 if colorbar and not per_panel_bars else 0.0)
+    fig = new_figure(width, 0.8 * size * rows * n_channels + 0.3)
     axes = np.asarray(fig.subplots(rows * n_channels, cols, squeeze=False))
+    grid = np.full(axes.shape, None, dtype=object)
     shared = symmetric_limit(array) if mode == "shared" else mode
-    used, image = [], None
+    image = None
     for i in range(rows * cols):
         row, col = divmod(i, cols)
         for c in range(n_channels):
@@ -131,20 +177,18 @@ def plot_strf_grid(
             if i >= n:
                 fig.delaxes(ax)
                 continue
-            limit = symmetric_limit(array[i, c]) if mode == "per_panel" else float(shared)
-            image = _strf_image(ax, array[i, c], limit, dt, cmap)
             title = f"neuron {i}" if titles is None else str(titles[i])
-            ax.set_title(f"{title} {names[c]}".strip(), fontsize=8)
-            ax.set_xlabel(_lag_label(dt), fontsize=7)
-            label_bands(ax, freqs, n_bands)
-            ax.tick_params(labelsize=6)
-            used.append(ax)
-            if colorbar and mode == "per_panel":
-                fig.colorbar(image, ax=ax).ax.tick_params(labelsize=6)
-    if colorbar and mode != "per_panel" and image is not None:
-        bar = fig.colorbar(image, ax=used, shrink=0.8)
-        bar.set_label(colorbar_label, fontsize=7)
-        bar.ax.tick_params(labelsize=6)
+            limit = symmetric_limit(array[i, c]) if mode == "per_panel" else float(shared)
+            name = f"{title} {names[c]}".strip()
+            image = _strf_panel(
+                fig, ax, array[i, c], limit=limit, dt_ms=dt, freqs=freqs, cmap=cmap, title=name, colorbar=per_panel_bars
+            )
+            grid[row * n_channels + c, col] = ax
+    _label_outer(grid, dt, freqs, n_bands)
+    if colorbar and not per_panel_bars and image is not None:
+        bar = fig.colorbar(image, ax=[ax for ax in grid.flat if ax is not None], shrink=0.8)
+        bar.set_label(colorbar_label, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     return fig
 
 

@@ -13,6 +13,7 @@ from deepSTRF._validation import check_int
 from deepSTRF.utils._plot_base import new_figure
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["filterbank_responses", "plot_filterbank"]
@@ -86,6 +87,15 @@ def filterbank_responses(front_end: nn.Module, n_fft: int = 4096) -> tuple[torch
     return freqs, spectrum.abs().square()
 
 
+def _plain_log_axis(ax: Axes, which: str) -> None:
+    """Tick the ``'x'`` or ``'y'`` log axis of ``ax`` at 1, 2 and 5 times powers of ten, in plain numbers."""
+    ticker = require("matplotlib.ticker", extra="plot", purpose="plotting")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(ticker.LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def plot_filterbank(
     front_end: nn.Module, *, n_fft: int = 4096, floor_db: float = -60.0, log_frequency: bool = True
 ) -> Figure:
@@ -93,7 +103,8 @@ def plot_filterbank(
 
     Left: the power gain of every channel in dB relative to the largest gain of the bank
     (see :func:`filterbank_responses`), clipped at ``floor_db``. Right: the frequency of
-    each channel's peak against the channel index.
+    each channel's peak against the channel index. On a logarithmic frequency axis the
+    range starts at 20 Hz (lower when a channel peaks below 40 Hz).
 
     Args:
         front_end: A ``deepSTRF.models.wav2spec`` front-end.
@@ -132,6 +143,11 @@ def plot_filterbank(
     if log_frequency:
         left.set_xscale("log")
         right.set_yscale("log")
+        _plain_log_axis(left, "x")
+        _plain_log_axis(right, "y")
+        positive = peaks[peaks > 0]
+        lowest = min(20.0, 0.5 * float(positive.min())) if positive.size else 20.0
+        left.set_xlim(max(float(f[1]), lowest), float(f[-1]))
     left.set_ylim(floor_db - 2, 3)
     left.set_xlabel("frequency (Hz)")
     left.set_ylabel("power gain (dB re. max)")

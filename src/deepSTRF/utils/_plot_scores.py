@@ -104,8 +104,9 @@ def plot_metric_distributions(
 ) -> Figure:
     """Draw the distribution over neurons of one or several per-neuron scores.
 
-    One histogram per metric, with its median marked; NaN scores (e.g. neurons without
-    test data or with no explainable variance) are counted in the title but not drawn.
+    One histogram per metric, named on its x axis, with its median marked by a dashed
+    line and quoted in the title; NaN scores (e.g. neurons without test data or with no
+    explainable variance) are counted in the title but not drawn.
 
     Args:
         scores: A mapping from metric name to ``(N,)`` per-neuron values (e.g. the result of
@@ -145,11 +146,10 @@ def plot_metric_distributions(
         ax.set_ylabel("neurons")
         integer_ticks(ax.yaxis)
         if finite.size == 0:
-            ax.set_title(f"{name}: no finite value (0/{v.size} neurons)", fontsize=9)
+            ax.set_title(f"no finite value (0/{v.size} neurons)", fontsize=9)
             continue
         median = float(np.median(finite))
         ax.hist(finite, bins=n_bins, color="tab:blue", alpha=0.8)
-        ax.axvline(median, color="k", ls="--", lw=1.0, label=f"median {median:.3f}")
-        ax.legend(fontsize=7)
-        ax.set_title(f"{name} ({finite.size}/{v.size} neurons)", fontsize=9)
+        ax.axvline(median, color="k", ls="--", lw=1.0)
+        ax.set_title(f"median {median:.3f} (dashed), {finite.size}/{v.size} neurons", fontsize=9)
     return fig

@@ -454,12 +454,13 @@ def load_pretrained(
     Example:
         >>> import tempfile
         >>> from deepSTRF.models.audio.strf_models import Linear, LinearNonlinear
+        >>> ln = LinearNonlinear(n_frequency_bands=8, out_neurons=2)
         >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     _ = LinearNonlinear(n_frequency_bands=8, out_neurons=2).save_pretrained(f"{tmp}/ln", metadata={"seed": 1})
+        ...     _ = ln.save_pretrained(f"{tmp}/ln", metadata={"seed": 1})
         ...     model, metadata = load_pretrained(f"{tmp}/ln", return_metadata=True)
-        ...     same = load_pretrained(f"{tmp}/ln", Linear)  # LinearNonlinear is a Linear: accepted
-        >>> type(model).__name__, model.O, metadata, model.training
-        ('LinearNonlinear', 2, {'seed': 1}, False)
+        ...     as_linear = load_pretrained(f"{tmp}/ln", Linear)  # a LinearNonlinear is a Linear: accepted
+        >>> type(model).__name__, type(as_linear).__name__, model.O, metadata, model.training
+        ('LinearNonlinear', 'LinearNonlinear', 2, {'seed': 1}, False)
     """
     if cls is None:
         from deepSTRF.models.neural_model import NeuralModel

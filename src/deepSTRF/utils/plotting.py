@@ -4,9 +4,9 @@ Figures are built with :class:`matplotlib.figure.Figure` and the Agg canvas, nev
 through ``pyplot``, so nothing is shown and no global figure state is touched:
 save them with ``fig.savefig(path)``.
 
-STRFs are drawn as ``(F, T)`` images with frequency upwards and time lag along x,
-the present bin on the right (the layout of a causal STRF kernel), in a colour scale
-symmetric about zero.
+STRFs are drawn as ``(F, T)`` images with frequency upwards and time along x, the
+present bin at ``x = 0`` on the right and older bins to the left (the layout of a
+causal STRF kernel), in a colour scale symmetric about zero.
 
 - Receptive fields: :func:`plot_strfs`, :func:`plot_strf_grid` (shared or per-panel
   colour limits, ON/OFF channels), :func:`plot_learned_vs_true`, :func:`strf_correlation`.
@@ -18,8 +18,8 @@ symmetric about zero.
 Example:
     >>> import torch
     >>> fig = plot_strfs(torch.randn(3, 8, 5))
-    >>> len(fig.axes)
-    3
+    >>> len(fig.axes)  # three STRFs, each with its colour bar
+    6
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from deepSTRF._optional import require
-from deepSTRF._validation import check_int
-from deepSTRF.utils._plot_filters import plot_adaptation_kernels, plot_strf_grid
+from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF.utils._plot_base import check_dt_ms, check_freqs, new_figure, symmetric_limit
+from deepSTRF.utils._plot_filters import _label_outer, _strf_panel, plot_adaptation_kernels, plot_strf_grid
 from deepSTRF.utils._plot_frontends import filterbank_responses, plot_filterbank
 from deepSTRF.utils._plot_responses import plot_responses
 from deepSTRF.utils._plot_scores import plot_metric_distributions, plot_prediction_scatter
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -67,55 +66,40 @@ def _as_strfs(value: Any, name: str) -> np.ndarray:
     return array
 
 
-def _figure(rows: int, cols: int, panel: float) -> tuple[Figure, np.ndarray]:
-    mpl_figure = require("matplotlib.figure", extra="plot", purpose="plotting")
-    backend = require("matplotlib.backends.backend_agg", extra="plot", purpose="plotting")
-    fig = mpl_figure.Figure(figsize=(panel * cols, panel * rows * 0.9), layout="constrained")
-    backend.FigureCanvasAgg(fig)
-    axes = np.asarray(fig.subplots(rows, cols, squeeze=False))
-    return fig, axes
-
-
-def _draw(ax: Axes, strf: np.ndarray, title: str | None, dt_ms: float | None, cmap: str) -> None:
-    limit = float(np.nanmax(np.abs(strf))) or 1.0
-    lags = strf.shape[1]
-    extent = None if dt_ms is None else (-(lags - 0.5) * dt_ms, 0.5 * dt_ms, -0.5, strf.shape[0] - 0.5)
-    ax.imshow(strf, origin="lower", aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, extent=extent)
-    ax.set_xlabel("lag (ms)" if dt_ms is not None else "kernel bin (present on the right)", fontsize=7)
-    ax.set_ylabel("frequency band", fontsize=7)
-    ax.tick_params(labelsize=6)
-    if title:
-        ax.set_title(title, fontsize=8)
-
-
 def plot_strfs(
     strfs: Any,
     *,
     titles: Sequence[str] | None = None,
     ncols: int | None = None,
     dt_ms: float | None = None,
+    freqs_hz: Any = None,
+    colorbar: bool = True,
     cmap: str = "RdBu_r",
     panel_size: float = 2.2,
 ) -> Figure:
-    """Draw STRFs side by side.
+    """Draw STRFs side by side, each in its own colour scale.
+
+    A shortcut for :func:`plot_strf_grid` with ``clim="per_panel"`` for ``(N, F, T)`` STRFs.
 
     Args:
         strfs: ``(N, F, T)`` or ``(F, T)`` tensor or array.
         titles: One title per STRF; ``"neuron n"`` by default.
         ncols: Panels per row (about the square root of ``N`` by default).
-        dt_ms: Bin width; when given, the x axis shows the lag in milliseconds.
+        dt_ms: Bin width; when given, the time axis is in milliseconds instead of bins.
+        freqs_hz: Centre frequencies of the ``F`` bands in Hz, to label the y axis in kHz.
+        colorbar: Draw a colour bar next to each panel.
         cmap: Matplotlib colour map (a diverging one suits signed STRFs).
         panel_size: Width of one panel in inches.
 
     Returns:
-        A matplotlib ``Figure`` (Agg canvas).
+        A matplotlib ``Figure`` (Agg canvas): ``N`` image axes, each followed by its colour bar.
 
     Raises:
         ValueError: If ``strfs`` is not 2-D or 3-D, or ``titles`` has the wrong length.
         ImportError: If matplotlib is not installed (the ``plot`` extra).
 
     Example:
-        >>> fig = plot_strfs(torch.randn(4, 8, 5), dt_ms=5.0)
+        >>> fig = plot_strfs(torch.randn(4, 8, 5), dt_ms=5.0, colorbar=False)
         >>> [ax.get_title() for ax in fig.axes]
         ['neuron 0', 'neuron 1', 'neuron 2', 'neuron 3']
     """
@@ -123,15 +107,17 @@ def plot_strfs(
     n = array.shape[0]
     if titles is not None and len(titles) != n:
         raise ValueError(f"`titles` must hold {n} titles (one per STRF), got {len(titles)}")
-    cols = math.ceil(math.sqrt(n)) if ncols is None else check_int("ncols", ncols)
-    rows = math.ceil(n / cols)
-    fig, axes = _figure(rows, cols, panel_size)
-    for i, ax in enumerate(axes.flat):
-        if i < n:
-            _draw(ax, array[i], f"neuron {i}" if titles is None else titles[i], dt_ms, cmap)
-        else:
-            fig.delaxes(ax)
-    return fig
+    return plot_strf_grid(
+        array,
+        clim="per_panel",
+        dt_ms=dt_ms,
+        freqs_hz=freqs_hz,
+        titles=titles,
+        ncols=ncols,
+        colorbar=colorbar,
+        cmap=cmap,
+        panel_size=panel_size,
+    )
 
 
 def strf_correlation(learned: Any, true: Any) -> torch.Tensor:
@@ -170,37 +156,68 @@ def plot_learned_vs_true(
     true: Any,
     *,
     max_neurons: int = 8,
+    ncols: int = 4,
     dt_ms: float | None = None,
+    freqs_hz: Any = None,
+    colorbar: bool = True,
     cmap: str = "RdBu_r",
     panel_size: float = 2.2,
 ) -> Figure:
-    """Draw learned STRFs (top row) above the true ones (bottom row), with their correlation.
+    """Draw each learned STRF above the true one, with their correlation.
+
+    Every panel has its own colour scale (learned and true STRFs rarely share units), so
+    the figure compares shapes; the correlation in the title (:func:`strf_correlation`)
+    quantifies the match. Neurons are laid out ``ncols`` per row, each as a pair of
+    panels, learned on top.
 
     Args:
         learned: ``(N, F, T1)`` learned STRFs.
         true: ``(N, F, T2)`` ground-truth STRFs.
         max_neurons: Draw at most this many neurons (the first ones).
-        dt_ms: Bin width, for a lag axis in milliseconds.
+        ncols: Most neurons per row; the rows are balanced (5 neurons with ``ncols=4`` make
+            rows of 3 and 2).
+        dt_ms: Bin width, for a time axis in milliseconds.
+        freqs_hz: Centre frequencies of the ``F`` bands in Hz, to label the y axis in kHz.
+        colorbar: Draw a colour bar next to each panel.
         cmap: Matplotlib colour map.
         panel_size: Width of one panel in inches.
 
     Returns:
-        A matplotlib ``Figure`` (Agg canvas).
+        A matplotlib ``Figure`` (Agg canvas): for each neuron its learned then its true
+        panel, row by row, each image followed by its colour bar when ``colorbar``.
 
     Raises:
-        ValueError: If the shapes do not match (see :func:`strf_correlation`).
+        ValueError: If the shapes do not match (see :func:`strf_correlation`) or
+            ``freqs_hz`` has the wrong length.
         ImportError: If matplotlib is not installed (the ``plot`` extra).
 
     Example:
-        >>> fig = plot_learned_vs_true(torch.randn(2, 6, 4), torch.randn(2, 6, 4))
-        >>> len(fig.axes)
-        4
+        >>> fig = plot_learned_vs_true(torch.randn(2, 6, 4), torch.randn(2, 6, 4), colorbar=False)
+        >>> [ax.get_title()[:7] for ax in fig.axes]
+        ['learned', 'learned', 'true 0', 'true 1']
     """
     corr = strf_correlation(learned, true)
     a, b = _as_strfs(learned, "learned"), _as_strfs(true, "true")
     n = min(a.shape[0], check_int("max_neurons", max_neurons))
-    fig, axes = _figure(2, n, panel_size)
-    for i in range(n):
-        _draw(axes[0, i], a[i], f"learned {i} (r = {float(corr[i]):.2f})", dt_ms, cmap)
-        _draw(axes[1, i], b[i], f"true {i}", dt_ms, cmap)
+    rows = math.ceil(n / min(n, check_int("ncols", ncols)))
+    cols = math.ceil(n / rows)  # balanced rows: 5 neurons at most 4 per row make rows of 3 and 2
+    dt = check_dt_ms(dt_ms)
+    freqs = check_freqs(freqs_hz, a.shape[1])
+    size = check_positive_float("panel_size", panel_size)
+    fig = new_figure(size * cols * (1.2 if colorbar else 1.0), 0.8 * size * 2 * rows + 0.3)
+    axes = np.asarray(fig.subplots(2 * rows, cols, squeeze=False))
+    grid = np.full(axes.shape, None, dtype=object)
+    for i in range(rows * cols):
+        row, col = divmod(i, cols)
+        pair = ((a[i], f"learned {i} (r = {float(corr[i]):.2f})"), (b[i], f"true {i}")) if i < n else None
+        for k in range(2):
+            ax = axes[2 * row + k, col]
+            if pair is None:
+                fig.delaxes(ax)
+                continue
+            strf, title = pair[k]
+            limit = symmetric_limit(strf)
+            _strf_panel(fig, ax, strf, limit=limit, dt_ms=dt, freqs=freqs, cmap=cmap, title=title, colorbar=colorbar)
+            grid[2 * row + k, col] = ax
+    _label_outer(grid, dt, freqs, a.shape[1])
     return fig
