@@ -36,12 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
+
+from _timing import time_calls
 
 AUDIO_FS, DT_MS, B, T_BINS, N = 16000, 5.0, 8, 999, 73
 REFERENCE_TRAIN_S, REFERENCE_EVAL_S = 26.0, 5.5
@@ -71,15 +71,8 @@ def _plain_causal_conv1d(x: Any, weight: Any, bias: Any = None, stride: int = 1)
 
 def _median_s(fn: Callable[[], Any], warmup: int, repeats: int) -> tuple[float, float]:
     """Median wall-clock time and median CPU time (all threads) of ``fn``, in seconds."""
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
+    times = time_calls(fn, warmup, repeats)
+    return times["median"], times["cpu"]
 
 
 def _maxrss_mb() -> float:

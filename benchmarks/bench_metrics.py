@@ -19,11 +19,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from _timing import time_calls
 
 from deepSTRF import metrics
 
@@ -45,14 +44,8 @@ def make_data(n_trials: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median wall time and median process CPU time (all threads) of ``fn``, in milliseconds."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+    times = time_calls(fn, warmup=1, repeats=repeats)
+    return 1e3 * times["median"], 1e3 * times["cpu"]
 
 
 def main() -> None:

@@ -29,12 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
+
+from _timing import time_calls
 
 B, F, T, N = 8, 34, 999, 73
 
@@ -89,15 +89,7 @@ def build(name: str, dt_ms: float) -> Any:
 
 def _time_ms(fn: Callable[[], Any], warmup: int, repeats: int) -> dict[str, float]:
     """Median and minimum wall-clock time, and median process CPU time, of ``fn`` in ms."""
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return {"median": 1e3 * statistics.median(wall), "min": 1e3 * min(wall), "cpu": 1e3 * statistics.median(cpu)}
+    return {key: 1e3 * value for key, value in time_calls(fn, warmup, repeats).items()}
 
 
 def _maxrss_mb() -> float:
