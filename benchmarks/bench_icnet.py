@@ -35,13 +35,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from _timing import time_calls
+from _timing import time_model
 
 AUDIO_FS, DT_MS, B, T_BINS, N = 16000, 5.0, 8, 999, 73
 REFERENCE_TRAIN_S, REFERENCE_EVAL_S = 26.0, 5.5
@@ -69,16 +67,6 @@ def _plain_causal_conv1d(x: Any, weight: Any, bias: Any = None, stride: int = 1)
     return F.conv1d(F.pad(x, (weight.shape[-1] - stride, 0)), weight, bias, stride=stride)
 
 
-def _median_s(fn: Callable[[], Any], warmup: int, repeats: int) -> tuple[float, float]:
-    """Median wall-clock time and median CPU time (all threads) of ``fn``, in seconds."""
-    times = time_calls(fn, warmup, repeats)
-    return times["median"], times["cpu"]
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
 def measure(implementation: str, repeats: int, warmup: int, threads: int) -> dict[str, Any]:
     """Time one implementation in this process and return its figures."""
     import torch
@@ -94,33 +82,16 @@ def measure(implementation: str, repeats: int, warmup: int, threads: int) -> dic
     hop = model.wav2spec.hop
     x = 0.1 * torch.randn(B, 1, T_BINS * hop)
     target = torch.poisson(torch.full((B, N, 1, T_BINS), 0.5))
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def train_step() -> None:
-        optimiser.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.poisson_nll_loss(model(x), target, log_input=False)
-        loss.backward()
-        optimiser.step()
-
-    def eval_forward() -> None:
-        with torch.no_grad():
-            model(x)
-
-    base = _maxrss_mb()
-    model.eval()
-    eval_s, eval_cpu_s = _median_s(eval_forward, warmup, repeats)
-    after_eval = _maxrss_mb()
-    model.train()
-    train_s, train_cpu_s = _median_s(train_step, warmup, repeats)
-    after_train = _maxrss_mb()
+    poisson = lambda pred, y: torch.nn.functional.poisson_nll_loss(pred, y, log_input=False)  # noqa: E731
+    times = time_model(model, x, target, poisson, warmup, repeats)
     return {
         "implementation": implementation,
-        "train_s": train_s,
-        "eval_s": eval_s,
-        "train_cpu_s": train_cpu_s,
-        "eval_cpu_s": eval_cpu_s,
-        "peak_eval_mb": after_eval - base,
-        "peak_train_mb": after_train - base,
+        "train_s": times["train"]["median"],
+        "eval_s": times["eval"]["median"],
+        "train_cpu_s": times["train"]["cpu"],
+        "eval_cpu_s": times["eval"]["cpu"],
+        "peak_eval_mb": times["peak_eval_mb"],
+        "peak_train_mb": times["peak_train_mb"],
         "macs": forward_macs(model, x.shape[-1], B),
         "strides": model.wav2spec.strides,
     }

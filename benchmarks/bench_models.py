@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from _timing import time_calls
+from _timing import time_model
 
 B, F, T, N = 8, 34, 999, 73
 
@@ -87,15 +86,6 @@ def build(name: str, dt_ms: float) -> Any:
     return builders[name]()
 
 
-def _time_ms(fn: Callable[[], Any], warmup: int, repeats: int) -> dict[str, float]:
-    """Median and minimum wall-clock time, and median process CPU time, of ``fn`` in ms."""
-    return {key: 1e3 * value for key, value in time_calls(fn, warmup, repeats).items()}
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
 def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) -> dict[str, Any]:
     """Time one configuration in this process and return its figures."""
     import torch
@@ -110,25 +100,8 @@ def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) ->
         loss_fn = torch.nn.functional.mse_loss
     else:
         loss_fn = lambda pred, y: torch.nn.functional.poisson_nll_loss(pred, y, log_input=False)  # noqa: E731
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def train_step() -> None:
-        optimiser.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), target)
-        loss.backward()
-        optimiser.step()
-
-    def eval_forward() -> None:
-        with torch.no_grad():
-            model(x)
-
-    base = _maxrss_mb()
-    model.eval()
-    evals = _time_ms(eval_forward, warmup, repeats)
-    after_eval = _maxrss_mb()
-    model.train()
-    trains = _time_ms(train_step, warmup, repeats)
-    after_train = _maxrss_mb()
+    times = time_model(model, x, target, loss_fn, warmup, repeats)
+    trains, evals = ({k: 1e3 * v for k, v in times[phase].items()} for phase in ("train", "eval"))
     return {
         "model": name,
         "train_ms": trains["median"],
@@ -137,8 +110,8 @@ def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) ->
         "eval_ms": evals["median"],
         "eval_min_ms": evals["min"],
         "eval_cpu_ms": evals["cpu"],
-        "peak_eval_mb": after_eval - base,
-        "peak_train_mb": after_train - base,
+        "peak_eval_mb": times["peak_eval_mb"],
+        "peak_train_mb": times["peak_train_mb"],
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
 
