@@ -75,6 +75,19 @@ def test_causality_checker_catches_a_lookahead():
     assert_causal(causal, torch.randn(1, 1, 16), t0=8)
 
 
+def test_causality_checker_tolerance():
+    def leaky(x):  # a future sample leaks into the past at 1e-13
+        return x + 1e-13 * x.flip(-1)
+
+    with pytest.raises(AssertionError, match=r"not causal: output bin 0 \(< t0=8\) changed by up to"):
+        assert_causal(leaky, torch.randn(1, 1, 16), t0=8)
+    assert_causal(leaky, torch.randn(1, 1, 16), t0=8, atol=1e-10)
+    with pytest.raises(AssertionError, match="not causal"):
+        assert_causal(lambda x: x + 1e-9 * x.flip(-1), torch.randn(1, 1, 16), t0=8, atol=1e-10)
+    with pytest.raises(ValueError, match=r"`atol` must be >= 0, got -1"):
+        assert_causal(leaky, torch.randn(1, 1, 16), t0=8, atol=-1)
+
+
 def test_causality_checker_refuses_a_vacuous_pass():
     with pytest.raises(AssertionError, match="vacuous"):
         assert_causal(lambda x: torch.zeros_like(x), torch.randn(1, 1, 16), t0=8, dtype=None)

@@ -196,3 +196,11 @@ def test_causal_strf_conv_errors():
         ParametricSTRF(4, 3, 1, 2, num_gaussians=0)
     with pytest.raises(TypeError, match=r"`bias` must be a bool"):
         SeparableSTRF(4, 3, 1, 2, bias="yes")
+
+
+def test_a_custom_kernel_starts_with_a_zero_bias_not_uninitialised_memory():
+    class Flat(STRFKernel):
+        def build_kernel(self, device=None):
+            return torch.ones(self.C_out, self.C_in, self.F, self.T)
+
+    assert torch.equal(Flat(3, 2, 1, 4).bias.detach(), torch.zeros(4))

@@ -130,3 +130,24 @@ def test_waveform_gradmap_has_no_side_effects():
 def test_strf_gradmap_probes_the_latent():
     model = small_icnet(out_neurons=3)
     assert model.STRF_gradmap().shape == (3, 1, 4, 1)
+
+
+def test_default_size_runs_its_long_convolutions_by_fft_causally(monkeypatch):
+    import functools
+
+    from deepSTRF.models.audio import icnet
+    from deepSTRF.models.wav2spec import _conv
+
+    torch.manual_seed(0)
+    model = ICNet(16000, out_neurons=3).double().eval()
+    x = 0.1 * torch.randn(1, 1, 40 * 80, dtype=torch.float64)
+    used = []
+    original = _conv._FFTCausalConv1d.apply
+    monkeypatch.setattr(_conv._FFTCausalConv1d, "apply", lambda *a: used.append(a[3]) or original(*a))
+    with torch.no_grad():
+        fast = model(x)
+    assert used == [2, 2, 2, 2]  # conv1-conv4; conv5 and the bottleneck are too small at this length
+    assert_causal(model, x, t0=23, hop=80, dtype=None, atol=1e-12)
+    monkeypatch.setattr(icnet, "causal_conv1d", functools.partial(_conv.causal_conv1d, method="direct"))
+    with torch.no_grad():
+        torch.testing.assert_close(fast, model(x), rtol=1e-12, atol=1e-14)

@@ -80,3 +80,81 @@ def test_causal_conv1d_gradients_agree_with_autograd_on_long_signals():
     ref = torch.autograd.grad(F.conv1d(F.pad(x, (14, 0)), w, stride=2), (x, w), grad)
     for a, b in zip(ours, ref):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def _padded_reference(x, w, b, stride):
+    kernel = w.shape[-1]
+    padded = F.pad(x, (kernel - stride, 0)) if kernel >= stride else x[..., stride - kernel :]
+    return F.conv1d(padded, w, b, stride=stride)
+
+
+# (stride, kernel, outputs): one FFT block and several, outputs not a multiple of the block advance,
+# kernels shorter than the stride, the 13-tap phases of ICNet's stride-5 layer
+FFT_CASES = [(1, 7, 9), (1, 64, 700), (2, 8, 40), (2, 64, 333), (5, 64, 150), (5, 3, 12), (3, 1, 20), (4, 4, 50)]
+
+
+@pytest.mark.parametrize(("stride", "kernel", "steps"), FFT_CASES)
+def test_fft_path_matches_conv1d_in_value_and_gradient(stride, kernel, steps):
+    g = torch.Generator().manual_seed(stride * 100 + kernel)
+    x = torch.randn(2, 3, steps * stride, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
+    got = causal_conv1d(x, w, b, stride, method="fft")
+    expected = _padded_reference(x, w, b, stride)
+    assert got.shape == (2, 4, steps)
+    torch.testing.assert_close(got, expected, rtol=1e-11, atol=1e-11)
+    grad = torch.randn(got.shape, generator=g, dtype=torch.float64)
+    for ours, ref in zip(torch.autograd.grad(got, (x, w, b), grad), torch.autograd.grad(expected, (x, w, b), grad)):
+        torch.testing.assert_close(ours, ref, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize(("stride", "kernel", "length"), [(1, 5, 9), (2, 6, 12), (5, 7, 20), (3, 2, 30)])
+def test_fft_path_gradcheck(stride, kernel, length):
+    x = torch.randn(2, 3, length, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, kernel, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda *args: causal_conv1d(*args, stride=stride, method="fft"), (x, w, b))
+
+
+def test_fft_path_is_causal_to_rounding_and_float32_is_close():
+    w, b = torch.randn(5, 4, 64, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    x = torch.randn(2, 4, 2 * 300, dtype=torch.float64)
+    fft = lambda v: causal_conv1d(v, w, b, 2, method="fft")  # noqa: E731
+    for t0 in (1, 97, 150, 299):  # block edges (advance 97) and mid-block
+        assert_causal(fft, x, t0=t0, hop=2, dtype=None, atol=1e-11)
+    # the bound is needed: the rounding of a block's transform reaches its earlier outputs
+    with pytest.raises(AssertionError, match=r"not causal: output bin \d+ \(< t0=150\) changed by up to"):
+        assert_causal(fft, x, t0=150, hop=2, dtype=None)
+    # a real leak is far above the bound
+    with pytest.raises(AssertionError, match=r"not causal"):
+        assert_causal(lambda v: fft(v.roll(-2, -1)), x, t0=150, hop=2, dtype=None, atol=1e-11)
+    x32, w32, b32 = x.float(), w.float(), b.float()
+    direct = causal_conv1d(x32, w32, b32, 2, method="direct")
+    torch.testing.assert_close(causal_conv1d(x32, w32, b32, 2, method="fft"), direct, rtol=1e-5, atol=1e-4)
+
+
+def test_auto_takes_the_fft_only_where_the_cost_model_says_so(monkeypatch):
+    from deepSTRF.models.wav2spec import _conv
+
+    calls = []
+    original = _conv._FFTCausalConv1d.apply
+    monkeypatch.setattr(_conv._FFTCausalConv1d, "apply", lambda *a: calls.append(a[3:]) or original(*a))
+    big_w = torch.randn(32, 32, 64) / 50  # 32 taps per phase at stride 2: about 5 MAC per output instead of 32
+    y = causal_conv1d(torch.randn(2, 32, 4000), big_w, stride=2)
+    assert calls == [(2, 128)] and y.shape == (2, 32, 2000)
+    causal_conv1d(torch.randn(2, 32, 400), big_w, stride=2)  # too small to pay
+    causal_conv1d(torch.randn(2, 1, 80000), torch.randn(48, 1, 64))  # one input channel: the transforms dominate
+    causal_conv1d(torch.randn(2, 32, 40000), torch.randn(32, 32, 6), stride=2)  # 3 taps per phase
+    causal_conv1d(torch.randn(2, 32, 4000), big_w, stride=2, method="direct")
+    assert len(calls) == 1
+    assert _conv._fft_pays(8, 256, 128, 32, 19980, torch.float32)  # ICNet's conv2
+    assert not _conv._fft_pays(8, 256, 128, 32, 19980, torch.float16)
+    assert _conv._fft_size(32) == 128 and _conv._fft_size(13) == 64 and _conv._fft_size(2) == 64
+
+
+def test_causal_conv1d_errors():
+    x, w = torch.randn(1, 2, 9), torch.randn(3, 2, 4)
+    with pytest.raises(ValueError, match=r"`method` must be 'auto', 'direct' or 'fft', got 'fast'"):
+        causal_conv1d(x, w, method="fast")
+    with pytest.raises(ValueError, match=r"input length 9 is not a multiple of stride=2"):
+        causal_conv1d(x, w, stride=2)

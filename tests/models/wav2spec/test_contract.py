@@ -126,3 +126,26 @@ def test_a_model_with_a_front_end_saves_reloads_and_has_a_waveform_gradmap(kind,
     assert type(loaded.wav2spec) is type(front_end)
     gradmap = model.waveform_gradmap(torch.randn(400))
     assert gradmap.shape == (400,) and bool(torch.isfinite(gradmap).all()) and bool(gradmap.abs().sum() > 0)
+
+
+@pytest.mark.parametrize("kind", ["gammatone", "leaf"])
+def test_default_filters_on_long_audio_take_the_fft_and_stay_causal(kind, monkeypatch):
+    import functools
+    import importlib
+
+    from deepSTRF.models.wav2spec import _conv
+
+    torch.manual_seed(0)
+    front_end = make_wav2spec(kind, 16000, 5.0).double().eval()  # 25 ms filters: 400 taps
+    x = torch.randn(1, 1, 40 * front_end.hop, dtype=torch.float64)
+    used = []
+    original = _conv._FFTCausalConv1d.apply
+    monkeypatch.setattr(_conv._FFTCausalConv1d, "apply", lambda *a: used.append(a[4]) or original(*a))
+    with torch.no_grad():
+        fast = front_end(x)
+    assert used == [2048]
+    assert_causal(front_end, x, t0=17, hop=front_end.hop, dtype=None, atol=1e-12)
+    module = importlib.import_module(type(front_end).__module__)
+    monkeypatch.setattr(module, "causal_conv1d", functools.partial(_conv.causal_conv1d, method="direct"))
+    with torch.no_grad():
+        torch.testing.assert_close(fast, front_end(x), rtol=1e-10, atol=1e-12)

@@ -61,7 +61,8 @@ class STRFKernel(ConfigurableModule):
         T: Temporal extent of the kernel in frames.
         C_in: Input channels.
         C_out: Output channels.
-        bias: Learn a per-output-channel bias, initialised uniformly in ``±1/sqrt(fan_in)``.
+        bias: Learn a per-output-channel bias: zeros here; the library's subclasses draw it
+            uniformly in ``±1/sqrt(fan_in)`` with ``_init_bias(fan_in)``.
 
     Shape:
         - Input: ``(B, C_in, F, T_in + T - 1)``.
@@ -88,7 +89,7 @@ class STRFKernel(ConfigurableModule):
             raise TypeError(f"`bias` must be a bool, got {type(bias).__name__}")
         self.bias: nn.Parameter | None
         if bias:
-            self.bias = nn.Parameter(torch.empty(self.C_out))
+            self.bias = nn.Parameter(torch.zeros(self.C_out))  # subclasses draw it with _init_bias
         else:
             self.register_parameter("bias", None)
 

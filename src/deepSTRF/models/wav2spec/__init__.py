@@ -3,7 +3,8 @@
 Every front-end has the attributes ``audio_fs`` (Hz), ``hop`` (samples per
 output bin, ``audio_fs * hop_ms / 1000``) and ``out_channels`` (``F``), requires
 ``T_audio`` to be a multiple of ``hop``, and is strictly causal: output bin ``t``
-depends only on the samples before ``(t + 1) * hop``.
+depends only on the samples before ``(t + 1) * hop``. Their convolutions, and
+ICNet's, run through :func:`causal_conv1d` (direct or overlap-save FFT).
 
 Example:
     >>> import torch
@@ -13,6 +14,7 @@ Example:
 """
 
 from deepSTRF.models.wav2spec._base import COMPRESSIONS, WaveformFrontEnd, samples_per_bin
+from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec.factory import WAV2SPEC_KINDS, make_wav2spec
 from deepSTRF.models.wav2spec.gammatone import (
     CausalGammatone,
@@ -35,6 +37,7 @@ __all__ = [
     "Gammatonegram",
     "SincNet",
     "WaveformFrontEnd",
+    "causal_conv1d",
     "gammatone_fir_kernels",
     "gammatone_iir_poles",
     "make_wav2spec",
