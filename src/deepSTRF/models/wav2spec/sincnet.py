@@ -20,7 +20,7 @@ def symlog(x: torch.Tensor) -> torch.Tensor:
         >>> symlog(torch.tensor([-3.0, 0.0, 1.0]))
         tensor([-1.3863,  0.0000,  0.6931])
     """
-    return torch.sign(x) * torch.log1p(x.abs())
+    return torch.copysign(torch.log1p(x.abs()), x)
 
 
 class SincNet(WaveformFrontEnd):
