@@ -88,9 +88,19 @@ def _padded_reference(x, w, b, stride):
     return F.conv1d(padded, w, b, stride=stride)
 
 
-# (stride, kernel, outputs): one FFT block and several, outputs not a multiple of the block advance,
-# kernels shorter than the stride, the 13-tap phases of ICNet's stride-5 layer
-FFT_CASES = [(1, 7, 9), (1, 64, 700), (2, 8, 40), (2, 64, 333), (5, 64, 150), (5, 3, 12), (3, 1, 20), (4, 4, 50)]
+# (stride, kernel, outputs): one FFT block and several, outputs a multiple of the block advance (97
+# for 32 taps per phase) or not, kernels shorter than the stride, the 13-tap phases of ICNet's stride-5 layer
+FFT_CASES = [
+    (1, 7, 9),
+    (1, 64, 700),
+    (2, 8, 40),
+    (2, 64, 333),
+    (2, 64, 194),
+    (5, 64, 150),
+    (5, 3, 12),
+    (3, 1, 20),
+    (4, 4, 50),
+]
 
 
 @pytest.mark.parametrize(("stride", "kernel", "steps"), FFT_CASES)
@@ -106,6 +116,10 @@ def test_fft_path_matches_conv1d_in_value_and_gradient(stride, kernel, steps):
     grad = torch.randn(got.shape, generator=g, dtype=torch.float64)
     for ours, ref in zip(torch.autograd.grad(got, (x, w, b), grad), torch.autograd.grad(expected, (x, w, b), grad)):
         torch.testing.assert_close(ours, ref, rtol=1e-11, atol=1e-11)
+    # an expanded (stride-0) output gradient, as .sum() gives
+    ours = torch.autograd.grad(causal_conv1d(x, w, b, stride, method="fft").sum(), x)[0]
+    ref = torch.autograd.grad(_padded_reference(x, w, b, stride).sum(), x)[0]
+    torch.testing.assert_close(ours, ref, rtol=1e-11, atol=1e-11)
 
 
 @pytest.mark.parametrize(("stride", "kernel", "length"), [(1, 5, 9), (2, 6, 12), (5, 7, 20), (3, 2, 30)])

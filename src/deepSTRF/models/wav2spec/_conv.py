@@ -28,13 +28,12 @@ ConvMethod = Literal["auto", "direct", "fft"]
 
 # Length of the pieces the time axis is cut into when computing weight gradients.
 _PIECE = 256
-# Block lengths the FFT path may use, and the cost model that picks one. The cost of
-# a block size is the complex channel mixing (4 real MACs per complex MAC) plus
-# ``_FFT_OVERHEAD`` MAC-equivalents per transformed sample and channel (transforms and
-# layout changes), measured with ``benchmarks/bench_icnet.py --layers`` on the
-# reference machine; the FFT is used when it is predicted ``_FFT_MARGIN`` times
-# cheaper than the direct convolution and the direct one costs at least ``_FFT_MIN_MACS``.
-_FFT_SIZES = (64, 128, 256, 512, 1024)
+# The cost model of the FFT path (``_fft_speedup``): per block, the complex channel mixing
+# (4 real MACs per complex MAC at each frequency) plus ``_FFT_OVERHEAD`` MAC-equivalents per
+# transformed sample and channel (the transforms and layout changes), a figure fitted to
+# the training-step timings of ``benchmarks/bench_icnet.py --layers`` on the reference
+# machine. ``"auto"`` takes the FFT when it is predicted ``_FFT_MARGIN`` times cheaper than
+# the direct convolution and the direct one costs at least ``_FFT_MIN_MACS``.
 _FFT_OVERHEAD = 160
 _FFT_MARGIN = 1.5
 _FFT_MIN_MACS = 50_000_000
@@ -125,7 +124,7 @@ class _FFTCausalConv1d(torch.autograd.Function):
 
     ``weight`` is the polyphase kernel ``(C_out, C_in * stride, K)``. With ``K`` taps,
     blocks of ``n_fft`` samples of the decimated phases advance by ``L = n_fft - K + 1``
-    and each yields ``L`` outputs; the blocks are cut from the padded input in one copy.
+    and each yields ``L`` outputs; the blocks are cut from the input in one copy.
     In the frequency domain (real FFTs of length ``n_fft``), per block and frequency:
     ``Y = conj(W) X`` for the output (a correlation), ``dX = W G`` for the input
     gradient (a full convolution of the ``L`` output gradients with the kernel,
