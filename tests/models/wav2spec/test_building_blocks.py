@@ -172,3 +172,13 @@ def test_causal_conv1d_errors():
         causal_conv1d(x, w, method="fast")
     with pytest.raises(ValueError, match=r"input length 9 is not a multiple of stride=2"):
         causal_conv1d(x, w, stride=2)
+
+
+def test_fft_path_takes_strided_views():
+    w = torch.randn(4, 3, 64, dtype=torch.float64)
+    for x in (
+        torch.randn(2, 200, 3, dtype=torch.float64).transpose(1, 2),
+        torch.randn(2, 3, 300, dtype=torch.float64)[..., :200],
+    ):
+        expected = causal_conv1d(x.contiguous(), w, stride=2, method="direct")
+        torch.testing.assert_close(causal_conv1d(x, w, stride=2, method="fft"), expected, rtol=1e-11, atol=1e-11)

@@ -220,9 +220,9 @@ def causal_conv1d(
     product per frequency, and transformed back, which costs a few multiply-accumulates
     per output and channel pair instead of ``K / stride``. ``"auto"`` takes the FFT on
     CPU where a cost model (calibrated with ``benchmarks/bench_icnet.py --layers``)
-    predicts it 1.5 times faster, as for ICNet's 64-tap, 128-channel layers (five to
-    six times faster there). Both agree with ``torch.nn.functional.conv1d`` to rounding. The FFT
-    is causal in exact arithmetic, but a block's outputs share rounding errors, so a
+    predicts it 1.5 times faster, as for ICNet's 64-tap, 128-channel layers (five to six
+    times faster there). Both agree with ``torch.nn.functional.conv1d`` to rounding. The
+    FFT is causal in exact arithmetic, but a block's outputs share rounding errors, so a
     change of the input can move earlier outputs of its block by about ``1e-7``
     (float32) or ``1e-16`` (float64) of the signal's scale.
 
