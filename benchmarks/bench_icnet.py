@@ -87,8 +87,7 @@ def measure(implementation: str, allocator: str, repeats: int, warmup: int, thre
     import torch
 
     from deepSTRF.models.audio import icnet
-    from deepSTRF.models.wav2spec import sincnet
-    from deepSTRF.models.wav2spec._conv import causal_conv1d
+    from deepSTRF.models.wav2spec import causal_conv1d, sincnet
     from deepSTRF.utils.performance import tune_allocator
 
     if allocator == "tuned":
