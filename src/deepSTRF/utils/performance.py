@@ -8,8 +8,9 @@ kernel zeroing its pages. On the spectrogram models of this library that overhea
 can exceed the arithmetic itself, and on waveform models (activations of 100 MB and
 more) it is a third to a half of the step time (see ``benchmarks/README.md``).
 :func:`tune_allocator` raises glibc's trim threshold and stops it from mapping blocks
-of their own, so freed blocks are reused. It changes the whole process, so the library never calls it on import: the
-``deepstrf`` command calls it, and scripts opt in with one line.
+of their own, so freed blocks are reused. It changes the whole process, so the
+library never calls it on import: the ``deepstrf`` command calls it, and scripts opt
+in with one line.
 """
 
 from __future__ import annotations
