@@ -65,8 +65,13 @@ class _ChannelsLastSequential(nn.Sequential):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_place = not torch.is_grad_enabled()  # no graph: activations may overwrite their input
         for module in self:
-            x = module(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
+            x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+            if in_place and isinstance(module, nn.LeakyReLU):
+                x = nnf.leaky_relu(x, module.negative_slope, inplace=True)
+            else:
+                x = module(x)
         return x
 
 
