@@ -173,6 +173,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         values = [r[f"{phase}_ms"] for r in runs]
         out[f"{phase}_ms"], out[f"{phase}_min_ms"] = statistics.median(values), min(values)
         out[f"{phase}_all_ms"] = values
+        out[f"{phase}_cpu_ms"] = statistics.median(r[f"{phase}_cpu_ms"] for r in runs)
         out[f"peak_{phase}_mb"] = statistics.median(r[f"peak_{phase}_mb"] for r in runs)
     return out
 
@@ -188,15 +189,16 @@ def compare(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"model": name, "ours": _summary(ours), "published": _summary(theirs)}
 
 
-def print_comparison(results: list[dict[str, Any]]) -> None:
+def print_comparison(results: list[dict[str, Any]], header: bool = True) -> None:
     """Print the interleaved figures: ours and the published library's, min / median, speed-ups, peaks."""
-    header = (
+    title = (
         f"{'model':<21}{'train ms ours':>15}{'published':>15}{'speed-up':>9}"
         f"{'eval ms ours':>15}{'published':>15}{'speed-up':>9}"
         f"{'peak train MB':>16}{'peak eval MB':>16}"
     )
-    print(header)
-    print("-" * len(header))
+    if header:
+        print(title)
+        print("-" * len(title))
     for r in results:
         a, b = r["ours"], r["published"]
         bad = [f"{who}: {x['error']}" for who, x in (("ours", a), ("published", b)) if "error" in x]
@@ -210,7 +212,6 @@ def print_comparison(results: list[dict[str, Any]]) -> None:
             cells.append(f"{mine}  {published}{b[f'{phase}_ms'] / a[f'{phase}_ms']:>8.2f}x")
         peaks = "".join(f"{a[f'peak_{phase}_mb']:>8.0f} /{b[f'peak_{phase}_mb']:>6.0f}" for phase in ("train", "eval"))
         print(f"{r['model']:<21}{cells[0]}{cells[1]}{peaks}")
-    print("times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published")
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -280,15 +281,16 @@ def main(argv: list[str] | None = None) -> None:
             f"one worker each (median of {args.inner} calls after {args.warmup}), {allocator}"
         )
         compared = []
+        setting = {"B": B, "F": F, "T": T, "N": N, "threads": args.threads, "allocator": allocator}
+        setting |= {"rounds": args.repeats, "inner": args.inner, "warmup": args.warmup}
         for name in names:
             compared.append(compare(name, args))
-            print(f"  done: {name}", file=sys.stderr)
-        print_comparison(compared)
-        if args.json:
-            with open(args.json, "w") as fh:
-                setting = {"B": B, "F": F, "T": T, "N": N, "threads": args.threads, "allocator": allocator}
-                setting |= {"rounds": args.repeats, "inner": args.inner, "warmup": args.warmup}
-                json.dump({"setting": setting, "results": compared}, fh, indent=2)
+            print_comparison(compared[-1:], header=not compared[:-1])  # one row as soon as it is measured
+            sys.stdout.flush()
+            if args.json:  # rewritten after every model, so a long run keeps what it has measured
+                with open(args.json, "w") as fh:
+                    json.dump({"setting": setting, "results": compared}, fh, indent=2)
+        print("times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published")
         return
     print(
         f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, median of {args.repeats} after {args.warmup}, "
