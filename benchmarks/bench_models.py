@@ -20,7 +20,9 @@ Two modes:
   timed calls after ``--warmup`` untimed ones. The table gives the minimum and the
   median over the rounds, and the speed-up ``published median / our median``. Both
   sides run in the same process tree, one after the other, so machine load affects
-  both alike.
+  both alike. ``--jobs J`` compares ``J`` models at the same time (each model's rounds
+  still alternate between the two libraries), for a machine too busy to run them one
+  after the other in reasonable time.
 
 Peak memory: ``resource.getrusage`` gives a worker's high-water resident set size
 (``ru_maxrss``); it is recorded once the model, optimiser and data exist, again after
@@ -46,6 +48,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from _timing import time_model
@@ -260,6 +263,12 @@ def main(argv: list[str] | None = None) -> None:
         help="interpreter of an environment with the published deepSTRF 0.1.0: interleaved comparison",
     )
     parser.add_argument("--inner", type=int, default=5, help="timed calls per worker in --published mode")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="models compared at the same time in --published mode (each model's rounds stay interleaved)",
+    )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -282,14 +291,18 @@ def main(argv: list[str] | None = None) -> None:
         )
         compared = []
         setting = {"B": B, "F": F, "T": T, "N": N, "threads": args.threads, "allocator": allocator}
-        setting |= {"rounds": args.repeats, "inner": args.inner, "warmup": args.warmup}
-        for name in names:
-            compared.append(compare(name, args))
-            print_comparison(compared[-1:], header=not compared[:-1])  # one row as soon as it is measured
-            sys.stdout.flush()
-            if args.json:  # rewritten after every model, so a long run keeps what it has measured
-                with open(args.json, "w") as fh:
-                    json.dump({"setting": setting, "results": compared}, fh, indent=2)
+        setting |= {"rounds": args.repeats, "inner": args.inner, "warmup": args.warmup, "jobs": args.jobs}
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each model's rounds stay interleaved
+            futures = [pool.submit(compare, name, args) for name in names]
+            for future in as_completed(futures):
+                compared.append(future.result())
+                print_comparison(compared[-1:], header=not compared[:-1])  # one row as soon as it is measured
+                sys.stdout.flush()
+                if args.json:  # rewritten after every model, so a long run keeps what it has measured
+                    order = {name: i for i, name in enumerate(names)}
+                    compared.sort(key=lambda r: order[r["model"]])
+                    with open(args.json, "w") as fh:
+                        json.dump({"setting": setting, "results": compared}, fh, indent=2)
         print("times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published")
         return
     print(
