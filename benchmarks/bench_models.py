@@ -244,6 +244,32 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
 
 
+def markdown_comparison(results: list[dict[str, Any]]) -> str:
+    """The interleaved figures as a Markdown table (the form used in benchmarks/README.md)."""
+    lines = [
+        "| model | train ms, ours | train ms, published | train speed-up | eval ms, ours | eval ms, published "
+        "| eval speed-up | CPU-time speed-up, train / eval | peak train MB, ours / published "
+        "| peak eval MB, ours / published |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        a, b = r["ours"], r["published"]
+        if "error" in a or "error" in b:
+            lines.append(f"| {r['model']} | error: {a.get('error', '')} {b.get('error', '')} | | | | | | | | |")
+            continue
+        row = [r["model"]]
+        for phase in ("train", "eval"):
+            row += [
+                f"{a[f'{phase}_ms']:.1f} ({a[f'{phase}_min_ms']:.1f})",
+                f"{b[f'{phase}_ms']:.1f} ({b[f'{phase}_min_ms']:.1f})",
+                f"{b[f'{phase}_ms'] / a[f'{phase}_ms']:.2f}×",
+            ]
+        row.append(" / ".join(f"{b[f'{p}_cpu_ms'] / a[f'{p}_cpu_ms']:.2f}×" for p in ("train", "eval")))
+        row += [f"{a[f'peak_{p}_mb']:.0f} / {b[f'peak_{p}_mb']:.0f}" for p in ("train", "eval")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(REFERENCE), help=f"comma-separated subset of {list(REFERENCE)}")
@@ -270,8 +296,18 @@ def main(argv: list[str] | None = None) -> None:
         help="models compared at the same time in --published mode (each model's rounds stay interleaved)",
     )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument(
+        "--markdown",
+        default=None,
+        metavar="JSON",
+        help="print the Markdown table of a --published --json file, and exit",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.markdown is not None:
+        with open(args.markdown) as fh:
+            print(markdown_comparison(json.load(fh)["results"]))
+        return
     if args.worker is not None:
         if args.tune_allocator:
             from deepSTRF.utils.performance import tune_allocator
