@@ -251,10 +251,13 @@ class LinearReadout(ConfigurableModule):
                 f"got {tuple(x.shape)}"
             )
         features = x.reshape(x.shape[0], self.in_features, x.shape[-1])
-        layers = [self.projection] if isinstance(self.projection, nn.Linear) else list(self.projection)
+        layers: list[nn.Module] = (
+            [self.projection] if isinstance(self.projection, nn.Linear) else list(cast(nn.Sequential, self.projection))
+        )
         last = cast(nn.Linear, layers[-1])
         gain = _input_gain(self.activation, x.dtype)
-        weight, bias = last.weight, last.bias
+        weight: torch.Tensor = last.weight
+        bias: torch.Tensor | None = last.bias
         if gain is not None:
             weight = weight * gain.unsqueeze(1)
             bias = None if bias is None else bias * gain
