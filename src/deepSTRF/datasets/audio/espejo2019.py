@@ -1,0 +1,267 @@
+"""Espejo 2019: ferret A1 single units, natural sounds (NAT) and vocalisation-modulated noise (VMN).
+
+Data of Espejo ML, Schwartz ZP, David SV (2019), "Spectral tuning of adaptation supports coding of
+sensory context in auditory cortex", PLoS Comput Biol 15:e1007430; Zenodo record 3445557 (open
+access). Two archives, one per experiment, each holding one NEMS0 recording per site
+(``A1_natural_sounds/NAT/<site>_<hash>.tgz``, ``A1_voc_mod_noise/VMN/...``): spike times
+(``resp.h5``, or a rasterised ``resp.csv`` at three VMN sites), the stimulus as a tiled
+spectrogram at 100 Hz (``stim.h5``, ``STIM_<name>`` → ``(F, T)``: 18 log-spaced bands for NAT,
+2 envelopes for VMN) and the epoch table.
+
+Documented figures (checked by :meth:`Espejo2019Dataset.verify`): NAT 540 units, 35 sites,
+6 ferrets, F = 18; VMN 200 units, 103 sites, 5 ferrets, F = 2, 75 sounds. A few units were
+recorded in several archives (13 ``por*`` units in NAT); their repeats are concatenated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepSTRF._validation import check_choice
+from deepSTRF.datasets import sources
+from deepSTRF.datasets.audio._checks import VerificationReport, build_report
+from deepSTRF.datasets.audio._nat4_parts import nat4_splits, pool
+from deepSTRF.datasets.audio._nems_sites import merge_sites, placed_waveform, read_site, site_of, wav_index
+from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.core import NeuralDataset
+
+ESPEJO_RECORD = 3445557
+ESPEJO_URL = "https://zenodo.org/records/3445557"
+#: experiment -> (outer archive stem, folder of site recordings inside it)
+EXPERIMENTS = {"NAT": ("A1_natural_sounds", "NAT"), "VMN": ("A1_voc_mod_noise", "VMN")}
+#: Figures of the real data (DATASETS-wave2.md), per experiment.
+DOCUMENTED = {
+    "NAT": {"units": 540, "sites": 35, "animals": 6, "bands": 18, "test_repeats": (10, 30)},
+    "VMN": {"units": 200, "sites": 103, "animals": 5, "bands": 2, "sounds": 75},
+}
+
+
+def espejo_files(experiment: str) -> list[sources.RemoteFile]:
+    """The Zenodo archive of one experiment (``'NAT'`` or ``'VMN'``).
+
+    Example:
+        >>> [f.filename for f in espejo_files("VMN")]
+        ['A1_voc_mod_noise.tgz']
+    """
+    check_choice("experiment", experiment, list(EXPERIMENTS))
+    stem = EXPERIMENTS[experiment][0]
+    url = f"{sources.ZENODO_API}/{ESPEJO_RECORD}/files/{stem}.tgz/content"
+    return [sources.RemoteFile(f"{stem}.tgz", url, extract=True, markers=(stem,), description=f"{experiment} sites")]
+
+
+def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
+    published: dict[str, tuple[str | None, int | None]] = {}
+
+    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
+        if not published:
+            published.update(sources.zenodo_files(ESPEJO_RECORD))
+        return published[f.filename]
+
+    return with_published_checksums(files, lookup)
+
+
+def download_espejo2019(
+    root: str | os.PathLike[str] | None = None, *, experiments: tuple[str, ...] = ("NAT", "VMN"), progress: bool = True
+) -> Path:
+    """Download (and extract) the Espejo 2019 archives, checked against Zenodo's MD5 checksums.
+
+    Args:
+        root: Dataset folder; default ``<cache>/espejo2019``.
+        experiments: Which archives: ``'NAT'`` (about 640 MB) and/or ``'VMN'`` (about 25 MB).
+        progress: Show progress bars.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        DownloadError: If a download fails or does not match its checksum.
+
+    Example:
+        >>> callable(download_espejo2019)
+        True
+    """
+    files = [f for e in experiments for f in espejo_files(e)]
+    folder = dataset_root(root, "espejo2019")
+    return sources.ensure_files(folder, files, download=True, dataset="Espejo 2019", resolve=_resolve, progress=progress)
+
+
+def site_archives(folder: Path, experiment: str) -> list[Path]:
+    """The site recordings of one experiment under ``folder`` (``<outer>/<EXP>/*.tgz`` or folders)."""
+    outer, inner = EXPERIMENTS[experiment]
+    found = sorted(p for p in folder.glob(f"**/{inner}/*") if p.name.endswith((".tgz", ".tar.gz")) or p.is_dir())
+    return [p for p in found if outer in p.as_posix() or p.parent.name == inner]
+
+
+class Espejo2019Dataset(NeuralDataset):
+    """Espejo et al. 2019: ferret A1 single units, natural sounds (NAT) or vocalisation-modulated noise (VMN).
+
+    Each sound is one epoch of the recording (pre-stimulus silence, sound, post-stimulus silence;
+    NAT: 0.5 + 3 + 0.5 s = 400 bins at 10 ms). Stimuli are the tiled spectrograms of the files
+    (linear values, as published); with ``dt_ms`` a multiple of 10 ms, blocks of frames are
+    averaged and spike counts summed. Responses are raw spike counts, every trial kept; a unit
+    recorded in several archives has the repeats of all of them. A unit never played a sound is
+    missing for it.
+
+    Splits (``splits``): ``'test'``, the sounds at a site's maximum repeat count (10-30 repeats; the
+    published test set); ``'val'``, a pinned 10 % of the other (estimation) sounds, those whose name
+    has the lowest SHA-256; ``'train'``, the rest.
+
+    ``preset='published'`` reproduces the published pipeline: 10 ms bins, no normalisation (the
+    default already does this; the preset only refuses another ``dt_ms``).
+
+    Waveform mode: the Zenodo record holds no audio. Pass ``wav_dir``, a folder with the WAV of
+    each sound named as its epoch without ``STIM_`` (matched case-insensitively); each is placed at
+    its pre-stimulus offset in a silent buffer of ``T * hop`` samples.
+
+    Neuron metadata: ``cell_id``, ``site``, ``animal`` (the letters of the site id), ``archives``,
+    ``n_archives``. Stimulus metadata: ``name``, ``subset`` (``est``/``test``), ``n_repeats``,
+    ``prestim_s``, ``experiment``.
+
+    Args:
+        root: Dataset folder; default ``<cache>/espejo2019``.
+        download: Download the experiment's archive from Zenodo if missing.
+        experiment: ``'NAT'`` or ``'VMN'``.
+        dt_ms: Bin width, a multiple of 10 ms.
+        waveform: Return waveforms (needs ``wav_dir``).
+        audio_fs: Waveform sample rate (Hz).
+        wav_dir: Folder with the sounds' WAV files (waveform mode only).
+        sites: Load only these sites (e.g. ``['por012a']``); default all.
+        preset: ``'default'`` or ``'published'``.
+        progress: Show download progress bars.
+
+    Raises:
+        FileNotFoundError: If files are missing and ``download`` is false.
+        ValueError: For invalid arguments or files that differ from the documented format.
+
+    Example:
+        >>> Espejo2019Dataset.__name__
+        'Espejo2019Dataset'
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        *,
+        experiment: str = "NAT",
+        dt_ms: float = 10.0,
+        waveform: bool = False,
+        audio_fs: float = 44100.0,
+        wav_dir: str | os.PathLike[str] | None = None,
+        sites: list[str] | None = None,
+        preset: str = "default",
+        progress: bool = True,
+    ) -> None:
+        check_choice("experiment", experiment, list(EXPERIMENTS))
+        check_choice("preset", preset, ["default", "published"])
+        if preset == "published" and dt_ms != 10.0:
+            raise ValueError(f"`dt_ms` must be 10 with preset='published' (the published bins), got {dt_ms}")
+        dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
+            raise ValueError(f"`dt_ms` must be a multiple of 10 (the recordings' 100 Hz raster), got {dt_ms}")
+        if waveform and wav_dir is None:
+            raise ValueError("`wav_dir` is required with waveform=True: the Espejo 2019 record holds no audio")
+        k = round(dt_ms / 10.0)
+        folder = dataset_root(root, "espejo2019")
+        sources.ensure_files(
+            folder, espejo_files(experiment), download=download, dataset="Espejo 2019", resolve=_resolve,
+            progress=progress,
+        )  # fmt: skip
+        paths = site_archives(folder, experiment)
+        if sites is not None:
+            wanted = {str(s) for s in sites}
+            paths = [p for p in paths if site_of(p) in wanted]
+        if not paths:
+            raise FileNotFoundError(f"Espejo 2019: no {experiment} site recordings under {folder}")
+        recs = [read_site(p) for p in paths]
+        merged = merge_sites(recs)
+        names = merged.names
+        is_test = [any(merged.site_max[n]) for n in names]
+        test = [s for s, t in enumerate(is_test) if t]
+        est = [s for s, t in enumerate(is_test) if not t]
+        units = list(merged.trials)
+        responses = []
+        for name in names:
+            row = []
+            for unit in units:
+                parts = merged.trials[unit].get(name)
+                row.append(None if not parts else as_tensor(pool(np.concatenate(parts), k, "sum")))
+            responses.append(row)
+        lengths = [merged.spectrograms[n].shape[1] // k for n in names]
+        if waveform:
+            wavs = wav_index(Path(wav_dir))  # type: ignore[arg-type]
+            stims = []
+            for name, n_bins in zip(names, lengths):
+                path = wavs.get(name.removeprefix("STIM_").lower())
+                if path is None:
+                    raise FileNotFoundError(f"Espejo 2019: no WAV for {name} in {wav_dir}")
+                stims.append(as_tensor(placed_waveform(path, n_bins, int(hop or 0), audio_fs, merged.prestim[name])[None]))
+        else:
+            stims = [as_tensor(pool(merged.spectrograms[n], k, "mean")[None]) for n in names]
+        site_ids = {u: sorted({site_of(a) for a in merged.archives[u]}) for u in units}
+        super().__init__(
+            stims,
+            responses,
+            dt_ms,
+            stim_meta=[
+                {
+                    "name": n,
+                    "subset": "test" if t else "est",
+                    "n_repeats": int(sum(merged.repeats[n])),
+                    "prestim_s": merged.prestim[n],
+                    "experiment": experiment,
+                }
+                for n, t in zip(names, is_test)
+            ],
+            nrn_meta=[
+                {
+                    "cell_id": u,
+                    "site": site_ids[u][0],
+                    "animal": re.match(r"[A-Za-z]*", site_ids[u][0])[0],  # type: ignore[index]
+                    "archives": list(merged.archives[u]),
+                    "n_archives": len(merged.archives[u]),
+                }
+                for u in units
+            ],
+            audio_fs=audio_fs if waveform else None,
+            name=f"Espejo2019-{experiment}",
+            info={
+                "experiment": experiment,
+                "preset": preset,
+                "sites": sorted({r.site for r in recs}),
+                "stimfmt": sorted({str(r.meta.get("stimfmt")) for r in recs}),
+                "source": ESPEJO_URL,
+            },
+        )
+        self.splits = nat4_splits(names, est, test)
+
+    def verify(self, expected: dict[str, Any] | None = None) -> VerificationReport:
+        """Compare the loaded files with the documented figures of the experiment.
+
+        Args:
+            expected: Figures to check (default: :data:`DOCUMENTED` for the experiment); names among
+                ``units``, ``sites``, ``animals``, ``bands``, ``sounds``, ``test_repeats`` (a range).
+
+        Returns:
+            The report (``report.ok``, ``report.failures``; ``print(report)`` lists every check).
+
+        Example:
+            >>> callable(Espejo2019Dataset.verify)
+            True
+        """
+        experiment = self.info["experiment"]
+        test_reps = [self.stim_meta[s]["n_repeats"] for s in self.splits["test"]]
+        found = {
+            "units": self.n_neurons,
+            "sites": len(self.info["sites"]),
+            "animals": len({m["animal"] for m in self.nrn_meta}),
+            "bands": self.F,
+            "sounds": self.n_stimuli,
+            "test_repeats": min(test_reps) if test_reps else None,
+        }
+        return build_report(f"Espejo 2019 {experiment}", found, DOCUMENTED[experiment] if expected is None else expected)

@@ -1,0 +1,290 @@
+"""Tiny files with the structure of the wave-2b public datasets, written with the writers real files used.
+
+NEMS0 recordings (Espejo 2019, Wingert 2026) are tar archives of JSON sidecars, epoch CSVs,
+point-process HDF5 (h5py) and tiled-signal HDF5; Downer 2025 sessions are MATLAB v5 files
+(scipy.io.savemat) with a YAML index; Le 2025 units are pprox JSON; Alice EEG recordings are
+``.fif`` files written by MNE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import threading
+import types
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RASTERFS = 100
+
+
+# ----------------------------------------------------------------------------- generic writers
+def tgz_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_600_000_000
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def wav_bytes(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:
+    import soundfile
+
+    buf = io.BytesIO()
+    data = np.repeat(samples[:, None], channels, axis=1) if channels > 1 else samples
+    soundfile.write(buf, data, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def sidecar(name: str, rec: str, chans: list[str], fs: float, n: int, kind: str) -> bytes:
+    return json.dumps(
+        {
+            "name": name,
+            "recording": rec,
+            "chans": chans,
+            "fs": fs,
+            "segments": [[0, n]],
+            "signal_type": f"<class 'nems0.signal.{kind}'>",
+            "meta": {},
+            "normalization": "none",
+            "norm_baseline": [[0]],
+            "norm_gain": [[1]],
+        }
+    ).encode()
+
+
+def epoch_csv(sequence: list[tuple[str, float]], dur: float, pre: float, post: float) -> bytes:
+    lines = ["start,end,name"]
+    for name, onset in sequence:
+        lines += [
+            f"{onset:.4f},{onset + dur:.4f},{name}",
+            f"{onset:.4f},{onset + pre:.4f},PreStimSilence",
+            f"{onset + dur - post:.4f},{onset + dur:.4f},PostStimSilence",
+        ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def h5_bytes(datasets: dict[str, np.ndarray]) -> bytes:
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        for key, value in datasets.items():
+            h5[key] = value
+    return buf.getvalue()
+
+
+def csv_bytes(x: np.ndarray) -> bytes:
+    return "\n".join(",".join("nan" if np.isnan(v) else f"{v:.18e}" for v in row) for row in x).encode() + b"\n"
+
+
+def tile(name: str, n_bands: int, n_bins: int) -> np.ndarray:
+    seed = sum(name.encode())
+    f, t = np.meshgrid(np.arange(n_bands), np.arange(n_bins), indexing="ij")
+    return np.round(np.abs(np.sin(0.3 * (f + 1) + 0.07 * t * (1 + seed % 5))) * 3.0, 5)
+
+
+def unit_spikes(unit: str, sequence: list[tuple[str, float]], dur: float) -> np.ndarray:
+    """Spike times (s): per occurrence a fixed pattern (edges included) plus seeded jitter."""
+    rng = np.random.default_rng(sum(unit.encode()))
+    times = []
+    for _, onset in sequence:
+        times.append(onset + np.array([0.0, 0.0049, 0.0101, 0.0102, dur - 0.0001, dur + 0.002]))
+        times.append(onset + rng.uniform(-0.05, dur, size=int(rng.integers(1, 8))))
+    return np.sort(np.concatenate(times))
+
+
+def nems_site(
+    rec: str,
+    units: list[str],
+    sequence: list[tuple[str, float]],
+    *,
+    dur: float,
+    pre: float,
+    post: float,
+    n_bands: int,
+    csv_resp: bool = False,
+    csv_stim: bool = False,
+    meta: dict | None = None,
+) -> tuple[bytes, dict[str, np.ndarray]]:
+    """One NEMS0 recording archive (tgz bytes) and each unit's spike times."""
+    n_bins = round(dur * RASTERFS)
+    total = round((max(o for _, o in sequence) + dur + 0.2) * RASTERFS)
+    epochs = epoch_csv(sequence, dur, pre, post)
+    spikes = {u: unit_spikes(u, sequence, dur) for u in units}
+    members = {f"{rec}/{rec}.meta.json": json.dumps(meta or {"rasterfs": RASTERFS, "stimfmt": "ozgf"}).encode()}
+    if csv_resp:
+        raster = np.zeros((total, len(units)))
+        for j, u in enumerate(units):
+            idx = np.floor(spikes[u] * RASTERFS).astype(int)
+            np.add.at(raster[:, j], idx[(idx >= 0) & (idx < total)], 1.0)
+        members[f"{rec}/{rec}.resp.csv"] = csv_bytes(raster)
+        members[f"{rec}/{rec}.resp.json"] = sidecar("resp", rec, units, RASTERFS, total, "RasterizedSignal")
+    else:
+        members[f"{rec}/{rec}.resp.h5"] = h5_bytes(spikes)
+        members[f"{rec}/{rec}.resp.json"] = sidecar("resp", rec, units, RASTERFS, total, "PointProcess")
+    members[f"{rec}/{rec}.resp.epoch.csv"] = epochs
+    names = list(dict.fromkeys(n for n, _ in sequence))
+    if csv_stim:
+        stim = np.zeros((total, n_bands))
+        for name, onset in sequence:
+            r0 = round(onset * RASTERFS)
+            stim[r0 : r0 + n_bins] = tile(name, n_bands, n_bins).T
+        members[f"{rec}/{rec}.stim.csv"] = csv_bytes(stim)
+        members[f"{rec}/{rec}.stim.json"] = sidecar("stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "RasterizedSignal")
+    else:
+        members[f"{rec}/{rec}.stim.h5"] = h5_bytes({n: tile(n, n_bands, n_bins) for n in names})
+        members[f"{rec}/{rec}.stim.json"] = sidecar("stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "TiledSignal")
+    members[f"{rec}/{rec}.stim.epoch.csv"] = epochs
+    return tgz_bytes(members), spikes
+
+
+def schedule(plan: dict[str, int], gap: float, dur: float) -> list[tuple[str, float]]:
+    """Interleaved presentation sequence: sound ``name`` played ``plan[name]`` times."""
+    order = [n for r in range(max(plan.values())) for n, k in plan.items() if r < k]
+    return [(n, 0.3 + i * (dur + gap)) for i, n in enumerate(order)]
+
+
+def expected_counts(spikes: np.ndarray, sequence, name: str, n_bins: int) -> np.ndarray:
+    rows = []
+    for n, onset in sequence:
+        if n != name:
+            continue
+        idx = np.floor(spikes * RASTERFS).astype(int) - round(onset * RASTERFS)
+        rows.append(np.bincount(idx[(idx >= 0) & (idx < n_bins)], minlength=n_bins))
+    return np.array(rows, dtype=float)
+
+
+# ----------------------------------------------------------------------------- Espejo 2019
+ESPEJO_DUR, ESPEJO_PRE, ESPEJO_POST = 0.4, 0.05, 0.05
+ESPEJO_NAT_SITES = {
+    "por012a": (["por012a-01-1", "por012a-02-1"], {"STIM_a.wav": 4, "STIM_b.wav": 1, "STIM_c.wav": 1}),
+    "por013b": (["por012a-01-1", "por013b-04-2"], {"STIM_a.wav": 3, "STIM_d.wav": 1, "STIM_b.wav": 1}),
+    "bbl086b": (["bbl086b-11-1"], {"STIM_e.wav": 5, "STIM_d.wav": 2, "STIM_c.wav": 1}),
+}
+ESPEJO_VMN_SITES = {
+    "chn002h": (["chn002h-a1"], {"STIM_v1.wav": 3, "STIM_v2.wav": 1}, True),
+    "eno099a": (["eno099a-02-1"], {"STIM_v1.wav": 3, "STIM_v3.wav": 1}, False),
+}
+
+
+def build_espejo(root: Path, extracted: bool = False) -> dict:
+    """Both outer archives; returns each site's sequence and spike times for reference."""
+    root.mkdir(parents=True, exist_ok=True)
+    truth: dict = {}
+    for stem, folder, sites, bands in (
+        ("A1_natural_sounds", "NAT", ESPEJO_NAT_SITES, 18),
+        ("A1_voc_mod_noise", "VMN", ESPEJO_VMN_SITES, 2),
+    ):
+        members = {}
+        for site, spec in sites.items():
+            units, plan = spec[0], spec[1]
+            csv = bool(spec[2]) if len(spec) > 2 else False
+            seq = schedule(plan, 0.25, ESPEJO_DUR)
+            meta = {"rasterfs": RASTERFS, "stimfmt": "ozgf" if bands == 18 else "envelope"}
+            data, spikes = nems_site(
+                site, units, seq, dur=ESPEJO_DUR, pre=ESPEJO_PRE, post=ESPEJO_POST, n_bands=bands,
+                csv_resp=csv, csv_stim=csv, meta=meta,
+            )  # fmt: skip
+            members[f"{stem}/{folder}/{site}_{hashlib.sha1(site.encode()).hexdigest()}.tgz"] = data
+            truth[(folder, site)] = (seq, spikes)
+        blob = tgz_bytes(members)
+        (root / f"{stem}.tgz").write_bytes(blob)
+        truth[stem] = blob
+        if extracted:
+            with tarfile.open(root / f"{stem}.tgz") as tf:
+                tf.extractall(root, filter="data")
+    return truth
+
+
+@pytest.fixture
+def kit():
+    """The builders of this folder, for tests."""
+    return types.SimpleNamespace(**{k: v for k, v in globals().items() if not k.startswith("_")})
+
+
+# ----------------------------------------------------------------------------- local HTTP server (127.0.0.1)
+class _Handler(BaseHTTPRequestHandler):
+    files: dict[str, bytes]
+    log: list[tuple[str, str | None]]
+
+    def log_message(self, format, *args):
+        pass
+
+    def _send(self, head_only: bool) -> None:
+        rng = self.headers.get("Range")
+        self.log.append((self.path, rng))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404, "not found")
+            return
+        start, end = 0, len(body) - 1
+        if rng:
+            a, _, b = rng.removeprefix("bytes=").partition("-")
+            if a == "":
+                start = max(len(body) - int(b), 0)
+            else:
+                start, end = int(a), min(int(b), len(body) - 1) if b else len(body) - 1
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+        else:
+            self.send_response(200)
+        payload = body[start : end + 1]
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(payload)
+
+    def do_GET(self):
+        self._send(False)
+
+    def do_HEAD(self):
+        self._send(True)
+
+
+class FileServer:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.log: list[tuple[str, str | None]] = []
+        handler = type("H", (_Handler,), {"files": self.files, "log": self.log})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def http_files():
+    srv = FileServer()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def espejo_root(tmp_path_factory):
+    """(folder, reference spike times per site, builders)."""
+    root = tmp_path_factory.mktemp("espejo")
+    return root, build_espejo(root), types.SimpleNamespace(**globals())
