@@ -288,3 +288,45 @@ def espejo_root(tmp_path_factory):
     """(folder, reference spike times per site, builders)."""
     root = tmp_path_factory.mktemp("espejo")
     return root, build_espejo(root), types.SimpleNamespace(**globals())
+
+
+# ----------------------------------------------------------------------------- Wingert 2026
+WINGERT_SITES = {  # archive site -> (units, plan)
+    "PRN004a": (["PRN004a-01-1", "PRN004a-02-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0001.wav": 1, "STIM_seq0002.wav": 1}),
+    "PRN018a": (["PRN018a-03-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0003.wav": 1}),
+    "PRN018b": (["PRN018a-03-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0003.wav": 1}),  # the duplicate
+    "SLJ032a": (["SLJ032a-A-001-1", "SLJ032a-B-001-1"], {"STIM_00seq0002.wav": 6, "STIM_seq0004.wav": 1}),
+    "CLT999x": (["CLT012a-05-2"], {"STIM_00seq0002.wav": 6, "STIM_seq0005.wav": 1}),  # name differs from the ids
+}
+WINGERT_CELLS = [  # cellid, siteid, area, layer, depth, narrow, celltype, sw, goodpred
+    ("CLT012a-05-2", "CLT012a", "HC", "", "1200", "False", "RS", "0.41", "True"),
+    ("SLJ032a-B-001-1", "SLJ032a", "PEG", "5", "900", "True", "NS", "0.21", "False"),
+    ("PRN004a-01-1", "PRN004a", "A1", "13", "350", "False", "RS", "0.38", "True"),
+    ("SLJ032a-A-001-1", "SLJ032a", "A1", "44", "610", "False", "RS", "0.45", "True"),
+    ("PRN018a-03-1", "PRN018a", "AC", "", "", "False", "RS", "0.4", "False"),
+]  # PRN004a-02-1 is not listed (an unlabelled unit)
+
+
+def build_wingert(root: Path) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
+    truth, members = {}, {}
+    for site, (units, plan) in WINGERT_SITES.items():
+        seq = schedule(plan, 0.25, 0.4)
+        data, spikes = nems_site(site, units, seq, dur=0.4, pre=0.05, post=0.05, n_bands=32)
+        members[f"recordings/{site}_{hashlib.sha1(site.encode()).hexdigest()}.tgz"] = data
+        truth[site] = (seq, spikes)
+    truth["recordings.zip"] = zip_bytes(members)
+    lines = ["cellid,siteid,area,layer,depth,narrow,celltype,sw,goodpred"] + [",".join(r) for r in WINGERT_CELLS]
+    truth["cell_list.csv"] = ("\n".join(lines) + "\n").encode()
+    tone = 0.5 * np.sin(2 * np.pi * 300 * np.arange(3200) / 8000.0)
+    names = sorted({n.removeprefix("STIM_") for _, plan in WINGERT_SITES.values() for n in plan})
+    truth["wav.zip"] = zip_bytes({f"wav/{n}": wav_bytes(tone, 8000) for n in names})
+    for name in ("recordings.zip", "cell_list.csv", "wav.zip"):
+        (root / name).write_bytes(truth[name])
+    return truth
+
+
+@pytest.fixture(scope="module")
+def wingert_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wingert")
+    return root, build_wingert(root), types.SimpleNamespace(**globals())
