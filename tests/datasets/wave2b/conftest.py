@@ -330,3 +330,66 @@ def build_wingert(root: Path) -> dict:
 def wingert_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("wingert")
     return root, build_wingert(root), types.SimpleNamespace(**globals())
+
+
+# ----------------------------------------------------------------------------- Le 2025
+LE_MOTIFS = ["aaa", "bbb", "ccc"]
+LE_VARIANTS = ["C", "G_g1", "N_g1_snr-5"]
+
+
+def le_wave(name: str, rate: int) -> np.ndarray:
+    f0 = 500 + 100 * (sum(name.encode()) % 7)
+    return 0.4 * np.sin(2 * np.pi * f0 * np.arange(round(0.1 * rate)) / rate)
+
+
+def le_trial_spikes(unit: str, stim: str, r: int) -> np.ndarray:
+    """Spike times (ms from onset) of a trial: edges plus seeded ones."""
+    rng = np.random.default_rng(sum((unit + stim).encode()) + r)
+    return np.sort(np.concatenate([[-3.0, 0.0, 4.99, 5.0, 99.9], rng.uniform(-20, 120, size=int(rng.integers(0, 6)))]))
+
+
+def build_le(root: Path, top: str = "") -> dict:
+    """The archive (``zebf-auditory-restoration-1.zip``); returns spike truth per (unit, stim)."""
+    prefix = f"{top}/" if top else ""
+    members: dict[str, bytes] = {
+        f"{prefix}metadata/recordings.csv": b"unit,bird,site\nC104_3_1_c12,C104,1\n",
+        f"{prefix}metadata/song-birds.csv": b"bird,motif\nS1,aaa\n",
+        f"{prefix}metadata/ephys-birds.csv": b"bird,sex,cohort\nC104,M,1\nR233,F,2\n",
+    }
+    truth: dict = {}
+    names_b = [f"ep_{m}_{v}" for m in LE_MOTIFS for v in LE_VARIANTS]
+    for n in names_b:
+        members[f"{prefix}nat8b-stimuli/{n}.wav"] = wav_bytes(le_wave(n, 48000), 48000)
+    for n in [f"{m}_C" for m in LE_MOTIFS[:2]]:
+        members[f"{prefix}nat8a-stimuli/{n}.wav"] = wav_bytes(le_wave(n, 40000), 40000)
+    # legacy schema (ms, stim_on): unit C104_3_1_c12 on nat8b, 3 repeats of each stimulus but the last
+    legacy = []
+    for n in names_b[:-1]:
+        for r in range(3):
+            sp = le_trial_spikes("C104_3_1_c12", n, r)
+            truth[("C104_3_1_c12", n, r)] = sp
+            legacy.append({"stimulus": n, "condition": n.split("_")[2], "event": (sp + 1000.0).tolist(), "stim_on": 1000.0, "trial": r})
+    members[f"{prefix}nat8b-responses/C104_3_1_c12.pprox"] = json.dumps({"$schema": "https://meliza.org/spec:2/pprox.json#", "pprox": legacy}).encode()
+    # stimtrial schema (s from onset): unit R233_1_2_c3, 4 repeats
+    new = []
+    for n in names_b:
+        for r in range(4):
+            sp = le_trial_spikes("R233_1_2_c3", n, r)
+            truth[("R233_1_2_c3", n, r)] = sp
+            new.append({"stimulus": {"name": n, "gap": None}, "events": (sp / 1000.0).tolist(), "index": r})
+    members[f"{prefix}nat8b-responses/R233_1_2_c3.pprox"] = json.dumps({"$schema": "https://meliza.org/spec:2/stimtrial.json#", "pprox": new}).encode()
+    # nat8a: legacy, stimulus = motif, condition separate
+    a = [{"stimulus": m, "condition": "C", "event": [1010.0], "stim_on": 1000.0} for m in LE_MOTIFS[:2]]
+    members[f"{prefix}nat8a-alpha-responses/C104_2_1_c1.pprox"] = json.dumps({"$schema": "spec:2/pprox", "pprox": a}).encode()
+    members[f"{prefix}nat8a-beta-responses/C104_2_2_c7.pprox"] = json.dumps({"$schema": "spec:2/pprox", "pprox": a[:1]}).encode()
+    blob = zip_bytes(members)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "zebf-auditory-restoration-1.zip").write_bytes(blob)
+    truth["zip"] = blob
+    return truth
+
+
+@pytest.fixture(scope="module")
+def le_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("le")
+    return root, build_le(root), types.SimpleNamespace(**globals())
