@@ -393,3 +393,109 @@ def build_le(root: Path, top: str = "") -> dict:
 def le_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("le")
     return root, build_le(root), types.SimpleNamespace(**globals())
+
+
+# ----------------------------------------------------------------------------- Downer 2025
+DOWNER_FS = 16000
+DOWNER_N_SENT = 13  # codes 1..13; 12 and 13 are published test codes
+DOWNER_SESSIONS = {"180613": ("c", ["Ch1", "Ch2p"]), "180731": ("b", ["Ch3"])}
+
+
+def _structs(rows: list[dict]) -> np.ndarray:
+    arr = np.zeros((1, len(rows)), dtype=[(k, object) for k in rows[0]])
+    for i, r in enumerate(rows):
+        for k, v in r.items():
+            arr[0, i][k] = v
+    return arr
+
+
+def downer_sentence(code: int) -> np.ndarray:
+    n = round((0.5 + 0.1 + 0.01 * code + 0.5) * DOWNER_FS)
+    x = np.zeros(n)
+    core = slice(round(0.5 * DOWNER_FS), n - round(0.5 * DOWNER_FS))
+    t = np.arange(core.stop - core.start) / DOWNER_FS
+    x[core] = 0.3 * np.sin(2 * np.pi * (300 + 150 * code) * t)
+    return x
+
+
+def downer_trials(session: str) -> list[tuple[float, int, int]]:
+    """(stimon, timit code, mvoc code) per trial."""
+    plan = [(c, 0) for c in range(1, DOWNER_N_SENT + 1)] + [(12, 0), (13, 0), (12, 0), (13, 0)]
+    plan += [(0, 1), (0, 2), (0, 3), (0, 1), (0, 1)]
+    return [(2.0 + 1.5 * i + (0.25 if session == "180731" else 0.0), a, b) for i, (a, b) in enumerate(plan)]
+
+
+def downer_spikes(unit: str, trials) -> np.ndarray:
+    rng = np.random.default_rng(sum(unit.encode()))
+    times = [t0 + np.array([-0.004, 0.0, 0.0099, 0.0101, 0.05]) for t0, _, _ in trials]
+    times += [t0 + rng.uniform(-0.2, 0.4, size=int(rng.integers(0, 6))) for t0, _, _ in trials]
+    return np.sort(np.concatenate(times))
+
+
+def build_downer(root: Path, top: str = "auditory_cortex_data", as_zip: bool = True) -> dict:
+    import scipy.io
+    import yaml
+
+    prefix = f"{top}/" if top else ""
+    members: dict[str, bytes] = {}
+    truth: dict = {}
+
+    def mat_bytes(d: dict) -> bytes:
+        buf = io.BytesIO()
+        scipy.io.savemat(buf, d)
+        return buf.getvalue()
+
+    sentdet = _structs(
+        [
+            {
+                "sound": downer_sentence(c).reshape(-1, 1),
+                "soundf": float(DOWNER_FS),
+                "befaft": np.array([[0.5, 0.5]]),
+                "sentId": float(100 + c),
+                "name": f"si{c}",
+            }
+            for c in range(1, DOWNER_N_SENT + 1)
+        ]
+    )
+    members[f"{prefix}stimuli/out_sentence_details_timit_all_loudness.mat"] = mat_bytes({"sentdet": sentdet})
+    members[f"{prefix}stimuli/SqMoPhys_MVOCStimcodes.mat"] = mat_bytes(
+        {"mVocsStimCodes": np.array([[1, 2, 1, 3, 2, 1]], float), "mVocsStimOnTimes": np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]])}
+    )
+    voc = 0.2 * np.sin(2 * np.pi * 700 * np.arange(round(1.2 * 41000)) / 41000)
+    members[f"{prefix}stimuli/MonkVocs_15Blocks.wav"] = wav_bytes(voc, 41000, channels=2)
+    meta = {
+        "c_RH_sessions": [180613],
+        "b_LH_sessions": [180731],
+        "area_wise_sessions": {"core": [180613], "belt": [180731]},
+        "session_coordinates": {180613: [1.0, 2.0], 180731: [3.0, -1.0]},
+        "bad_sessions": [180731],
+        "stim_wise_num_repeats": {"timit": {12: 3, 13: 3, 1: 1}, "mVocs": {1: 3, 2: 1, 3: 1}},
+    }
+    members[f"{prefix}sessions_metadata.yml"] = yaml.safe_dump(meta).encode()
+    for session, (animal, channels) in DOWNER_SESSIONS.items():
+        trials = downer_trials(session)
+        stimon = np.array([[t for t, _, _ in trials]])
+        trial = {
+            "stimon": stimon.T,
+            "timitStimcode": np.array([[a for _, a, _ in trials]], float).T,
+            "mVocStimcode": np.array([[np.nan if b == 0 else b for _, _, b in trials]], float).T,
+        }
+        for ch in channels:
+            unit = f"{animal}_{session}_{ch}"
+            spikes = downer_spikes(unit, trials)
+            truth[unit] = (trials, spikes)
+            members[f"{prefix}sessions/{session}/{unit}_MUspk.mat"] = mat_bytes(
+                {"spike": {"spktimes": spikes.reshape(-1, 1)}, "trial": trial}
+            )
+    blob = zip_bytes(members)
+    root.mkdir(parents=True, exist_ok=True)
+    if as_zip:
+        (root / "auditory_cortex_data.zip").write_bytes(blob)
+    truth["zip"] = blob
+    return truth
+
+
+@pytest.fixture(scope="module")
+def downer_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("downer")
+    return root, build_downer(root), types.SimpleNamespace(**globals())
