@@ -499,3 +499,81 @@ def build_downer(root: Path, top: str = "auditory_cortex_data", as_zip: bool = T
 def downer_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("downer")
     return root, build_downer(root), types.SimpleNamespace(**globals())
+
+
+# ----------------------------------------------------------------------------- Alice EEG
+ALICE_SF = 500.0
+ALICE_CHANNELS = ["Fp1", "Fz", "Cz", "Pz"]
+ALICE_FIRST_SAMP = 1234
+ALICE_SEG_S = 0.3
+
+
+def alice_onset(subject: str, seg: int) -> float:
+    """Onset (s from the first sample) of a segment."""
+    return 1.0 + 0.5 * (seg - 1) + (0.05 if subject == "S02" else 0.0)
+
+
+def alice_marker(seg: int, n: int) -> np.ndarray:
+    return seg + 0.001 * np.arange(n)
+
+
+def write_alice_subject(path: Path, subject: str, bads=(), bad_window=None) -> np.ndarray:
+    import datetime
+
+    import mne
+
+    n = round((alice_onset(subject, 12) + ALICE_SEG_S + 1.0) * ALICE_SF)
+    rng = np.random.default_rng(sum(subject.encode()))
+    x = rng.normal(0, 1.0, size=(len(ALICE_CHANNELS), n))
+    for seg in range(1, 13):
+        a = round(alice_onset(subject, seg) * ALICE_SF)
+        m = round(ALICE_SEG_S * ALICE_SF)
+        x[0, a : a + m] = alice_marker(seg, m)  # channel Fp1 carries a marker from each onset
+    info = mne.create_info(ALICE_CHANNELS, ALICE_SF, "eeg")
+    raw = mne.io.RawArray(x * 1e-6, info, first_samp=ALICE_FIRST_SAMP, verbose="error")
+    raw.set_meas_date(datetime.datetime(2019, 5, 1, tzinfo=datetime.timezone.utc))
+    onsets = [alice_onset(subject, s) for s in range(1, 13)]
+    desc = [str(s) for s in range(1, 13)]
+    durations = [0.0] * 12
+    if bad_window is not None:
+        onsets.append(bad_window[0])
+        durations.append(bad_window[1])
+        desc.append("BAD_blink")
+    raw.set_annotations(mne.Annotations(onsets, durations, desc, orig_time=None))
+    raw.info["bads"] = list(bads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw.save(path, overwrite=True, verbose="error")
+    return x
+
+
+def build_alice(root: Path) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / "_build"
+    truth: dict = {}
+    truth["S01"] = write_alice_subject(tmp / "eeg.0/eeg/S01/S01_alice-raw.fif", "S01", bad_window=(alice_onset("S01", 2) + 0.1, 0.05))
+    truth["S02"] = write_alice_subject(tmp / "eeg.0/eeg/S02/S02_alice-raw.fif", "S02", bads=("Pz",))
+    truth["S03"] = write_alice_subject(tmp / "eeg.1/eeg/S03/S03_alice-raw.fif", "S03")
+    stim = {}
+    for seg in range(1, 13):
+        t = np.arange(round(ALICE_SEG_S * 44100)) / 44100
+        stim[f"stimuli/{seg}.wav"] = wav_bytes(0.3 * np.sin(2 * np.pi * (200 * seg) * t) * (1 + np.sin(2 * np.pi * 4 * t)) / 2, 44100)
+    stim["stimuli/AliceChapterOne-EEG.csv"] = ("Word,Segment,onset,offset\n" + "".join(
+        f"w{i},{1 + i % 12},{0.01 * i},{0.01 * i + 0.01}\n" for i in range(30))).encode()  # fmt: skip
+    archives = {"stimuli.zip": zip_bytes(stim)}
+    for k in (0, 1):
+        base = tmp / f"eeg.{k}"
+        archives[f"eeg.{k}.zip"] = zip_bytes({p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(base.rglob("*.fif"))})
+    archives["eeg.2.zip"] = zip_bytes({"eeg.2/eeg/README.txt": b"no subject in this fixture part\n"})
+    import shutil
+
+    shutil.rmtree(tmp)
+    for name, blob in archives.items():
+        (root / name).write_bytes(blob)
+    truth["archives"] = archives
+    return truth
+
+
+@pytest.fixture(scope="module")
+def alice_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("alice")
+    return root, build_alice(root), types.SimpleNamespace(**globals())
