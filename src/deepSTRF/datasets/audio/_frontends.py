@@ -47,7 +47,7 @@ def erb_band_power(
 ) -> np.ndarray:
     """Causal power in ERB-spaced Gaussian bands, ``(n_bands, n_frames)``, float64.
 
-    The FFT is zero-padded so that its bin spacing is at most a quarter of the narrowest band.
+    The FFT is zero-padded so that its bin spacing is at most half the narrowest band.
     Bands whose centre is at or above Nyquist are zero.
 
     Example:
@@ -61,7 +61,7 @@ def erb_band_power(
     centres = erb_centres(n_bands, f_min_hz, f_max_hz)
     narrowest = float(24.7 * (0.00437 * centres.min() + 1.0))
     n_fft = 1 << max(window_len - 1, 1).bit_length()
-    while sf / n_fft > narrowest / 4.0:
+    while sf / n_fft > narrowest / 2.0:
         n_fft *= 2
     mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
     freqs = np.arange(n_fft // 2 + 1) * sf / n_fft
