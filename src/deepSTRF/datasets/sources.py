@@ -23,6 +23,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,8 +33,27 @@ from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_fil
 
 ZENODO_API = "https://zenodo.org/api/records"
 OSF_API = "https://api.osf.io/v2/files"
+OSF_DOWNLOAD_URL = "https://osf.io/download"
+GITHUB_RAW_URL = "https://raw.githubusercontent.com"
 CRCNS_LOGIN_URL = "https://crcns.org/login_form"
 CRCNS_DOWNLOAD_URL = "https://download.crcns.org"
+#: How a dataset's host is reached: anonymously, or with a free CRCNS account.
+ACCESS_KINDS = ("open", "crcns")
+
+
+def expand_url(url: str) -> str:
+    """Replace the host names ``{zenodo}``, ``{osf}``, ``{crcns}`` and ``{github}`` in a catalogue URL.
+
+    The hosts are read from this module at call time (tests point them to a local server).
+
+    Example:
+        >>> expand_url("{crcns}/aa-1/crcns-aa1.zip")
+        'https://download.crcns.org/aa-1/crcns-aa1.zip'
+    """
+    if "{" not in url:
+        return url
+    hosts = {"zenodo": ZENODO_API, "osf": OSF_DOWNLOAD_URL, "crcns": CRCNS_DOWNLOAD_URL, "github": GITHUB_RAW_URL}
+    return url.format(**hosts)
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,11 @@ class RemoteFile:
             when any of them matches (default: the archive name without its extension); a plain
             file counts as present when it exists or any of them matches.
         description: What the file holds (shown in error messages).
+        part: The part of the dataset the file belongs to (an area, an animal), for partial
+            downloads; ``None`` for files every part needs.
+        published: Where the host publishes the file's checksum when ``checksum`` is not pinned:
+            ``"osf:<guid>"``, ``"zenodo:<record>"`` or ``"crcns:<data set>"``.
+        approx_size: Approximate size in bytes, shown by dry runs before the host is asked.
 
     Example:
         >>> RemoteFile("x.mat", "https://example.org/x.mat").is_archive
@@ -63,6 +88,9 @@ class RemoteFile:
     extract: bool = False
     markers: tuple[str, ...] = ()
     description: str = ""
+    part: str | None = None
+    published: str | None = None
+    approx_size: int | None = None
 
     @property
     def is_archive(self) -> bool:
@@ -85,6 +113,32 @@ class RemoteFile:
         return (root / self.filename).exists() or any(any(root.glob(p)) for p in self.markers)
 
 
+def plan_files(root: str | os.PathLike[str], files: Sequence[RemoteFile]) -> list[RemoteFile]:
+    """The files of ``files`` that are absent from ``root`` and must be downloaded (URLs expanded).
+
+    An archive already downloaded but not extracted needs no download and is not listed.
+
+    Args:
+        root: The dataset folder.
+        files: Files the dataset needs.
+
+    Returns:
+        The files to download, in order.
+
+    Example:
+        >>> import tempfile
+        >>> plan_files(tempfile.mkdtemp(), [RemoteFile("a.mat", "{crcns}/x/a.mat")])[0].url
+        'https://download.crcns.org/x/a.mat'
+    """
+    root = Path(root)
+    out = []
+    for f in files:
+        if f.present(root) or (f.extract and (root / f.filename).exists()):
+            continue
+        out.append(replace(f, url=expand_url(f.url)))
+    return out
+
+
 def ensure_files(
     root: str | os.PathLike[str],
     files: Sequence[RemoteFile],
@@ -93,22 +147,29 @@ def ensure_files(
     dataset: str,
     resolve: Callable[[list[RemoteFile], urllib.request.OpenerDirector | None], list[RemoteFile]] | None = None,
     opener: Callable[[], urllib.request.OpenerDirector] | None = None,
+    access: str = "open",
+    username: str | None = None,
+    password: str | None = None,
     progress: bool = True,
 ) -> Path:
     """Make sure every file is in ``root``, downloading and extracting what is missing.
 
     Files already present cause no network access. Archives already downloaded but not
-    extracted are extracted without network access.
+    extracted are extracted without network access. Before downloading, checksums and sizes
+    the files do not pin are read from where the host publishes them (``RemoteFile.published``).
 
     Args:
         root: The dataset folder.
-        files: Files the dataset needs.
+        files: Files the dataset needs (URLs may name hosts, see :func:`expand_url`).
         download: Whether missing files may be downloaded.
         dataset: Dataset name, for messages.
-        resolve: Optional function ``(files, opener) -> files`` adding published checksums and
-            sizes to the files about to be downloaded (called only when something must be downloaded).
+        resolve: Optional function ``(files, opener) -> files`` adding checksums and sizes to the
+            files about to be downloaded (default: :func:`resolve_published`).
         opener: Optional factory of a ``urllib`` opener (e.g. one that logs in), called once and
-            only when something must be downloaded.
+            only when something must be downloaded (default for ``access='crcns'``: a CRCNS login).
+        access: ``'open'`` or ``'crcns'`` (see :data:`ACCESS_KINDS`).
+        username: CRCNS user name (else ``CRCNS_USERNAME``), for ``access='crcns'``.
+        password: CRCNS password (else ``CRCNS_PASSWORD``; never shown or stored).
         progress: Show progress bars.
 
     Returns:
@@ -117,6 +178,7 @@ def ensure_files(
     Raises:
         FileNotFoundError: If files are missing and ``download`` is false; the message lists
             each file, its URL and where to put it.
+        ValueError: If ``access`` is unknown, or CRCNS credentials are needed and missing.
         DownloadError: If a download fails (see :func:`~deepSTRF.datasets.download.download_file`).
 
     Example:
@@ -127,10 +189,12 @@ def ensure_files(
         ...     ensure_files(d, files, download=False, dataset="demo") == Path(d)
         True
     """
+    if access not in ACCESS_KINDS:
+        raise ValueError(f"`access` must be one of {list(ACCESS_KINDS)}, got {access!r}")
     root = Path(root)
     missing = [f for f in files if not f.present(root)]
     to_extract = [f for f in missing if f.extract and (root / f.filename).exists()]
-    to_download = [f for f in missing if f not in to_extract]
+    to_download = plan_files(root, files)
     if to_download and not download:
         lines = "\n".join(f"  - {f.filename} ({f.description or 'data'}): {f.url}" for f in to_download)
         raise FileNotFoundError(
@@ -142,8 +206,12 @@ def ensure_files(
     for f in to_extract:
         extract_archive(root / f.filename, root)
     if to_download:
+        if opener is None and access == "crcns":
+            credentials = crcns_credentials(username, password)  # raises before any request when missing
+            opener = lambda: crcns_login(credentials)  # noqa: E731
         session = opener() if opener is not None else None
-        for f in resolve(list(to_download), session) if resolve is not None else to_download:
+        resolved = (resolve or resolve_published)(list(to_download), session)
+        for f in resolved:
             download_file(
                 f.url,
                 root / f.filename,
@@ -156,6 +224,89 @@ def ensure_files(
             if f.extract:
                 extract_archive(root / f.filename, root)
     return root
+
+
+def with_published_checksums(
+    files: list[RemoteFile], lookup: Callable[[RemoteFile], tuple[str | None, int | None]]
+) -> list[RemoteFile]:
+    """Fill in checksums and sizes from the host's API; warn (and download unverified) if it cannot answer.
+
+    Args:
+        files: Files about to be downloaded.
+        lookup: ``file -> (checksum or None, size or None)``; may raise DownloadError or KeyError.
+
+    Returns:
+        The files, with what the host published filled in (pinned checksums are kept).
+
+    Example:
+        >>> with_published_checksums([RemoteFile("a", "https://x/a")], lambda f: ("md5:00", 3))[0].size
+        3
+    """
+    out = []
+    for f in files:
+        if f.checksum is not None:
+            out.append(f)
+            continue
+        try:
+            checksum, size = lookup(f)
+        except (DownloadError, KeyError) as err:
+            warnings.warn(
+                f"could not read the published checksum of {f.filename} ({err}); it will be downloaded unverified",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            checksum, size = None, None
+        out.append(replace(f, checksum=checksum or None, size=size if size is not None else f.size))
+    return out
+
+
+def resolve_published(files: list[RemoteFile], opener: urllib.request.OpenerDirector | None = None) -> list[RemoteFile]:
+    """Add to each file the checksum and size its host publishes (``RemoteFile.published``).
+
+    OSF and Zenodo answers that cannot be read give a warning (the file is then downloaded
+    unverified); CRCNS lists that cannot be read are an error.
+
+    Args:
+        files: Files about to be downloaded.
+        opener: The logged-in opener, for CRCNS files.
+
+    Returns:
+        The files in the same order, completed.
+
+    Raises:
+        DownloadError: If a CRCNS list cannot be read.
+
+    Example:
+        >>> resolve_published([RemoteFile("a", "https://x/a", checksum="md5:00")])[0].checksum
+        'md5:00'
+    """
+    zenodo: dict[str, dict[str, tuple[str | None, int | None]]] = {}
+
+    def lookup(f: RemoteFile) -> tuple[str | None, int | None]:
+        kind, _, key = (f.published or "").partition(":")
+        if kind == "osf":
+            return osf_file(key)
+        if kind == "zenodo":
+            if key not in zenodo:
+                zenodo[key] = zenodo_files(key)
+            return zenodo[key][Path(f.filename).name]
+        return None, None
+
+    done = list(files)
+    crcns: dict[str, list[int]] = {}
+    others = []
+    for i, f in enumerate(files):
+        kind, _, key = (f.published or "").partition(":")
+        if kind == "crcns":
+            crcns.setdefault(key, []).append(i)
+        else:
+            others.append(i)
+    for i, f in zip(others, with_published_checksums([files[i] for i in others], lookup), strict=True):
+        done[i] = f
+    for dataset, indices in crcns.items():
+        for i, f in zip(indices, with_crcns_sizes([files[i] for i in indices], dataset, opener), strict=True):
+            done[i] = f
+    return done
 
 
 def zenodo_files(record_id: int | str, *, timeout_s: float = 60.0) -> dict[str, tuple[str | None, int | None]]:
@@ -396,12 +547,14 @@ def ensure_crcns_files(
         >>> ensure_crcns_files(Path(tempfile.mkdtemp()), [], "aa-1", download=False).is_dir()
         True
     """
+    files = [f if f.published else replace(f, published=f"crcns:{dataset}") for f in files]
     return ensure_files(
         folder,
         files,
         download=download,
         dataset=f"CRCNS {dataset.upper().replace('-', '')}",
-        resolve=lambda found, opener: with_crcns_sizes(found, dataset, opener),
-        opener=lambda: crcns_login(crcns_credentials(username, password)),
+        access="crcns",
+        username=username,
+        password=password,
         progress=progress,
     )

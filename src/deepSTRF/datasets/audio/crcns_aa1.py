@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._aa1_files import (
     cell_meta,
     compress,
@@ -34,14 +33,14 @@ from deepSTRF.datasets.audio._aa1_files import (
     read_aa1_spike_file,
     stratified_split,
 )
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
 
 __all__ = [
     "CRCNSAA1Dataset",
-    "aa1_files",
     "download_aa1",
     "find_base",
     "read_aa1_cell",
@@ -55,20 +54,6 @@ AREAS = {"Field_L": "Field_L_cells", "MLd": "MLd_cells"}
 PRE_ONSET_S = 2.0
 
 
-def aa1_files() -> list[sources.RemoteFile]:
-    """The CRCNS archive of AA1 (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
-
-    Returns:
-        A one-element list: ``crcns-aa1.zip``, extracted into the dataset folder.
-
-    Example:
-        >>> aa1_files()[0].filename
-        'crcns-aa1.zip'
-    """
-    url = f"{sources.CRCNS_DOWNLOAD_URL}/aa-1/crcns-aa1.zip"
-    return [sources.RemoteFile("crcns-aa1.zip", url, extract=True, markers=("all_stims", "*/all_stims"))]
-
-
 def download_aa1(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -76,34 +61,18 @@ def download_aa1(
     password: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Download and extract AA1 with a CRCNS account (arguments or ``CRCNS_USERNAME``/``CRCNS_PASSWORD``).
-
-    The archive's size is checked against the CRCNS ``filelist.txt``.
-
-    Args:
-        root: Dataset folder; default ``<cache>/crcns-aa1``.
-        username: CRCNS user name.
-        password: CRCNS password (never shown or stored).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        ValueError: If credentials are missing.
-        DownloadError: If the login or the download fails.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("crcns-aa1", root, username=..., password=...)``.
 
     Example:
         >>> callable(download_aa1)
         True
     """
-    return _ensure(dataset_root(root, "crcns-aa1"), True, username, password, progress)
-
-
-def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_crcns_files(
-        folder, aa1_files(), "aa-1", download=download, username=username, password=password, progress=progress
+    warnings.warn(
+        'download_aa1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("crcns-aa1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("crcns-aa1", root, username=username, password=password, progress=progress)
 
 
 class CRCNSAA1Dataset(NeuralDataset):
@@ -184,7 +153,16 @@ class CRCNSAA1Dataset(NeuralDataset):
         window_ms = check_positive_float("window_ms", window_ms)
         if f_min_hz >= f_max_hz:
             raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
-        base = find_base(_ensure(dataset_root(root, "crcns-aa1"), download, username, password, progress))
+        folder = fetch(
+            "crcns-aa1",
+            root,
+            files=["crcns-aa1.zip"],
+            download=download,
+            username=username,
+            password=password,
+            progress=progress,
+        )
+        base = find_base(folder)
 
         stims, stim_meta, lengths = [], [], []
         for stim_type in stim_types:

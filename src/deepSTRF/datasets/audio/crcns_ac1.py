@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, resample
 from deepSTRF.datasets.audio._wehr import (
     Repeat,
@@ -36,6 +35,7 @@ from deepSTRF.datasets.audio._wehr import (
     read_wehr_recording,
     read_wehr_stimulus,
 )
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
 
 AC1_URL = "https://crcns.org/data-sets/ac/ac-1"
@@ -48,20 +48,6 @@ SPLIT_COUNTS = (
 )  # fmt: skip
 
 
-def ac1_files() -> list[sources.RemoteFile]:
-    """The CRCNS archive holding the Wehr data (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
-
-    Returns:
-        A one-element list: ``crcns-ac1.zip``, extracted into the dataset folder.
-
-    Example:
-        >>> ac1_files()[0].filename
-        'crcns-ac1.zip'
-    """
-    url = f"{sources.CRCNS_DOWNLOAD_URL}/ac-1/crcns-ac1.zip"
-    return [sources.RemoteFile("crcns-ac1.zip", url, extract=True, markers=("wehr", "*/wehr", "*/*/wehr"))]
-
-
 def download_ac1(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -69,32 +55,18 @@ def download_ac1(
     password: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Download and extract the AC1 archive holding the Wehr data (about 1.1 GB) with a CRCNS account.
-
-    Args:
-        root: Dataset folder; default ``<cache>/crcns-ac1``.
-        username: CRCNS user name (else ``CRCNS_USERNAME``).
-        password: CRCNS password (else ``CRCNS_PASSWORD``; never shown or stored).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        ValueError: If credentials are missing.
-        DownloadError: If the login or the download fails.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("crcns-ac1", root, username=..., password=...)``.
 
     Example:
         >>> callable(download_ac1)
         True
     """
-    return _ensure(dataset_root(root, "crcns-ac1"), True, username, password, progress)
-
-
-def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_crcns_files(
-        folder, ac1_files(), "ac-1", download=download, username=username, password=password, progress=progress
+    warnings.warn(
+        'download_ac1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("crcns-ac1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("crcns-ac1", root, username=username, password=password, progress=progress)
 
 
 def cell_split(session: str, stim_ids: list[int], counts: tuple[int, int, int] | None) -> dict[str, list[int]]:
@@ -222,7 +194,15 @@ class CRCNSAC1Dataset(NeuralDataset):
         bands_per_octave = check_int("bands_per_octave", bands_per_octave)
         if f_min_hz >= f_max_hz:
             raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
-        folder = _ensure(dataset_root(root, "crcns-ac1"), download, username, password, progress)
+        folder = fetch(
+            "crcns-ac1",
+            root,
+            files=["crcns-ac1.zip"],
+            download=download,
+            username=username,
+            password=password,
+            progress=progress,
+        )
         wehr = find_folder(folder, "wehr")
         if wehr is None or not (wehr / "Results").is_dir():
             raise FileNotFoundError(f"CRCNS AC1: no 'wehr/Results' folder within two levels of {folder}")

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._nat4_parts import (
     cell_key,
     find_dir,
@@ -39,16 +38,19 @@ from deepSTRF.datasets.audio._nat4_parts import (
     stim_meta,
 )
 from deepSTRF.datasets.audio._nems import Epoch, NemsSignal, epoch_rows, prestim_seconds, read_signal, stimulus_epochs
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"
 
 
-def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[sources.RemoteFile]:
-    """The Zenodo files one NAT4 area needs (population file, auditory flags, per-site trials, WAVs).
+def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[str]:
+    """The names of the NAT4 files one area needs (population file, auditory flags, per-site trials, WAVs).
+
+    The files themselves (URLs, checksums) are declared in :mod:`deepSTRF.datasets.catalog`.
 
     Args:
         area: ``'A1'`` or ``'PEG'``.
@@ -56,64 +58,37 @@ def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> l
         waveform: Include the WAV archive.
 
     Returns:
-        The remote files (URLs built from ``sources.ZENODO_API`` at call time).
+        File names, population file first.
 
     Raises:
         ValueError: If ``area`` is unknown.
 
     Example:
-        >>> [f.filename for f in nat4_files("PEG", per_site=False)]
+        >>> nat4_files("PEG", per_site=False)
         ['PEG_NAT4_ozgf.fs100.ch18.tgz', 'PEG_pred_correlation.csv']
     """
     check_choice("area", area, ["A1", "PEG"])
-    url = f"{sources.ZENODO_API}/{NAT4_RECORD}/files/{{}}/content"
-    pop = f"{area}_NAT4_ozgf.fs100.ch18"
-    files = [
-        sources.RemoteFile(f"{pop}.tgz", url.format(f"{pop}.tgz"), markers=(pop,), description="population recording"),
-        sources.RemoteFile(f"{area}_pred_correlation.csv", url.format(f"{area}_pred_correlation.csv")),
-    ]
+    files = [f"{area}_NAT4_ozgf.fs100.ch18.tgz", f"{area}_pred_correlation.csv"]
     if per_site:
-        sites = f"{area}_single_sites"
-        markers = (sites, f"{area}_Single_Sites")
-        files.append(sources.RemoteFile(f"{sites}.zip", url.format(f"{sites}.zip"), extract=True, markers=markers))
+        files.append(f"{area}_single_sites.zip")
     if waveform:
-        files.append(sources.RemoteFile("wav.zip", url.format("wav.zip"), extract=True, markers=("wav",)))
+        files.append("wav.zip")
     return files
 
 
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    published: dict[str, tuple[str | None, int | None]] = {}
-
-    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
-        if not published:
-            published.update(sources.zenodo_files(NAT4_RECORD))
-        return published[f.filename]
-
-    return with_published_checksums(files, lookup)
-
-
 def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-    """Download both NAT4 areas (population files, per-site trials, auditory flags) and the WAVs.
-
-    Files are checked against the MD5 checksums and sizes the Zenodo record publishes.
-
-    Args:
-        root: Dataset folder; default ``<cache>/nat4``.
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("nat4", root)``.
 
     Example:
         >>> callable(download_nat4)
         True
     """
-    files = nat4_files("A1", waveform=True) + nat4_files("PEG")
-    folder = dataset_root(root, "nat4")
-    return sources.ensure_files(folder, files, download=True, dataset="NAT4", resolve=_resolve, progress=progress)
+    warnings.warn(
+        'download_nat4 is deprecated; use deepSTRF.datasets.catalog.download_dataset("nat4", root)',
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return download_dataset("nat4", root, progress=progress)
 
 
 class NAT4Dataset(NeuralDataset):
@@ -182,11 +157,10 @@ class NAT4Dataset(NeuralDataset):
         if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
             raise ValueError(f"`dt_ms` must be a multiple of 10 (the published 100 Hz bins), got {dt_ms}")
         k = round(dt_ms / 10.0)
-        folder = dataset_root(root, "nat4")
         files = nat4_files(area, per_site=test_trials == "per_site", waveform=waveform)
-        sources.ensure_files(folder, files, download=download, dataset="NAT4", resolve=_resolve, progress=progress)
-        pop = folder / files[0].filename
-        pop = pop if pop.exists() else folder / files[0].filename.removesuffix(".tgz")
+        folder = fetch("nat4", root, files=files, download=download, progress=progress)
+        pop = folder / files[0]
+        pop = pop if pop.exists() else folder / files[0].removesuffix(".tgz")
 
         resp = read_signal(pop, "resp")
         found = stimulus_epochs(resp, ("STIM_00cat", "STIM_cat"))
@@ -233,7 +207,7 @@ class NAT4Dataset(NeuralDataset):
             stims = self._waveforms(folder, epochs, lengths, int(hop or 0), audio_fs, prestim)
         else:
             stims = self._spectrograms(pop, rows, k, normalize, stat_rows)
-        flags_path = folder / files[1].filename
+        flags_path = folder / files[1]
         flags = read_auditory_flags(flags_path) if flags_path.exists() else {}
         neuron_meta = [
             nrn_meta(c, area, flags, site_index.get(cell_key(c))) | {"has_test_trials": ok}

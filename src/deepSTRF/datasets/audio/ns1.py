@@ -30,11 +30,11 @@ from deepSTRF.datasets.audio._ns1_files import (
     read_ns1_metadata,
     read_ns1_spike_file,
 )
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.datasets.sources import RemoteFile, ensure_files, osf_file
 
 __all__ = [
     "NS1Dataset",
@@ -51,23 +51,9 @@ NS1_URL = "https://osf.io/ayw2p/"
 NS1_WINDOW_MS = 4995.0
 NS1_AUDIO_FS = 48828.125  # TDT rate; the WAV headers say 48828
 N_NATURAL = 20
-_DNET = "https://raw.githubusercontent.com/monzilur/DNet/master/"
-_OSF_GUIDS = {"MetadataSHEnCneurons.mat": "gdwyd", "spikesandwav.zip": "5nxga", "ReadMe.rtf": "f3rtm"}
-METADATA = RemoteFile("MetadataSHEnCneurons.mat", "https://osf.io/download/gdwyd/", description="neuron metadata")
-SPIKES = RemoteFile(
-    "spikesandwav.zip",
-    "https://osf.io/download/5nxga/",
-    extract=True,
-    markers=("spikesandwav",),
-    description="spike times and sound waveforms",
-)
-README = RemoteFile("ReadMe.rtf", "https://osf.io/download/f3rtm/", description="dataset README")
-COCHLEAGRAMS = RemoteFile(
-    "test_data_5ms.mat",
-    _DNET + "test_data_5ms.mat",
-    checksum="gitsha1:70179b2d34a90c6436955363c802280a89c0cc0f",
-    description="5 ms cochleagrams of the 20 natural sounds (DNet repository)",
-)
+METADATA = "MetadataSHEnCneurons.mat"
+SPIKES = "spikesandwav.zip"
+COCHLEAGRAMS = "test_data_5ms.mat"
 SPLITS = {
     "rahman2020": {"train": [0, 1, 2, 4, 5, 7, 8, *range(10, 19)], "test": [3, 6, 9, 19]},
     "dnet": {"train": list(range(16)), "test": [16, 17, 18, 19]},
@@ -77,34 +63,19 @@ _TYPES = {0: "water_sounds", 19: "water_sounds", 3: "ferret_vocalization", 6: "i
 _TYPES |= {s: "human_speech" for s in range(8, 12)}
 
 
-def _resolve(files: list[RemoteFile], opener: Any) -> list[RemoteFile]:
-    return with_published_checksums(files, lambda f: osf_file(_OSF_GUIDS[f.filename]))
-
-
 def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-    """Download every NS1 file (metadata, spikes and waveforms, README, cochleagrams) into ``root``.
-
-    Files already present are kept; the spike archive is extracted. OSF files are checked against
-    the SHA-256 the OSF API publishes, the cochleagrams against their pinned git blob hash.
-
-    Args:
-        root: Dataset folder; default ``<cache>/ns1``.
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("ns1", root)``.
 
     Example:
         >>> callable(download_ns1)
         True
     """
-    files = [METADATA, SPIKES, README, COCHLEAGRAMS]
-    return ensure_files(
-        dataset_root(root, "ns1"), files, download=True, dataset="NS1", resolve=_resolve, progress=progress
+    warnings.warn(
+        'download_ns1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("ns1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("ns1", root, progress=progress)
 
 
 class NS1Dataset(NeuralDataset):
@@ -168,20 +139,19 @@ class NS1Dataset(NeuralDataset):
         stim_delay_frames = check_int("stim_delay_frames", stim_delay_frames, minimum=0)
         check_choice("split", split, list(SPLITS))
         precomputed = not waveform and dt_ms == 5.0 and not recompute_spectrogram
-        folder = dataset_root(root, "ns1")
         needed = [METADATA, SPIKES] + ([COCHLEAGRAMS] if precomputed else [])
-        ensure_files(folder, needed, download=download, dataset="NS1", resolve=_resolve, progress=progress)
+        folder = fetch("ns1", root, files=needed, download=download, progress=progress)
         base = folder / "spikesandwav"
 
         if precomputed:
-            cochleagrams = read_ns1_cochleagrams(folder / COCHLEAGRAMS.filename)
+            cochleagrams = read_ns1_cochleagrams(folder / COCHLEAGRAMS)
             stims = [delay_frames(c, stim_delay_frames) for c in cochleagrams]
             lengths = [c.shape[-1] for c in cochleagrams]
         else:
             stims, lengths = self._from_waveforms(base, dt_ms, hop, audio_fs if waveform else None)
         n_stim = len(stims)
 
-        units = read_ns1_metadata(folder / METADATA.filename)
+        units = read_ns1_metadata(folder / METADATA)
         responses: list[list[Any]] = [[] for _ in range(n_stim)]
         kept, self.dropped_neurons = [], []
         for unit in units:
