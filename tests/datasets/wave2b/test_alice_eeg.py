@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("mne")
 
+from deepSTRF.datasets import catalog, sources  # noqa: E402
 from deepSTRF.datasets.audio import alice_eeg as al  # noqa: E402
 
 
@@ -72,18 +73,18 @@ def test_partial_download_from_a_local_repository(alice_root, http_files, tmp_pa
     _, truth, _ = alice_root
     import hashlib
 
-    for name, uuid in al.BITSTREAMS.items():
+    for name, uuid in catalog.ALICE_BITSTREAMS.items():
         blob = truth["archives"][name]
         http_files.files[f"/bitstreams/{uuid}/download"] = blob
         http_files.files[f"/server/api/core/bitstreams/{uuid}"] = json.dumps(
             {"sizeBytes": len(blob), "checksum": {"value": hashlib.md5(blob).hexdigest(), "checkSumAlgorithm": "MD5"}}
         ).encode()
-    monkeypatch.setattr(al, "DRUM_DOWNLOAD", http_files.url("/bitstreams/{}/download"))
-    monkeypatch.setattr(al, "DRUM_API", http_files.url("/server/api/core/bitstreams"))
+    monkeypatch.setattr(sources, "DRUM_DOWNLOAD_URL", http_files.url("/bitstreams"))
+    monkeypatch.setattr(sources, "DRUM_API", http_files.url("/server/api/core/bitstreams"))
     data = al.AliceEEGDataset(tmp_path, download=True, parts=(1,), dt_ms=2.0, band_hz=(None, None), progress=False)
     assert data.info["subjects"] == ["S03"]
     got = sorted(p for p, _ in http_files.log if "/download" in p)
-    assert got == sorted(f"/bitstreams/{al.BITSTREAMS[n]}/download" for n in ("stimuli.zip", "eeg.1.zip"))
+    assert got == sorted(f"/bitstreams/{catalog.ALICE_BITSTREAMS[n]}/download" for n in ("stimuli.zip", "eeg.1.zip"))
     # later, offline, the subjects present load without asking for the other archives
     again = al.AliceEEGDataset(tmp_path, dt_ms=2.0, band_hz=(None, None), progress=False)
     assert again.info["subjects"] == ["S03"]

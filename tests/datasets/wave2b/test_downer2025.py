@@ -96,7 +96,7 @@ def test_verify_counts(downer_root):
 
 def test_session_fetched_alone_from_the_remote_archive(downer_root, http_files, tmp_path, monkeypatch):
     _, truth, _ = downer_root
-    http_files.files[f"/api/records/{dn.DOWNER_RECORD}/files/{dn.ARCHIVE}/content"] = truth["zip"]
+    http_files.files[f"/api/records/16175377/files/{dn.ARCHIVE}/content"] = truth["zip"]
     monkeypatch.setattr(sources, "ZENODO_API", http_files.url("/api/records"))
     index = dn.Downer2025Sessions(tmp_path, download=True, progress=False)
     assert index.session_ids == ["180613", "180731"]

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio import le2025 as le
 
 
@@ -90,7 +91,7 @@ def test_download_through_figshare_api(le_root, http_files, tmp_path, monkeypatc
     listing = [{"name": le.ARCHIVE, "size": len(blob), "download_url": http_files.url("/ndownloader/files/555"),
                 "supplied_md5": hashlib.md5(blob).hexdigest()}]  # fmt: skip
     http_files.files["/v2/articles/29203457/files"] = json.dumps(listing).encode()
-    monkeypatch.setattr(le, "FIGSHARE_API", http_files.url("/v2/articles"))
+    monkeypatch.setattr(sources, "FIGSHARE_API", http_files.url("/v2/articles"))
     data = le.Le2025Dataset(tmp_path, download=True, progress=False)
     assert data.n_neurons == 2 and (tmp_path / "metadata").is_dir()
     # a corrupted copy fails the published checksum and leaves nothing behind

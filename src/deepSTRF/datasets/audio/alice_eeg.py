@@ -28,23 +28,14 @@ import numpy as np
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._frontends import erb_band_power
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
+from deepSTRF.datasets.catalog import dataset_folder, fetch, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 
 ALICE_URL = "https://doi.org/10.13016/pulf-lndn"
-DRUM_DOWNLOAD = "https://drum.lib.umd.edu/bitstreams/{}/download"
-DRUM_API = "https://drum.lib.umd.edu/server/api/core/bitstreams"
-#: file -> DRUM bitstream UUID
-BITSTREAMS = {
-    "eeg.0.zip": "264ca110-f7f4-4fd5-9b00-896102b841ad",
-    "eeg.1.zip": "bef532d8-cf74-4b9d-9b4c-5c1f81610ce9",
-    "eeg.2.zip": "25fc51ae-d1fa-4094-85af-65dd4cf30251",
-    "stimuli.zip": "df241468-26ee-42df-b27f-3f438cfc5a3f",
-}
 N_SEGMENTS = 12
 #: Figures of the real data (DATASETS-wave2.md).
 DOCUMENTED: dict[str, Any] = {
@@ -56,54 +47,21 @@ DOCUMENTED: dict[str, Any] = {
 }
 
 
-def alice_files(parts: tuple[int, ...] = (0, 1, 2)) -> list[sources.RemoteFile]:
+def alice_files(parts: tuple[int, ...] = (0, 1, 2)) -> list[str]:
     """The DRUM files: the stimuli and the chosen EEG archives (each holds a third of the subjects).
 
+    The files themselves (URLs, published checksums) are declared in :mod:`deepSTRF.datasets.catalog`.
+
     Example:
-        >>> [f.filename for f in alice_files((1,))]
+        >>> alice_files((1,))
         ['stimuli.zip', 'eeg.1.zip']
     """
-    files = [sources.RemoteFile("stimuli.zip", DRUM_DOWNLOAD.format(BITSTREAMS["stimuli.zip"]), extract=True, markers=("stimuli",))]
+    out = ["stimuli.zip"]
     for k in parts:
         if k not in (0, 1, 2):
             raise ValueError(f"`parts` must hold 0, 1 or 2 (eeg.0.zip ... eeg.2.zip), got {k!r}")
-        name = f"eeg.{k}.zip"
-        files.append(sources.RemoteFile(name, DRUM_DOWNLOAD.format(BITSTREAMS[name]), extract=True, markers=(f"eeg.{k}",)))
-    return files
-
-
-def drum_checksum(uuid: str) -> tuple[str | None, int | None]:
-    """MD5 and size of a DRUM bitstream from the repository's REST API (DSpace 7).
-
-    Raises:
-        DownloadError: If the API cannot be read.
-
-    Example:
-        >>> f"{DRUM_API}/{BITSTREAMS['stimuli.zip']}"
-        'https://drum.lib.umd.edu/server/api/core/bitstreams/df241468-26ee-42df-b27f-3f438cfc5a3f'
-    """
-    payload = sources._get_json(f"{DRUM_API}/{uuid}", 60.0)
-    check = payload.get("checksum") or {}
-    algorithm = str(check.get("checkSumAlgorithm", "")).lower()
-    value = check.get("value")
-    return (f"{algorithm}:{value}" if value and algorithm in ("md5", "sha1", "sha256") else None), payload.get("sizeBytes")
-
-
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    return with_published_checksums(files, lambda f: drum_checksum(BITSTREAMS[f.filename]))
-
-
-def download_alice_eeg(
-    root: str | os.PathLike[str] | None = None, *, parts: tuple[int, ...] = (0, 1, 2), progress: bool = True
-) -> Path:
-    """Download and extract the Alice EEG files (about 2.5 GiB; ``parts`` picks the EEG archives).
-
-    Example:
-        >>> callable(download_alice_eeg)
-        True
-    """
-    folder = dataset_root(root, "alice-eeg")
-    return sources.ensure_files(folder, alice_files(parts), download=True, dataset="Alice EEG", resolve=_resolve, progress=progress)
+        out.append(f"eeg.{k}.zip")
+    return out
 
 
 def subject_files(folder: Path) -> dict[str, Path]:
@@ -230,11 +188,12 @@ class AliceEEGDataset(NeuralDataset):
             band_hz, f_max_hz, n_frequency_bands, f_min_hz = (1.0, None), None, 8, 80.0
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
         mne = require("mne", extra="eeg", purpose="reading the Alice EEG .fif files")
-        folder = dataset_root(root, "alice-eeg")
+        folder = dataset_folder("alice-eeg", root)
         files = alice_files(parts)
         if not download and subject_files(folder):  # some subjects present: do not ask for every archive
-            files = [f for f in files if f.filename == "stimuli.zip" or f.present(folder)]
-        sources.ensure_files(folder, files, download=download, dataset="Alice EEG", resolve=_resolve, progress=progress)
+            entry = get_dataset_info("alice-eeg")
+            files = [f for f in files if f == "stimuli.zip" or entry.file(f).present(folder)]
+        fetch("alice-eeg", folder, files=files, download=download, progress=progress)
         found = subject_files(folder)
         if subjects is not None:
             missing = sorted(set(subjects) - set(found))

@@ -42,18 +42,18 @@ import numpy as np
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._frontends import log_mel_power
 from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import dataset_folder, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.remote_zip import fetch_zip_members, list_zip_members
+from deepSTRF.datasets.sources import expand_url
 from deepSTRF.datasets.smoothing import hanning_kernel, smooth_trials
 
-DOWNER_RECORD = 16175377
 DOWNER_URL = "https://zenodo.org/records/16175377"
 ARCHIVE = "auditory_cortex_data.zip"
 SENTENCES = "stimuli/out_sentence_details_timit_all_loudness.mat"
@@ -78,28 +78,6 @@ DOCUMENTED: dict[str, Any] = {
 _MUSPK = re.compile(r"^(?P<animal>[^_]+)_(?P<session>[^_]+)_Ch(?P<channel>\d+)(?P<suffix>[^_]*)_MUspk\.mat$")
 
 
-def downer_files() -> list[sources.RemoteFile]:
-    """The one archive of the record (downloaded whole only by :func:`download_downer2025`).
-
-    Example:
-        >>> downer_files()[0].filename
-        'auditory_cortex_data.zip'
-    """
-    url = f"{sources.ZENODO_API}/{DOWNER_RECORD}/files/{ARCHIVE}/content"
-    return [sources.RemoteFile(ARCHIVE, url, description="sessions, stimuli and metadata (about 29 GB)")]
-
-
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    published: dict[str, tuple[str | None, int | None]] = {}
-
-    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
-        if not published:
-            published.update(sources.zenodo_files(DOWNER_RECORD))
-        return published[f.filename]
-
-    return with_published_checksums(files, lookup)
-
-
 def download_downer2025(
     root: str | os.PathLike[str] | None = None, *, sessions: list[str] | None = None, progress: bool = True
 ) -> Path:
@@ -122,7 +100,7 @@ def download_downer2025(
         >>> callable(download_downer2025)
         True
     """
-    folder = dataset_root(root, "downer2025")
+    folder = dataset_folder("downer2025", root)
     index = Downer2025Sessions(folder, download=True, progress=progress)
     for session in index.session_ids if sessions is None else sessions:
         index.fetch_session(session)
@@ -136,7 +114,7 @@ class _Archive:
         self.folder, self.download, self.progress = folder, download, progress
         local = folder / ARCHIVE
         self.zip = zipfile.ZipFile(local) if local.is_file() else None
-        self.url = downer_files()[0].url
+        self.url = expand_url(get_dataset_info("downer2025").file(ARCHIVE).url)
         if self.zip is not None:
             names = [i.filename for i in self.zip.infolist() if not i.is_dir()]
         elif download:
@@ -272,7 +250,7 @@ class Downer2025Sessions:
         self.n_frequency_bands = check_int("n_frequency_bands", n_frequency_bands)
         self.f_min_hz, self.f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
         self.window_ms = check_positive_float("window_ms", window_ms)
-        self.folder = dataset_root(root, "downer2025")
+        self.folder = dataset_folder("downer2025", root)
         self.archive = _Archive(self.folder, download, progress)
         yaml = require("yaml", extra="data", purpose="reading sessions_metadata.yml")
         self.metadata: dict[str, Any] = yaml.safe_load(self.archive.read(METADATA).decode("utf-8")) or {}

@@ -23,14 +23,13 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._nat4_parts import nat4_splits, pool
 from deepSTRF.datasets.audio._nems_sites import merge_sites, placed_waveform, read_site, site_of, wav_index
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
+from deepSTRF.datasets.catalog import fetch
 from deepSTRF.datasets.core import NeuralDataset
 
-ESPEJO_RECORD = 3445557
 ESPEJO_URL = "https://zenodo.org/records/3445557"
 #: experiment -> (outer archive stem, folder of site recordings inside it)
 EXPERIMENTS = {"NAT": ("A1_natural_sounds", "NAT"), "VMN": ("A1_voc_mod_noise", "VMN")}
@@ -41,53 +40,15 @@ DOCUMENTED = {
 }
 
 
-def espejo_files(experiment: str) -> list[sources.RemoteFile]:
-    """The Zenodo archive of one experiment (``'NAT'`` or ``'VMN'``).
+def espejo_files(experiment: str) -> list[str]:
+    """The archive one experiment needs (declared in :mod:`deepSTRF.datasets.catalog`).
 
     Example:
-        >>> [f.filename for f in espejo_files("VMN")]
+        >>> espejo_files("VMN")
         ['A1_voc_mod_noise.tgz']
     """
     check_choice("experiment", experiment, list(EXPERIMENTS))
-    stem = EXPERIMENTS[experiment][0]
-    url = f"{sources.ZENODO_API}/{ESPEJO_RECORD}/files/{stem}.tgz/content"
-    return [sources.RemoteFile(f"{stem}.tgz", url, extract=True, markers=(stem,), description=f"{experiment} sites")]
-
-
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    published: dict[str, tuple[str | None, int | None]] = {}
-
-    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
-        if not published:
-            published.update(sources.zenodo_files(ESPEJO_RECORD))
-        return published[f.filename]
-
-    return with_published_checksums(files, lookup)
-
-
-def download_espejo2019(
-    root: str | os.PathLike[str] | None = None, *, experiments: tuple[str, ...] = ("NAT", "VMN"), progress: bool = True
-) -> Path:
-    """Download (and extract) the Espejo 2019 archives, checked against Zenodo's MD5 checksums.
-
-    Args:
-        root: Dataset folder; default ``<cache>/espejo2019``.
-        experiments: Which archives: ``'NAT'`` (about 640 MB) and/or ``'VMN'`` (about 25 MB).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
-
-    Example:
-        >>> callable(download_espejo2019)
-        True
-    """
-    files = [f for e in experiments for f in espejo_files(e)]
-    folder = dataset_root(root, "espejo2019")
-    return sources.ensure_files(folder, files, download=True, dataset="Espejo 2019", resolve=_resolve, progress=progress)
+    return [f"{EXPERIMENTS[experiment][0]}.tgz"]
 
 
 def site_archives(folder: Path, experiment: str) -> list[Path]:
@@ -167,11 +128,7 @@ class Espejo2019Dataset(NeuralDataset):
         if waveform and wav_dir is None:
             raise ValueError("`wav_dir` is required with waveform=True: the Espejo 2019 record holds no audio")
         k = round(dt_ms / 10.0)
-        folder = dataset_root(root, "espejo2019")
-        sources.ensure_files(
-            folder, espejo_files(experiment), download=download, dataset="Espejo 2019", resolve=_resolve,
-            progress=progress,
-        )  # fmt: skip
+        folder = fetch("espejo2019", root, files=espejo_files(experiment), download=download, progress=progress)
         paths = site_archives(folder, experiment)
         if sites is not None:
             wanted = {str(s) for s in sites}

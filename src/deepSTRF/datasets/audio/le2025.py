@@ -25,27 +25,23 @@ import json
 import math
 import os
 import re
-import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._frontends import erb_band_power
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import fetch
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.datasets.download import DownloadError
 from deepSTRF.datasets.smoothing import hanning_kernel, smooth_trials
 
-LE_ARTICLE = 29203457
 LE_URL = "https://doi.org/10.6084/m9.figshare.29203457"
-FIGSHARE_API = "https://api.figshare.com/v2/articles"
 ARCHIVE = "zebf-auditory-restoration-1.zip"
 #: stimulus set -> (response folders, documented sample rate in Hz)
 STIMULUS_SETS = {
@@ -136,66 +132,6 @@ def read_pprox(path: str | os.PathLike[str]) -> tuple[str, list[PproxTrial]]:
             trials.append(PproxTrial(str(stim), t.get("condition"), spikes))
     kind = "stimtrial" if "stimtrial" in schema or any(isinstance(t.get("stimulus"), dict) for t in doc["pprox"]) else "legacy"
     return kind, trials
-
-
-def le_files() -> list[sources.RemoteFile]:
-    """The archive of the figshare article (its download URL and MD5 are read from the figshare API).
-
-    Example:
-        >>> le_files()[0].filename
-        'zebf-auditory-restoration-1.zip'
-    """
-    return [
-        sources.RemoteFile(
-            ARCHIVE, LE_URL, extract=True, markers=("metadata", "*/metadata"), description="responses, stimuli, metadata"
-        )
-    ]
-
-
-def figshare_files(article: int, *, timeout_s: float = 60.0) -> dict[str, tuple[str, str | None, int | None]]:
-    """``{name: (download URL, "md5:<hex>", size)}`` of a figshare article's files.
-
-    Raises:
-        DownloadError: If the API cannot be read.
-
-    Example:
-        >>> f"{FIGSHARE_API}/{LE_ARTICLE}/files"
-        'https://api.figshare.com/v2/articles/29203457/files'
-    """
-    url = f"{FIGSHARE_API}/{article}/files"
-    try:
-        req = urllib.request.Request(url, headers={"User-Agent": "deepSTRF-downloader"})
-        with urllib.request.urlopen(req, timeout=timeout_s) as r:
-            entries = json.loads(r.read().decode("utf-8"))
-    except (OSError, ValueError) as err:
-        raise DownloadError(f"could not read the figshare file list {url} ({err})") from err
-    out = {}
-    for e in entries:
-        md5 = e.get("supplied_md5") or e.get("computed_md5")
-        out[str(e["name"])] = (str(e["download_url"]), f"md5:{md5}" if md5 else None, e.get("size"))
-    return out
-
-
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    listing = figshare_files(LE_ARTICLE)
-    out = []
-    for f in files:
-        if f.filename not in listing:
-            raise DownloadError(f"figshare article {LE_ARTICLE} lists no file {f.filename} (it has {sorted(listing)})")
-        url, checksum, size = listing[f.filename]
-        out.append(replace(f, url=url, checksum=checksum, size=size))
-    return out
-
-
-def download_le2025(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-    """Download and extract the Le 2025 archive (105 MB), checked against figshare's MD5.
-
-    Example:
-        >>> callable(download_le2025)
-        True
-    """
-    folder = dataset_root(root, "le2025")
-    return sources.ensure_files(folder, le_files(), download=True, dataset="Le 2025", resolve=_resolve, progress=progress)
 
 
 def find_base(folder: Path) -> Path:
@@ -305,8 +241,7 @@ class Le2025Dataset(NeuralDataset):
         window_ms = check_positive_float("window_ms", window_ms)
         if f_min_hz >= f_max_hz:
             raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
-        folder = dataset_root(root, "le2025")
-        sources.ensure_files(folder, le_files(), download=download, dataset="Le 2025", resolve=_resolve, progress=progress)
+        folder = fetch("le2025", root, download=download, progress=progress)
         base = find_base(folder)
         wav_dir = base / f"{stimulus_set}-stimuli"
         wavs = {p.stem: p for p in sorted(wav_dir.glob("*")) if p.suffix.lower() == ".wav"} if wav_dir.is_dir() else {}

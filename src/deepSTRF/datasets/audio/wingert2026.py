@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._nat4_parts import find_dir, nat4_splits, pool
 from deepSTRF.datasets.audio._nems_sites import merge_sites, placed_waveform, read_site, site_of, wav_index
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
+from deepSTRF.datasets.catalog import fetch, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.remote_zip import fetch_zip_members
+from deepSTRF.datasets.sources import expand_url
 
-WINGERT_RECORD = 18331549
 WINGERT_URL = "https://zenodo.org/records/18331549"
 #: archive site -> the site it duplicates
 DUPLICATE_SITES = {"PRN018b": "PRN018a"}
@@ -50,85 +50,32 @@ DOCUMENTED: dict[str, Any] = {
 _CELL_COLUMNS = ("cellid", "siteid", "area", "layer", "depth", "narrow", "celltype", "sw", "goodpred")
 
 
-def wingert_files(*, waveform: bool = False, recordings: bool = True) -> list[sources.RemoteFile]:
-    """The Zenodo files the loader needs: the cell list, the recordings and (waveform mode) the audio.
+def wingert_files(*, waveform: bool = False, recordings: bool = True) -> list[str]:
+    """The files the loader needs (declared in :mod:`deepSTRF.datasets.catalog`).
 
     Example:
-        >>> [f.filename for f in wingert_files(waveform=True)]
+        >>> wingert_files(waveform=True)
         ['cell_list.csv', 'recordings.zip', 'wav.zip']
     """
-    url = f"{sources.ZENODO_API}/{WINGERT_RECORD}/files/{{}}/content"
-    files = [sources.RemoteFile("cell_list.csv", url.format("cell_list.csv"), description="unit metadata")]
-    if recordings:
-        files.append(
-            sources.RemoteFile(
-                "recordings.zip", url.format("recordings.zip"), extract=True, markers=("recordings",),
-                description="site recordings (4.35 GB)",
-            )  # fmt: skip
-        )
-    if waveform:
-        files.append(sources.RemoteFile("wav.zip", url.format("wav.zip"), extract=True, markers=("wav",)))
-    return files
-
-
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    published: dict[str, tuple[str | None, int | None]] = {}
-
-    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
-        if not published:
-            published.update(sources.zenodo_files(WINGERT_RECORD))
-        return published[f.filename]
-
-    return with_published_checksums(files, lookup)
-
-
-def download_wingert2026(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    sites: list[str] | None = None,
-    waveform: bool = False,
-    progress: bool = True,
-) -> Path:
-    """Download Wingert 2026: the cell list and every site, or only some sites (partial download).
-
-    With ``sites``, only those members of ``recordings.zip`` are fetched, with HTTP range requests
-    (each member checked against the CRC-32 the archive stores); otherwise the whole archive is
-    downloaded, checked against Zenodo's MD5, and extracted.
-
-    Args:
-        root: Dataset folder; default ``<cache>/wingert2026``.
-        sites: Site ids to fetch (e.g. ``['PRN004a']``); default all.
-        waveform: Also fetch ``wav.zip`` (3.7 GB).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
-
-    Example:
-        >>> callable(download_wingert2026)
-        True
-    """
-    folder = dataset_root(root, "wingert2026")
-    files = wingert_files(waveform=waveform, recordings=sites is None)
-    sources.ensure_files(folder, files, download=True, dataset="Wingert 2026", resolve=_resolve, progress=progress)
-    if sites is not None:
-        fetch_sites(folder, sites, progress=progress)
-    return folder
+    return ["cell_list.csv"] + (["recordings.zip"] if recordings else []) + (["wav.zip"] if waveform else [])
 
 
 def fetch_sites(folder: Path, sites: list[str], *, progress: bool = True) -> list[Path]:
-    """Fetch the archives of some sites out of the remote ``recordings.zip`` (only what is missing)."""
+    """Fetch the archives of some sites out of the remote ``recordings.zip`` (only those missing).
+
+    Only the archive's directory and the chosen members are transferred (HTTP range requests),
+    each member checked against the CRC-32 the archive stores.
+
+    Example:
+        >>> callable(fetch_sites)
+        True
+    """
     have = {site_of(p) for p in site_archives(folder)}
     wanted = [s for s in sites if s not in have]
     if not wanted:
         return []
-    url = wingert_files()[1].url
-    return fetch_zip_members(
-        url, folder, lambda name: name.endswith(".tgz") and site_of(name) in wanted, progress=progress
-    )
+    url = expand_url(get_dataset_info("wingert2026").file("recordings.zip").url)
+    return fetch_zip_members(url, folder, lambda name: name.endswith(".tgz") and site_of(name) in wanted, progress=progress)
 
 
 def site_archives(folder: Path) -> list[Path]:
@@ -199,7 +146,8 @@ class Wingert2026Dataset(NeuralDataset):
 
     Args:
         root: Dataset folder; default ``<cache>/wingert2026``.
-        download: Download what is missing (with ``sites``: only those sites' archives).
+        download: Download what is missing (with ``sites``: only those sites' archives, read out of the
+            remote ``recordings.zip``; ``catalog.download_dataset("wingert2026")`` fetches everything).
         dt_ms: Bin width, a multiple of 10 ms.
         waveform: Return waveforms.
         audio_fs: Waveform sample rate (Hz).
@@ -239,9 +187,8 @@ class Wingert2026Dataset(NeuralDataset):
         if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
             raise ValueError(f"`dt_ms` must be a multiple of 10 (the recordings' 100 Hz raster), got {dt_ms}")
         k = round(dt_ms / 10.0)
-        folder = dataset_root(root, "wingert2026")
         files = wingert_files(waveform=waveform, recordings=sites is None)
-        sources.ensure_files(folder, files, download=download, dataset="Wingert 2026", resolve=_resolve, progress=progress)
+        folder = fetch("wingert2026", root, files=files, download=download, progress=progress)
         if sites is not None and download:
             fetch_sites(folder, list(sites), progress=progress)
         cells = read_cell_list(folder / "cell_list.csv")
