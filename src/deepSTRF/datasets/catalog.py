@@ -306,7 +306,9 @@ ALICE_BITSTREAMS = {
 
 def _drum(name: str, approx_mb: float, **kwargs: Any) -> RemoteFile:
     uuid = ALICE_BITSTREAMS[name]
-    return RemoteFile(name, f"{{drum}}/{uuid}/download", published=f"drum:{uuid}", approx_size=int(approx_mb * _MB), **kwargs)
+    return RemoteFile(
+        name, f"{{drum}}/{uuid}/download", published=f"drum:{uuid}", approx_size=int(approx_mb * _MB), **kwargs
+    )
 
 
 _WAVE2B: tuple[DatasetEntry, ...] = (
@@ -325,11 +327,25 @@ _WAVE2B: tuple[DatasetEntry, ...] = (
         url="https://zenodo.org/records/3445557",
         licence="open access (see the Zenodo record)",
         files=(
-            _zenodo(_ESPEJO, "A1_natural_sounds.tgz", 638.0, extract=True, markers=("A1_natural_sounds",), part="NAT",
-                    description="natural-sound sites"),
-            _zenodo(_ESPEJO, "A1_voc_mod_noise.tgz", 25.0, extract=True, markers=("A1_voc_mod_noise",), part="VMN",
-                    description="vocalisation-modulated-noise sites"),
-        ),  # fmt: skip
+            _zenodo(
+                _ESPEJO,
+                "A1_natural_sounds.tgz",
+                638.0,
+                extract=True,
+                markers=("A1_natural_sounds",),
+                part="NAT",
+                description="natural-sound sites",
+            ),
+            _zenodo(
+                _ESPEJO,
+                "A1_voc_mod_noise.tgz",
+                25.0,
+                extract=True,
+                markers=("A1_voc_mod_noise",),
+                part="VMN",
+                description="vocalisation-modulated-noise sites",
+            ),
+        ),
         parts=(("NAT", "natural sounds"), ("VMN", "vocalisation-modulated noise")),
     ),
     DatasetEntry(
@@ -371,9 +387,13 @@ _WAVE2B: tuple[DatasetEntry, ...] = (
         url="https://zenodo.org/records/16175377",
         licence="CC-BY-4.0",
         files=(
-            _zenodo(_DOWNER, "auditory_cortex_data.zip", 29_000.0,
-                    description="sessions, stimuli and metadata (read in place, never extracted)"),
-        ),  # fmt: skip
+            _zenodo(
+                _DOWNER,
+                "auditory_cortex_data.zip",
+                29_000.0,
+                description="sessions, stimuli and metadata (read in place, never extracted)",
+            ),
+        ),
     ),
     DatasetEntry(
         name="wingert2026",
@@ -390,12 +410,26 @@ _WAVE2B: tuple[DatasetEntry, ...] = (
         licence="open access (see the Zenodo record)",
         files=(
             _zenodo(_WINGERT, "cell_list.csv", 5.4, description="unit metadata (area, layer, depth, cell type)"),
-            _zenodo(_WINGERT, "recordings.zip", 4350.0, extract=True, markers=("recordings",), part="recordings",
-                    description="site recordings"),
+            _zenodo(
+                _WINGERT,
+                "recordings.zip",
+                4350.0,
+                extract=True,
+                markers=("recordings",),
+                part="recordings",
+                description="site recordings",
+            ),
             _zenodo(_WINGERT, "wav.zip", 3700.0, extract=True, markers=("wav",), part="wav", description="audio"),
-            _zenodo(_WINGERT, "models.zip", 100.0, extract=True, markers=("models",), part="models",
-                    description="the authors' fitted models (not read by deepSTRF)"),
-        ),  # fmt: skip
+            _zenodo(
+                _WINGERT,
+                "models.zip",
+                100.0,
+                extract=True,
+                markers=("models",),
+                part="models",
+                description="the authors' fitted models (not read by deepSTRF)",
+            ),
+        ),
         parts=(("recordings", "site recordings"), ("wav", "the WAV files"), ("models", "fitted models")),
         default_parts=("recordings", "wav"),
     ),

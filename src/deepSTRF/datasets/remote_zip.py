@@ -27,6 +27,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -94,7 +95,9 @@ class HTTPRangeFile(io.RawIOBase):
         for attempt in range(self.retries + 1):
             try:
                 self.requests += 1
-                with urllib.request.urlopen(urllib.request.Request(self.url, headers=headers), timeout=self.timeout_s) as r:
+                with urllib.request.urlopen(
+                    urllib.request.Request(self.url, headers=headers), timeout=self.timeout_s
+                ) as r:
                     body = r.read()
                     content_range = r.headers.get("Content-Range", "")
                     if getattr(r, "status", 200) != 206 or not content_range.startswith(f"bytes {start}-"):
@@ -103,11 +106,13 @@ class HTTPRangeFile(io.RawIOBase):
                         raise ConnectionResetError(f"short range answer ({len(body)} bytes)")
                     return body, int(content_range.rsplit("/", 1)[1])
             except urllib.error.HTTPError as err:
-                if err.code < 500 and err.code not in (408, 429) or attempt == self.retries:
+                if (err.code < 500 and err.code not in (408, 429)) or attempt == self.retries:
                     raise DownloadError(f"{self.url} answered HTTP {err.code} ({err.reason})") from err
             except OSError as err:
                 if attempt == self.retries:
-                    raise DownloadError(f"could not read {self.url} ({err}). {offline_hint(self.url, Path('.'))}") from err
+                    raise DownloadError(
+                        f"could not read {self.url} ({err}). {offline_hint(self.url, Path('.'))}"
+                    ) from err
             time.sleep(self.backoff_s * 2**attempt)
         raise DownloadError(f"could not read {self.url}")  # pragma: no cover - loop always returns or raises
 
@@ -125,7 +130,7 @@ class HTTPRangeFile(io.RawIOBase):
         self._pos = max(base + offset, 0)
         return self._pos
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         want = min(len(view), self.size - self._pos)
         if want <= 0:
@@ -155,7 +160,7 @@ def list_zip_members(source: str | os.PathLike[str]) -> list[zipfile.ZipInfo]:
 
 def _open_zip(source: str | os.PathLike[str]) -> zipfile.ZipFile:
     if isinstance(source, str) and source.lower().startswith(("http://", "https://")):
-        return zipfile.ZipFile(HTTPRangeFile(source))  # type: ignore[arg-type]
+        return zipfile.ZipFile(HTTPRangeFile(source))
     return zipfile.ZipFile(source)
 
 

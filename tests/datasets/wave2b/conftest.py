@@ -149,10 +149,14 @@ def nems_site(
             r0 = round(onset * RASTERFS)
             stim[r0 : r0 + n_bins] = tile(name, n_bands, n_bins).T
         members[f"{rec}/{rec}.stim.csv"] = csv_bytes(stim)
-        members[f"{rec}/{rec}.stim.json"] = sidecar("stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "RasterizedSignal")
+        members[f"{rec}/{rec}.stim.json"] = sidecar(
+            "stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "RasterizedSignal"
+        )
     else:
         members[f"{rec}/{rec}.stim.h5"] = h5_bytes({n: tile(n, n_bands, n_bins) for n in names})
-        members[f"{rec}/{rec}.stim.json"] = sidecar("stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "TiledSignal")
+        members[f"{rec}/{rec}.stim.json"] = sidecar(
+            "stim", rec, [str(i) for i in range(n_bands)], RASTERFS, total, "TiledSignal"
+        )
     members[f"{rec}/{rec}.stim.epoch.csv"] = epochs
     return tgz_bytes(members), spikes
 
@@ -292,7 +296,10 @@ def espejo_root(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- Wingert 2026
 WINGERT_SITES = {  # archive site -> (units, plan)
-    "PRN004a": (["PRN004a-01-1", "PRN004a-02-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0001.wav": 1, "STIM_seq0002.wav": 1}),
+    "PRN004a": (
+        ["PRN004a-01-1", "PRN004a-02-1"],
+        {"STIM_00seq0001.wav": 5, "STIM_seq0001.wav": 1, "STIM_seq0002.wav": 1},
+    ),
     "PRN018a": (["PRN018a-03-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0003.wav": 1}),
     "PRN018b": (["PRN018a-03-1"], {"STIM_00seq0001.wav": 5, "STIM_seq0003.wav": 1}),  # the duplicate
     "SLJ032a": (["SLJ032a-A-001-1", "SLJ032a-B-001-1"], {"STIM_00seq0002.wav": 6, "STIM_seq0004.wav": 1}),
@@ -368,8 +375,18 @@ def build_le(root: Path, top: str = "") -> dict:
         for r in range(3):
             sp = le_trial_spikes("C104_3_1_c12", n, r)
             truth[("C104_3_1_c12", n, r)] = sp
-            legacy.append({"stimulus": n, "condition": n.split("_")[2], "event": (sp + 1000.0).tolist(), "stim_on": 1000.0, "trial": r})
-    members[f"{prefix}nat8b-responses/C104_3_1_c12.pprox"] = json.dumps({"$schema": "https://meliza.org/spec:2/pprox.json#", "pprox": legacy}).encode()
+            legacy.append(
+                {
+                    "stimulus": n,
+                    "condition": n.split("_")[2],
+                    "event": (sp + 1000.0).tolist(),
+                    "stim_on": 1000.0,
+                    "trial": r,
+                }
+            )
+    members[f"{prefix}nat8b-responses/C104_3_1_c12.pprox"] = json.dumps(
+        {"$schema": "https://meliza.org/spec:2/pprox.json#", "pprox": legacy}
+    ).encode()
     # stimtrial schema (s from onset): unit R233_1_2_c3, 4 repeats
     new = []
     for n in names_b:
@@ -377,11 +394,17 @@ def build_le(root: Path, top: str = "") -> dict:
             sp = le_trial_spikes("R233_1_2_c3", n, r)
             truth[("R233_1_2_c3", n, r)] = sp
             new.append({"stimulus": {"name": n, "gap": None}, "events": (sp / 1000.0).tolist(), "index": r})
-    members[f"{prefix}nat8b-responses/R233_1_2_c3.pprox"] = json.dumps({"$schema": "https://meliza.org/spec:2/stimtrial.json#", "pprox": new}).encode()
+    members[f"{prefix}nat8b-responses/R233_1_2_c3.pprox"] = json.dumps(
+        {"$schema": "https://meliza.org/spec:2/stimtrial.json#", "pprox": new}
+    ).encode()
     # nat8a: legacy, stimulus = motif, condition separate
     a = [{"stimulus": m, "condition": "C", "event": [1010.0], "stim_on": 1000.0} for m in LE_MOTIFS[:2]]
-    members[f"{prefix}nat8a-alpha-responses/C104_2_1_c1.pprox"] = json.dumps({"$schema": "spec:2/pprox", "pprox": a}).encode()
-    members[f"{prefix}nat8a-beta-responses/C104_2_2_c7.pprox"] = json.dumps({"$schema": "spec:2/pprox", "pprox": a[:1]}).encode()
+    members[f"{prefix}nat8a-alpha-responses/C104_2_1_c1.pprox"] = json.dumps(
+        {"$schema": "spec:2/pprox", "pprox": a}
+    ).encode()
+    members[f"{prefix}nat8a-beta-responses/C104_2_2_c7.pprox"] = json.dumps(
+        {"$schema": "spec:2/pprox", "pprox": a[:1]}
+    ).encode()
     blob = zip_bytes(members)
     root.mkdir(parents=True, exist_ok=True)
     (root / "zebf-auditory-restoration-1.zip").write_bytes(blob)
@@ -459,7 +482,10 @@ def build_downer(root: Path, top: str = "auditory_cortex_data", as_zip: bool = T
     )
     members[f"{prefix}stimuli/out_sentence_details_timit_all_loudness.mat"] = mat_bytes({"sentdet": sentdet})
     members[f"{prefix}stimuli/SqMoPhys_MVOCStimcodes.mat"] = mat_bytes(
-        {"mVocsStimCodes": np.array([[1, 2, 1, 3, 2, 1]], float), "mVocsStimOnTimes": np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]])}
+        {
+            "mVocsStimCodes": np.array([[1, 2, 1, 3, 2, 1]], float),
+            "mVocsStimOnTimes": np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]]),
+        }
     )
     voc = 0.2 * np.sin(2 * np.pi * 700 * np.arange(round(1.2 * 41000)) / 41000)
     members[f"{prefix}stimuli/MonkVocs_15Blocks.wav"] = wav_bytes(voc, 41000, channels=2)
@@ -550,19 +576,25 @@ def build_alice(root: Path) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / "_build"
     truth: dict = {}
-    truth["S01"] = write_alice_subject(tmp / "eeg.0/eeg/S01/S01_alice-raw.fif", "S01", bad_window=(alice_onset("S01", 2) + 0.1, 0.05))
+    truth["S01"] = write_alice_subject(
+        tmp / "eeg.0/eeg/S01/S01_alice-raw.fif", "S01", bad_window=(alice_onset("S01", 2) + 0.1, 0.05)
+    )
     truth["S02"] = write_alice_subject(tmp / "eeg.0/eeg/S02/S02_alice-raw.fif", "S02", bads=("Pz",))
     truth["S03"] = write_alice_subject(tmp / "eeg.1/eeg/S03/S03_alice-raw.fif", "S03")
     stim = {}
     for seg in range(1, 13):
         t = np.arange(round(ALICE_SEG_S * 44100)) / 44100
-        stim[f"stimuli/{seg}.wav"] = wav_bytes(0.3 * np.sin(2 * np.pi * (200 * seg) * t) * (1 + np.sin(2 * np.pi * 4 * t)) / 2, 44100)
+        stim[f"stimuli/{seg}.wav"] = wav_bytes(
+            0.3 * np.sin(2 * np.pi * (200 * seg) * t) * (1 + np.sin(2 * np.pi * 4 * t)) / 2, 44100
+        )
     stim["stimuli/AliceChapterOne-EEG.csv"] = ("Word,Segment,onset,offset\n" + "".join(
         f"w{i},{1 + i % 12},{0.01 * i},{0.01 * i + 0.01}\n" for i in range(30))).encode()  # fmt: skip
     archives = {"stimuli.zip": zip_bytes(stim)}
     for k in (0, 1):
         base = tmp / f"eeg.{k}"
-        archives[f"eeg.{k}.zip"] = zip_bytes({p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(base.rglob("*.fif"))})
+        archives[f"eeg.{k}.zip"] = zip_bytes(
+            {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(base.rglob("*.fif"))}
+        )
     archives["eeg.2.zip"] = zip_bytes({"eeg.2/eeg/README.txt": b"no subject in this fixture part\n"})
     import shutil
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("mne")
 
-from deepSTRF.datasets import catalog, sources  # noqa: E402
-from deepSTRF.datasets.audio import alice_eeg as al  # noqa: E402
+from deepSTRF.datasets import catalog, sources
+from deepSTRF.datasets.audio import alice_eeg as al
 
 
 def test_segments_start_at_their_annotation_despite_first_samp(alice_root):
@@ -27,7 +27,7 @@ def test_segments_start_at_their_annotation_despite_first_samp(alice_root):
 
 
 def test_bad_channels_and_windows_are_missing(alice_root):
-    root, truth, kit = alice_root
+    root, _truth, _kit = alice_root
     data = al.AliceEEGDataset(root, dt_ms=2.0, band_hz=(None, None), progress=False)
     meta = data.nrn_meta
     pz_s02 = next(i for i, m in enumerate(meta) if m["subject"] == "S02" and m["channel"] == "Pz")

@@ -81,7 +81,9 @@ def test_vocalisations(downer_root):
     assert [round(m["duration_s"], 3) for m in data.stim_meta] == [0.2, 0.2, 0.2]
     assert data.splits["test"] == [0]  # code 1, the most repeated in the metadata
     trials, spikes = truth["c_180613_Ch1"]
-    np.testing.assert_array_equal(data.get_response(0, 0).numpy(), _expected(trials, spikes, 1, data.lengths[0], kind=2))
+    np.testing.assert_array_equal(
+        data.get_response(0, 0).numpy(), _expected(trials, spikes, 1, data.lengths[0], kind=2)
+    )
 
 
 def test_verify_counts(downer_root):

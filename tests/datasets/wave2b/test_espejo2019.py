@@ -61,7 +61,9 @@ def test_vmn_reads_csv_sites_and_tiled_sites(espejo_root):
     got = data.get_response(names.index("STIM_v1.wav"), cells.index("chn002h-a1")).numpy()
     np.testing.assert_array_equal(got, kit.expected_counts(spikes["chn002h-a1"], seq, "STIM_v1.wav", 40))
     # the rasterised stim.csv gives the same spectrogram as a tiled one
-    np.testing.assert_allclose(data.stims[names.index("STIM_v2.wav")][0].numpy(), kit.tile("STIM_v2.wav", 2, 40), rtol=1e-6)
+    np.testing.assert_allclose(
+        data.stims[names.index("STIM_v2.wav")][0].numpy(), kit.tile("STIM_v2.wav", 2, 40), rtol=1e-6
+    )
 
 
 def test_dt_pooling_sites_and_selection(espejo_root):
@@ -111,5 +113,5 @@ def test_verify_reports_each_documented_figure(espejo_root):
 
 
 def test_missing_files_name_the_zenodo_url(tmp_path):
-    with pytest.raises(FileNotFoundError, match="3445557/files/A1_voc_mod_noise.tgz"):
+    with pytest.raises(FileNotFoundError, match=r"3445557/files/A1_voc_mod_noise\.tgz"):
         esp.Espejo2019Dataset(tmp_path, experiment="VMN", progress=False)

@@ -54,7 +54,9 @@ def test_published_normalisation(wingert_root):
     got = np.concatenate([x[0].numpy() for x in pub.stims], axis=1)
     np.testing.assert_allclose(got, want, atol=1e-5)
     for n in range(pub.n_neurons):  # per-unit min-max over every sound: the range is exactly [0, 1]
-        values = np.concatenate([r.numpy().ravel() for s in range(len(pub)) if (r := pub.get_response(s, n)) is not None])
+        values = np.concatenate(
+            [r.numpy().ravel() for s in range(len(pub)) if (r := pub.get_response(s, n)) is not None]
+        )
         assert values.min() == 0.0 and values.max() == pytest.approx(1.0)
     train = wg.Wingert2026Dataset(root, normalize="train", progress=False)
     assert train.info["normalize"] == "train"

@@ -68,9 +68,13 @@ class VerificationReport:
 
     def __str__(self) -> str:
         head = f"{self.dataset}: " + (
-            f"all {len(self.checks)} checks passed" if self.ok else f"{len(self.failures)} of {len(self.checks)} checks failed"
+            f"all {len(self.checks)} checks passed"
+            if self.ok
+            else f"{len(self.failures)} of {len(self.checks)} checks failed"
         )
-        lines = [f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: expected {c.expected}, found {c.found}" for c in self.checks]
+        lines = [
+            f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: expected {c.expected}, found {c.found}" for c in self.checks
+        ]
         return "\n".join([head, *lines])
 
     def raise_if_failed(self) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from deepSTRF._optional import require
-from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._nems import (
     Epoch,
     NemsSignal,
@@ -30,6 +29,7 @@ from deepSTRF.datasets.audio._nems import (
     prestim_seconds,
     read_signal,
 )
+from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 
 
 @dataclass

@@ -66,7 +66,7 @@ def alice_files(parts: tuple[int, ...] = (0, 1, 2)) -> list[str]:
 
 def subject_files(folder: Path) -> dict[str, Path]:
     """``{subject: .fif path}`` for every ``Sxx_alice-raw.fif`` below ``folder``."""
-    out = {}
+    out: dict[str, Path] = {}
     for p in sorted(folder.rglob("*_alice-raw.fif")):
         out.setdefault(p.name.split("_")[0], p)
     return out
@@ -74,7 +74,7 @@ def subject_files(folder: Path) -> dict[str, Path]:
 
 def segment_onsets(raw: Any) -> dict[int, int]:
     """Sample index (in the data array) of each segment annotation ``'1'`` ... ``'12'``."""
-    out = {}
+    out: dict[int, int] = {}
     for onset, desc in zip(raw.annotations.onset, raw.annotations.description):
         if re.fullmatch(r"\d+", str(desc).strip()):
             out.setdefault(int(desc), round((onset - raw.first_time) * raw.info["sfreq"]))
@@ -263,9 +263,9 @@ class AliceEEGDataset(NeuralDataset):
             for seg in range(1, N_SEGMENTS + 1):
                 row: list[Any] = []
                 for _subject, (names, bads, segs) in per_subject.items():
-                    cut = segs.get(seg)
+                    got = segs.get(seg)
                     for i, c in enumerate(names):
-                        row.append(None if cut is None or c in bads else as_tensor(cut[i : i + 1]))
+                        row.append(None if got is None or c in bads else as_tensor(got[i : i + 1]))
                 responses.append(row)
         else:
             for c in channels:
@@ -275,9 +275,9 @@ class AliceEEGDataset(NeuralDataset):
                 for c in channels:
                     trials = []
                     for names, bads, segs in per_subject.values():
-                        cut = segs.get(seg)
-                        bad = cut is None or c not in names or c in bads
-                        trials.append(np.full(lengths[seg - 1], np.nan) if bad else cut[names.index(c)])  # type: ignore[index]
+                        got = segs.get(seg)
+                        bad = got is None or c not in names or c in bads
+                        trials.append(np.full(lengths[seg - 1], np.nan) if got is None or bad else got[names.index(c)])
                     block = np.stack(trials)
                     row.append(None if np.all(np.isnan(block)) else as_tensor(block))
                 responses.append(row)
@@ -319,4 +319,3 @@ class AliceEEGDataset(NeuralDataset):
             "audio_rate": rates[0] if len(rates) == 1 else rates,
         }
         return build_report("Alice EEG", found, DOCUMENTED if expected is None else expected)
-

@@ -46,13 +46,13 @@ from deepSTRF.datasets.audio._checks import VerificationReport, build_report
 from deepSTRF.datasets.audio._frontends import log_mel_power
 from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
-from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
+from deepSTRF.datasets.audio._spectro import fit_length, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import dataset_folder, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.remote_zip import fetch_zip_members, list_zip_members
-from deepSTRF.datasets.sources import expand_url
 from deepSTRF.datasets.smoothing import hanning_kernel, smooth_trials
+from deepSTRF.datasets.sources import expand_url
 
 DOWNER_URL = "https://zenodo.org/records/16175377"
 ARCHIVE = "auditory_cortex_data.zip"
@@ -120,12 +120,14 @@ class _Archive:
         elif download:
             names = [i.filename for i in list_zip_members(self.url) if not i.is_dir()]
         else:
-            names = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+            names = (
+                [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+            )
         meta = [n for n in names if n.endswith(METADATA)]
         if not meta:
             raise FileNotFoundError(
                 f"Downer 2025: no {METADATA} in {folder} (nor in {ARCHIVE} there). Pass download=True to fetch the "
-                f"files from {DOWNER_URL} session by session, or place {ARCHIVE} (or its extracted content) in {folder}."
+                f"files from {DOWNER_URL} session by session, or place {ARCHIVE} (or its content) in {folder}."
             )
         self.prefix = meta[0][: -len(METADATA)]
         self.names = [n[len(self.prefix) :] for n in names if n.startswith(self.prefix)]
@@ -248,7 +250,10 @@ class Downer2025Sessions:
         self.dt_ms, self.hop = check_timing(dt_ms, waveform, audio_fs)
         self.waveform, self.audio_fs, self.stimuli, self.preset = waveform, audio_fs, stimuli, preset
         self.n_frequency_bands = check_int("n_frequency_bands", n_frequency_bands)
-        self.f_min_hz, self.f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
+        self.f_min_hz, self.f_max_hz = (
+            check_positive_float("f_min_hz", f_min_hz),
+            check_positive_float("f_max_hz", f_max_hz),
+        )
         self.window_ms = check_positive_float("window_ms", window_ms)
         self.folder = dataset_folder("downer2025", root)
         self.archive = _Archive(self.folder, download, progress)
@@ -259,7 +264,9 @@ class Downer2025Sessions:
             for side in ("LH", "RH"):
                 if str(key).endswith(f"_{side}_sessions"):
                     self._hemi.update({str(s): side for s in value or []})
-        self._area = {str(s): str(a) for a, ss in (self.metadata.get("area_wise_sessions") or {}).items() for s in ss or []}
+        self._area = {
+            str(s): str(a) for a, ss in (self.metadata.get("area_wise_sessions") or {}).items() for s in ss or []
+        }
         self._coords = {str(k): v for k, v in (self.metadata.get("session_coordinates") or {}).items()}
         self.bad_sessions = sorted(str(s) for s in self.metadata.get("bad_sessions") or [])
         self._files: dict[str, list[str]] = {}
@@ -271,7 +278,9 @@ class Downer2025Sessions:
         if sessions is not None:
             unknown = sorted(set(map(str, sessions)) - set(ids))
             if unknown:
-                raise ValueError(f"`sessions` must be among the {len(ids)} sessions of the archive, got unknown {unknown}")
+                raise ValueError(
+                    f"`sessions` must be among the {len(ids)} sessions of the archive, got unknown {unknown}"
+                )
             ids = [s for s in ids if s in set(map(str, sessions))]
         if hemisphere is not None:
             ids = [s for s in ids if self._hemi.get(s) == hemisphere]
@@ -291,7 +300,7 @@ class Downer2025Sessions:
             for k, entry in enumerate(items(field(mat, "sentdet", SENTENCES)), start=1):
                 sound = as_vector(field(entry, "sound", SENTENCES))
                 rate = as_float(entry.get("soundf"), 16000.0)
-                before, after = (as_vector(entry.get("befaft")).tolist() + [0.0, 0.0])[:2]
+                before, after = ([*as_vector(entry.get("befaft")).tolist(), 0.0, 0.0])[:2]
                 start, stop = round(before * rate), sound.size - round(after * rate)
                 meta = {"code": k, "sent_id": as_float(entry.get("sentId")), "name": as_str(entry.get("name", ""))}
                 out.append((k, sound[start:stop], rate, meta | {"trimmed_s": (before, after)}))
@@ -308,7 +317,9 @@ class Downer2025Sessions:
                     continue
                 seen.add(int(code))
                 seg = audio[round(t0 * rate) : round(t1 * rate)]
-                out.append((int(code), seg, rate, {"code": int(code), "onset_in_wav_s": float(t0), "name": f"mvoc{int(code)}"}))
+                out.append(
+                    (int(code), seg, rate, {"code": int(code), "onset_in_wav_s": float(t0), "name": f"mvoc{int(code)}"})
+                )
             out.sort(key=lambda x: x[0])
         return out
 
@@ -373,7 +384,6 @@ class Downer2025Sessions:
         """One session as a dataset: its multi-units (neurons) on every stimulus of the chosen kind."""
         stims = self.stims()
         index = self.index_session(session)
-        codes = index.timit if self.stimuli == "timit" else index.mvoc
         rows = {c: s for s, c in enumerate(self._codes)}
         lengths = [int(m["n_bins"]) for m in self.stim_meta]
         responses: list[list[Any]] = [[None] * len(index.files) for _ in stims]
@@ -388,7 +398,9 @@ class Downer2025Sessions:
                     continue
                 onsets = stimon[own == code]
                 span = lengths[s] * self.dt_ms / 1000.0
-                trials = [spikes[np.searchsorted(spikes, t0) : np.searchsorted(spikes, t0 + span)] - t0 for t0 in onsets]
+                trials = [
+                    spikes[np.searchsorted(spikes, t0) : np.searchsorted(spikes, t0 + span)] - t0 for t0 in onsets
+                ]
                 responses[s][n] = as_tensor(bin_spike_times([1000.0 * t for t in trials], lengths[s], self.dt_ms))
             del mat, spikes
         data = NeuralDataset(
@@ -441,9 +453,9 @@ class Downer2025Sessions:
         return {
             "stimuli": self.stimuli,
             "preset": self.preset,
-            "stimulus": "waveform" if self.waveform else "causal log mel power" + (
-                ", z-scored per band and sound" if self.preset == "published" else ""
-            ),
+            "stimulus": "waveform"
+            if self.waveform
+            else "causal log mel power" + (", z-scored per band and sound" if self.preset == "published" else ""),
             "n_frequency_bands": self.n_frequency_bands,
             "f_min_hz": self.f_min_hz,
             "f_max_hz": self.f_max_hz,
@@ -476,7 +488,12 @@ class Downer2025Sessions:
         top = max(counts.values(), default=0)
         at_top = sorted(c for c, k in counts.items() if k == top)
         if self.stimuli == "timit":
-            found.update(timit_sentences=len(self._codes), timit_test=len(at_top), timit_test_repeats=top, timit_test_codes=at_top)
+            found.update(
+                timit_sentences=len(self._codes),
+                timit_test=len(at_top),
+                timit_test_repeats=top,
+                timit_test_codes=at_top,
+            )
         else:
             found.update(mvocs=len(self._codes), mvocs_test=len(at_top), mvocs_test_repeats=top)
         keys = [k for k in DOCUMENTED if not k.startswith("timit" if self.stimuli == "mvocs" else "mvoc")]

@@ -34,7 +34,7 @@ ESPEJO_URL = "https://zenodo.org/records/3445557"
 #: experiment -> (outer archive stem, folder of site recordings inside it)
 EXPERIMENTS = {"NAT": ("A1_natural_sounds", "NAT"), "VMN": ("A1_voc_mod_noise", "VMN")}
 #: Figures of the real data (DATASETS-wave2.md), per experiment.
-DOCUMENTED = {
+DOCUMENTED: dict[str, dict[str, Any]] = {
     "NAT": {"units": 540, "sites": 35, "animals": 6, "bands": 18, "test_repeats": (10, 30)},
     "VMN": {"units": 200, "sites": 103, "animals": 5, "bands": 2, "sounds": 75},
 }
@@ -157,7 +157,9 @@ class Espejo2019Dataset(NeuralDataset):
                 path = wavs.get(name.removeprefix("STIM_").lower())
                 if path is None:
                     raise FileNotFoundError(f"Espejo 2019: no WAV for {name} in {wav_dir}")
-                stims.append(as_tensor(placed_waveform(path, n_bins, int(hop or 0), audio_fs, merged.prestim[name])[None]))
+                stims.append(
+                    as_tensor(placed_waveform(path, n_bins, int(hop or 0), audio_fs, merged.prestim[name])[None])
+                )
         else:
             stims = [as_tensor(pool(merged.spectrograms[n], k, "mean")[None]) for n in names]
         site_ids = {u: sorted({site_of(a) for a in merged.archives[u]}) for u in units}
@@ -221,4 +223,6 @@ class Espejo2019Dataset(NeuralDataset):
             "sounds": self.n_stimuli,
             "test_repeats": min(test_reps) if test_reps else None,
         }
-        return build_report(f"Espejo 2019 {experiment}", found, DOCUMENTED[experiment] if expected is None else expected)
+        return build_report(
+            f"Espejo 2019 {experiment}", found, DOCUMENTED[experiment] if expected is None else expected
+        )

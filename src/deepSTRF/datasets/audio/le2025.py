@@ -52,7 +52,12 @@ STIMULUS_SETS = {
 CONDITIONS = ("C", "G", "N", "GB", "CB", "GM", "CM")
 #: Figures of the real data (DATASETS-wave2.md), per stimulus set.
 DOCUMENTED: dict[str, dict[str, Any]] = {
-    "nat8a": {"units_nat8a-alpha-responses": 407, "units_nat8a-beta-responses": 387, "repeats": (4, 10), "sample_rate": 40000.0},
+    "nat8a": {
+        "units_nat8a-alpha-responses": 407,
+        "units_nat8a-beta-responses": 387,
+        "repeats": (4, 10),
+        "sample_rate": 40000.0,
+    },
     "nat8b": {"units_nat8b-responses": 445, "repeats": (4, 10), "sample_rate": 48000.0},
     "synth8b": {"units_synth8b-responses": 476, "repeats": (4, 10), "sample_rate": 44100.0},
 }
@@ -130,7 +135,11 @@ def read_pprox(path: str | os.PathLike[str]) -> tuple[str, list[PproxTrial]]:
                 raise ValueError(f"{path}: legacy trial {i} lacks 'stim_on'")
             spikes = np.asarray(events, dtype=np.float64).ravel() - float(t["stim_on"])
             trials.append(PproxTrial(str(stim), t.get("condition"), spikes))
-    kind = "stimtrial" if "stimtrial" in schema or any(isinstance(t.get("stimulus"), dict) for t in doc["pprox"]) else "legacy"
+    kind = (
+        "stimtrial"
+        if "stimtrial" in schema or any(isinstance(t.get("stimulus"), dict) for t in doc["pprox"])
+        else "legacy"
+    )
     return kind, trials
 
 
@@ -283,15 +292,16 @@ class Le2025Dataset(NeuralDataset):
 
         birds = {row.get("bird", ""): row for row in read_table(base / "metadata" / "ephys-birds.csv")}
         responses: list[list[Any]] = [[None] * len(units) for _ in names]
-        nrn_meta, unknown = [], set()
+        nrn_meta: list[dict[str, Any]] = []
+        unknown: set[str] = set()
         for n, (resp_dir, stem, schema, trials) in enumerate(units):
             by_stim: dict[int, list[np.ndarray]] = {}
             for t in trials:
-                name = wav_of(t)
-                if name is None:
+                wav = wav_of(t)
+                if wav is None:
                     unknown.add(t.stimulus)
-                elif name in index:
-                    by_stim.setdefault(index[name], []).append(t.spikes_ms)
+                elif wav in index:
+                    by_stim.setdefault(index[wav], []).append(t.spikes_ms)
             for s, spikes in by_stim.items():
                 responses[s][n] = as_tensor(bin_spike_times(spikes, lengths[s], dt_ms))
             info = parse_unit(stem)
@@ -343,4 +353,6 @@ class Le2025Dataset(NeuralDataset):
         rates = {m["sample_rate"] for m in self.stim_meta}
         found["sample_rate"] = rates.pop() if len(rates) == 1 else sorted(rates)
         found["repeats_max"] = int(reps.max()) if reps.numel() else None
-        return build_report(f"Le 2025 {stimulus_set}", found, DOCUMENTED[stimulus_set] if expected is None else expected)
+        return build_report(
+            f"Le 2025 {stimulus_set}", found, DOCUMENTED[stimulus_set] if expected is None else expected
+        )

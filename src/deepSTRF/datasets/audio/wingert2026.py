@@ -75,7 +75,9 @@ def fetch_sites(folder: Path, sites: list[str], *, progress: bool = True) -> lis
     if not wanted:
         return []
     url = expand_url(get_dataset_info("wingert2026").file("recordings.zip").url)
-    return fetch_zip_members(url, folder, lambda name: name.endswith(".tgz") and site_of(name) in wanted, progress=progress)
+    return fetch_zip_members(
+        url, folder, lambda name: name.endswith(".tgz") and site_of(name) in wanted, progress=progress
+    )
 
 
 def site_archives(folder: Path) -> list[Path]:
@@ -209,12 +211,16 @@ class Wingert2026Dataset(NeuralDataset):
         splits = nat4_splits(names, est, test)
         units = [u for u in merged.trials if merged.trials[u]]
         if normalize == "published":
-            warnings.warn("Wingert 2026 normalize='published' takes statistics from the test sounds too", UserWarning, stacklevel=2)
+            warnings.warn(
+                "Wingert 2026 normalize='published' takes statistics from the test sounds too",
+                UserWarning,
+                stacklevel=2,
+            )
         stat_names = names if normalize == "published" else [names[s] for s in splits["train"]]
         responses = []
         scale = {u: _unit_range(merged.trials[u], stat_names) if normalize != "none" else (0.0, 1.0) for u in units}
         for name in names:
-            row = []
+            row: list[Any] = []
             for unit in units:
                 parts = merged.trials[unit].get(name)
                 if not parts:
@@ -231,7 +237,9 @@ class Wingert2026Dataset(NeuralDataset):
                 path = wavs.get(name.removeprefix("STIM_").lower())
                 if path is None:
                     raise FileNotFoundError(f"Wingert 2026: no WAV for {name} in {folder / 'wav'}")
-                stims.append(as_tensor(placed_waveform(path, n_bins, int(hop or 0), audio_fs, merged.prestim[name])[None]))
+                stims.append(
+                    as_tensor(placed_waveform(path, n_bins, int(hop or 0), audio_fs, merged.prestim[name])[None])
+                )
         else:
             specs = {n: merged.spectrograms[n] for n in names}
             if normalize != "none":
@@ -240,10 +248,12 @@ class Wingert2026Dataset(NeuralDataset):
         archive_of = {u: merged.archives[u][0] for u in units}
         nrn_meta = []
         for u in units:
-            row = dict(cells.get(u, {}))
-            row.pop("cellid", None)
-            site = row.pop("siteid", None) or u.split("-")[0]
-            nrn_meta.append({"cell_id": u, "site": site, "archive": archive_of[u], "area": row.pop("area", None), **row})
+            listed: dict[str, Any] = dict(cells.get(u, {}))
+            listed.pop("cellid", None)
+            site = listed.pop("siteid", None) or u.split("-")[0]
+            nrn_meta.append(
+                {"cell_id": u, "site": site, "archive": archive_of[u], "area": listed.pop("area", None), **listed}
+            )
         super().__init__(
             stims,
             responses,
