@@ -229,6 +229,7 @@ def kit():
 class _Handler(BaseHTTPRequestHandler):
     files: dict[str, bytes]
     log: list[tuple[str, str | None]]
+    cuts: dict[str, int]  # path -> bytes sent before the first full answer is cut off
 
     def log_message(self, format, *args):
         pass
@@ -256,8 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
-        if not head_only:
-            self.wfile.write(payload)
+        if head_only:
+            return
+        cut = self.cuts.pop(self.path, None) if not rng else None
+        if cut is not None:
+            self.wfile.write(payload[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
 
     def do_GET(self):
         self._send(False)
@@ -270,7 +278,8 @@ class FileServer:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.log: list[tuple[str, str | None]] = []
-        handler = type("H", (_Handler,), {"files": self.files, "log": self.log})
+        self.cuts: dict[str, int] = {}
+        handler = type("H", (_Handler,), {"files": self.files, "log": self.log, "cuts": self.cuts})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()

@@ -115,3 +115,39 @@ def test_verify_reports_each_documented_figure(espejo_root):
 def test_missing_files_name_the_zenodo_url(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"3445557/files/A1_voc_mod_noise\.tgz"):
         esp.Espejo2019Dataset(tmp_path, experiment="VMN", progress=False)
+
+
+def test_download_resumes_a_cut_transfer_and_checks_the_md5(espejo_root, http_files, tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from deepSTRF.datasets import catalog, sources
+
+    _, truth, _ = espejo_root
+    blob = truth["A1_voc_mod_noise"]
+    path = "/api/records/3445557/files/A1_voc_mod_noise.tgz/content"
+    http_files.files[path] = blob
+    http_files.cuts[path] = len(blob) // 3
+    record = {
+        "files": [
+            {"key": "A1_voc_mod_noise.tgz", "size": len(blob), "checksum": "md5:" + hashlib.md5(blob).hexdigest()}
+        ]
+    }
+    http_files.files["/api/records/3445557"] = json.dumps(record).encode()
+    monkeypatch.setattr(sources, "ZENODO_API", http_files.url("/api/records"))
+    planned = catalog.plan_download("espejo2019", tmp_path, parts=["VMN"])
+    assert [f.filename for f in planned] == ["A1_voc_mod_noise.tgz"]
+    data = esp.Espejo2019Dataset(tmp_path, download=True, experiment="VMN", progress=False)
+    assert data.n_neurons == 2
+    gets = [r for p, r in http_files.log if p == path]
+    assert gets == [None, f"bytes={len(blob) // 3}-"]  # cut, then resumed where it stopped
+    assert not (tmp_path / "A1_natural_sounds.tgz").exists()  # the other part was not fetched
+    # a wrong published checksum: the download is refused and deleted
+    other = tmp_path / "other"
+    record["files"][0]["checksum"] = "md5:" + "0" * 32
+    http_files.files["/api/records/3445557"] = json.dumps(record).encode()
+    from deepSTRF.datasets.download import ChecksumError
+
+    with pytest.raises(ChecksumError):
+        esp.Espejo2019Dataset(other, download=True, experiment="VMN", progress=False)
+    assert not any(other.glob("A1_voc_mod_noise*"))
