@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, stft_magnitude
-from deepSTRF.functional.filterbanks import warped_linspace
+from deepSTRF.datasets.audio._spectro import stft_magnitude
+from deepSTRF.functional.filterbanks import mel_filterbank, warped_linspace
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -82,8 +82,18 @@ def log_mel_power(
     window_ms: float,
     floor: float = 1e-10,
 ) -> np.ndarray:
-    """Causal log mel power ``log(max(P, floor))``, ``(n_bands, n_frames)`` (a Kaldi-style filterbank)."""
-    power = causal_mel_spectrogram(
-        x, sf, dt_ms, n_frames, n_mels=n_bands, f_min=f_min_hz, f_max=f_max_hz, window_ms=window_ms, power=2.0
-    )
-    return np.log(np.maximum(power, floor))
+    """Causal log mel power ``log(max(P, floor))``, ``(n_bands, n_frames)``, a Kaldi-style filterbank.
+
+    As in Kaldi, the FFT is the next power of two of the window (512 samples for 25 ms at 16 kHz),
+    so the narrowest low-frequency bands may fall between FFT bins and stay at the floor.
+
+    Example:
+        >>> tone = np.sin(2 * np.pi * 1000.0 * np.arange(16000) / 16000.0)
+        >>> log_mel_power(tone, 16000.0, 10.0, 100, n_bands=80, f_min_hz=20.0, f_max_hz=8000.0, window_ms=25.0).shape
+        (80, 100)
+    """
+    window_len = max(round(window_ms * sf / 1000.0), 2)
+    n_fft = 1 << max(window_len - 1, 1).bit_length()
+    mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
+    filters = mel_filterbank(n_fft // 2 + 1, n_bands, sf, f_min=f_min_hz, f_max=f_max_hz).numpy()
+    return np.log(np.maximum(filters.T @ (mag**2), floor))

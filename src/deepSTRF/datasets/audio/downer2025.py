@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_choice, check_int, check_positive_float
@@ -47,7 +48,6 @@ from deepSTRF.datasets.audio._frontends import log_mel_power
 from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, resample
-from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import dataset_folder, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.remote_zip import fetch_zip_members, list_zip_members
@@ -386,26 +386,30 @@ class Downer2025Sessions:
         index = self.index_session(session)
         rows = {c: s for s, c in enumerate(self._codes)}
         lengths = [int(m["n_bins"]) for m in self.stim_meta]
-        responses: list[list[Any]] = [[None] * len(index.files) for _ in stims]
+        per_stim: list[list[np.ndarray]] = [[] for _ in stims]  # trials of the present units, in unit order
+        n_trials = np.zeros((len(stims), len(index.files)), dtype=np.int64)
         for n, name in enumerate(index.files):
             mat = _loadmat(self.archive.read(name), name)
             spikes = np.sort(as_vector(field(field(mat, "spike", name), "spktimes", name)))
             stimon, timit, mvoc = read_trials(mat, name)
             own = timit if self.stimuli == "timit" else mvoc
-            for code in np.unique(own[own > 0]):
-                s = rows.get(int(code))
-                if s is None:
-                    continue
-                onsets = stimon[own == code]
-                span = lengths[s] * self.dt_ms / 1000.0
-                trials = [
-                    spikes[np.searchsorted(spikes, t0) : np.searchsorted(spikes, t0 + span)] - t0 for t0 in onsets
-                ]
-                responses[s][n] = as_tensor(bin_spike_times([1000.0 * t for t in trials], lengths[s], self.dt_ms))
-            del mat, spikes
-        data = NeuralDataset(
+            keep = np.array([int(c) in rows for c in own], dtype=bool) & (own > 0)
+            trial_rows = np.array([rows[int(c)] for c in own[keep]], dtype=np.int64)
+            flat, offsets = bin_trials(spikes, stimon[keep], np.asarray(lengths, np.int64)[trial_rows], self.dt_ms)
+            order = np.argsort(trial_rows, kind="stable")
+            for k in order:
+                s = int(trial_rows[k])
+                per_stim[s].append(flat[offsets[k] : offsets[k + 1]])
+                n_trials[s, n] += 1
+            del mat, spikes, flat
+        packed = [
+            as_tensor(np.stack(rows_s) if rows_s else np.zeros((0, lengths[s]))) for s, rows_s in enumerate(per_stim)
+        ]
+        del per_stim
+        data = NeuralDataset.from_packed(
             stims,
-            responses,
+            packed,
+            torch.from_numpy(n_trials),
             self.dt_ms,
             stim_meta=self.stim_meta,
             nrn_meta=index.meta,
@@ -499,6 +503,48 @@ class Downer2025Sessions:
         keys = [k for k in DOCUMENTED if not k.startswith("timit" if self.stimuli == "mvocs" else "mvoc")]
         want = {k: DOCUMENTED[k] for k in keys} if expected is None else expected
         return build_report(f"Downer 2025 ({self.stimuli})", found, want)
+
+
+def bin_trials(
+    spikes_s: np.ndarray, onsets_s: np.ndarray, n_bins: np.ndarray, dt_ms: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spike counts of many trials at once: trial ``k`` has ``n_bins[k]`` bins of ``dt_ms`` from ``onsets_s[k]``.
+
+    Bin ``t`` of a trial covers ``[t dt, (t + 1) dt)`` ms after its onset (spikes before the onset or
+    after the last bin are dropped), as :func:`~deepSTRF.datasets.audio._spikes.bin_spike_times` does.
+
+    Args:
+        spikes_s: Sorted spike times (s).
+        onsets_s: Trial onsets (s).
+        n_bins: Bins of each trial.
+        dt_ms: Bin width.
+
+    Returns:
+        ``(flat, offsets)``: trial ``k`` is ``flat[offsets[k]:offsets[k + 1]]``.
+
+    Example:
+        >>> flat, off = bin_trials(np.array([0.0, 0.004, 0.011, 1.0]), np.array([0.0, 0.995]), np.array([2, 1]), 10.0)
+        >>> flat.tolist(), off.tolist()
+        ([2.0, 1.0, 1.0], [0, 2, 3])
+    """
+    n_bins = np.asarray(n_bins, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_bins)]).astype(np.int64)
+    flat = np.zeros(int(offsets[-1]))
+    if onsets_s.size == 0 or spikes_s.size == 0:
+        return flat, offsets
+    lo = np.searchsorted(spikes_s, onsets_s, "left")
+    hi = np.searchsorted(spikes_s, onsets_s + n_bins * dt_ms / 1000.0, "left")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return flat, offsets
+    trial = np.repeat(np.arange(onsets_s.size), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.arange(total) - starts + np.repeat(lo, counts)
+    b = np.floor((spikes_s[idx] - onsets_s[trial]) * 1000.0 / dt_ms).astype(np.int64)
+    ok = (b >= 0) & (b < n_bins[trial])
+    flat += np.bincount(offsets[trial[ok]] + b[ok], minlength=flat.size)
+    return flat, offsets
 
 
 def _channel_order(name: str) -> tuple[int, str]:
