@@ -22,6 +22,7 @@ OUTPUTS = {
     "load_your_data": ["dataset_summary.json", "responses.png", "my_recording.h5", "session.nwb"],
     "cross_validation": ["cv_scores.png", "summary.json", "run/metrics.json"],
     "checkpoints": ["reloaded.json", "ln_adaptrans/config.json", "ln_adaptrans/model.safetensors"],
+    "alice_eeg_trf": ["scores.json", "scores.png", "trf.png", "alice_eeg_layout/stimuli/12.wav"],
 }
 
 
@@ -69,6 +70,11 @@ def _check_numbers(name: str, out: Path) -> None:
         reloaded = json.loads((out / "reloaded.json").read_text())
         assert reloaded["identical_predictions"] is True
         assert (reloaded["model_class"], reloaded["prefilter_class"]) == ("LinearNonlinear", "AdapTrans")
+    elif name == "alice_eeg_trf":
+        scores = json.loads((out / "scores.json").read_text())
+        ceiling, ridge = scores["fixture_ceiling_fve"], scores["models"]["ridge TRF"]["median_fve"]
+        assert 0.1 < ceiling < 0.3 and 0.5 * ceiling < ridge <= ceiling + 0.02, scores  # the TRF reaches the ceiling
+        assert scores["bad_channels_left_out"] == 1
     elif name == "compare_models":
         scores = json.loads((out / "scores.json").read_text())
         assert scores["best"] in scores["models"] and len(scores["models"]) >= 3
