@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -412,6 +414,10 @@ class FileServer:
 
         self.files: dict[str, bytes] = {}
         self.cookie: str | None = None
+        self.password: str | None = None  # when set, only this password logs in (CRCNS landing pages)
+        self.logged_in = False
+        self.posts: list[bytes] = []
+        self.user_agents: list[str] = []
         self.requests: list[tuple[str, str]] = []
         server = self
 
@@ -420,8 +426,12 @@ class FileServer:
                 pass
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.posts.append(body)
+                server.user_agents.append(self.headers.get("User-Agent", ""))
                 server.requests.append(("POST", self.path))
+                fields = urllib.parse.parse_qs(body.decode())
+                server.logged_in = server.password is None or fields.get("__ac_password") == [server.password]
                 self.send_response(200)
                 if server.cookie:
                     self.send_header("Set-Cookie", server.cookie)
@@ -431,6 +441,9 @@ class FileServer:
             def do_GET(self):
                 server.requests.append(("GET", self.path))
                 body = server.files.get(self.path)
+                if body is None and re.fullmatch(r"/[a-z]{2}-\d+/?", self.path):  # a CRCNS data set page
+                    ok = server.logged_in and bool(self.headers.get("Cookie"))
+                    body = b"<p>You are logged in as u</p>" if ok else b"<p>Please log in</p>"
                 if body is None:
                     self.send_error(404)
                     return

@@ -34,6 +34,7 @@ from deepSTRF.datasets.audio._wehr import (
     logfreq_spectrogram,
     read_wehr_recording,
     read_wehr_stimulus,
+    stimulus_descriptions,
 )
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
@@ -210,17 +211,35 @@ class CRCNSAC1Dataset(NeuralDataset):
 
         by_cell: list[dict[str, list[Repeat]]] = []
         rejected = []
+        skipped: list[str] = []
+        by_description: dict[str, str] | None = None
         for session in sessions:
             grouped: dict[str, list[Repeat]] = defaultdict(list)
             n_bad = 0
             for path in sorted(session.glob("*.mat")):
-                for rep in read_wehr_recording(path, detrend):
-                    if rep.trace_mv.size < round(rep.duration_ms * rep.sf / 1000.0):
+                try:
+                    repeats = read_wehr_recording(path, detrend)
+                except ValueError:
+                    skipped.append(f"{session.name}/{path.name}")
+                    continue
+                for rep in repeats:
+                    if not rep.stim_file:  # no triggers.file: find the stimulus by its description
+                        if by_description is None:
+                            by_description = stimulus_descriptions(wehr / "Stimuli")
+                        rep.stim_file = by_description.get(rep.description.strip(), "")
+                    if not rep.stim_file or rep.trace_mv.size < round(rep.duration_ms * rep.sf / 1000.0):
                         n_bad += 1
                     else:
                         grouped[rep.stim_file].append(rep)
             by_cell.append(dict(grouped))
             rejected.append(n_bad)
+        if skipped:
+            warnings.warn(
+                f"CRCNS AC1: skipped {len(skipped)} malformed recording file(s) (no response, triggers.type or "
+                f"natural-sound trigger fields): {', '.join(skipped)}",
+                UserWarning,
+                stacklevel=2,
+            )
         files = sorted({f for cell in by_cell for f in cell}, key=_stim_key)
         if not files:
             raise ValueError(f"CRCNS AC1: no natural-sound trigger in {wehr / 'Results'}")
@@ -286,6 +305,7 @@ class CRCNSAC1Dataset(NeuralDataset):
                 "source": AC1_URL,
             },
         )
+        self.skipped_files = skipped
         self.splits: dict[str, list[int]] = {}
         self.cell_splits = [
             cell_split(p.name, sorted(files.index(f) for f in by_cell[i]), SPLIT_COUNTS[i] if i < 25 else None)
