@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from deepSTRF.datasets import sources
 from deepSTRF.datasets import download as dl
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio import crcns_aa1, crcns_ac1
 
 
@@ -64,7 +64,9 @@ def test_a_failed_crcns_login_is_reported_at_once_without_the_password(tmp_path,
     for expected in ("__ac_name=u", "form.submitted=1", "js_enabled=0", "pwd_empty=0", "submit=Log+in"):
         assert expected in post
     assert file_server.user_agents[-1].startswith("Mozilla/5.0")
-    ds = crcns_aa1.CRCNSAA1Dataset(tmp_path / "c", download=True, username="u", password="the-right-one", progress=False)
+    ds = crcns_aa1.CRCNSAA1Dataset(
+        tmp_path / "c", download=True, username="u", password="the-right-one", progress=False
+    )
     assert len(ds) == 3
 
 
