@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from deepSTRF.datasets.archive import extract_archive
 from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir
 
@@ -212,18 +214,27 @@ def ensure_files(
             opener = lambda: crcns_login(credentials, _crcns_dataset(to_download))  # noqa: E731
         session = opener() if opener is not None else None
         resolved = (resolve or resolve_published)(list(to_download), session)
-        for f in resolved:
-            download_file(
-                f.url,
-                root / f.filename,
-                checksum=f.checksum,
-                size=f.size,
-                progress=progress,
-                opener=session,
-                reject_html=session is not None,
-            )
-            if f.extract:
-                extract_archive(root / f.filename, root)
+        total = sum((f.size if f.size is not None else f.approx_size) or 0 for f in resolved)
+        with tqdm(
+            total=total or None,
+            unit="B",
+            unit_scale=True,
+            desc=f"{dataset} ({len(resolved)} file{'s' if len(resolved) > 1 else ''})",
+            disable=not progress or len(resolved) < 2,
+        ) as overall:
+            for f in resolved:
+                path = download_file(
+                    f.url,
+                    root / f.filename,
+                    checksum=f.checksum,
+                    size=f.size,
+                    progress=progress,
+                    opener=session,
+                    reject_html=session is not None,
+                )
+                overall.update(path.stat().st_size)
+                if f.extract:
+                    extract_archive(root / f.filename, root)
     return root
 
 

@@ -543,3 +543,94 @@ def ac1_kit():
     import types
 
     return types.SimpleNamespace(build=build_ac1, sound=ac1_sound, trace=ac1_trace, cell1=AC1_CELL1)
+
+
+# ----------------------------------------------------------------------------- CRCNS AA4 (one HDF5 file per unit)
+
+AA4_FS = 24414
+AA4_SAMPLES = {"11": 4883, "12": 7324, "31": 2442}  # stim key -> samples (0.2 s, 0.3 s, 0.1 s)
+
+
+def aa4_wave(key: str) -> np.ndarray:
+    t = np.arange(AA4_SAMPLES[key]) / AA4_FS
+    return (5000 * np.sin(2 * np.pi * (800 + 100 * int(key)) * t)).astype("<i2")
+
+
+def aa4_md5(key: str) -> str:
+    import hashlib
+
+    return hashlib.md5(aa4_wave(key).tobytes()).hexdigest()
+
+
+# animal -> unit file -> (sortType, {class: {key: [trial spike times in s]}})
+AA4_UNITS = {
+    "GreBlu9508M": {
+        "Site1_L1000R1100_e3_s0.h5": (
+            "single",
+            {"Con": {"11": [[0.0012, 0.05, 0.1995], []], "12": [[0.01], [0.02, 0.25]]}, "ml": {"31": [[], []]}},
+        ),
+        "Site2_L1500R1600_e5_s1_ss1.h5": ("singl", {"Con": {"11": [[0.003], [0.004, -0.1]]}}),
+    },
+    "YelBlu6903F": {
+        "Site1_L900R950_e1_s0.h5": ("multi", {"Con": {"12": [[0.1], [0.2], [0.29]]}}),
+    },
+}
+AA4_TYPES = {"11": "song", "12": "call", "31": "mlnoise"}
+
+
+def write_aa4_unit(path: Path, sort_type: str, classes: dict, site: int) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        fh.attrs["sortType"] = sort_type
+        fh.attrs["site"] = site
+        fh.attrs["electrode"] = 3
+        fh.attrs["ldepth"] = 1000.0
+        fh.attrs["rdepth"] = 1100.0
+        fh.attrs["sortid"] = 0
+        fh.create_group("class_info").attrs["note"] = "not a class"
+        fh.create_group("extra_info")
+        for cls, stims in classes.items():
+            group = fh.create_group(cls)
+            for key, trials in stims.items():
+                stim = group.create_group(key)
+                stim.attrs["stim_type"] = AA4_TYPES[key]
+                stim.attrs["stim_md5"] = aa4_md5(key)
+                stim.attrs["stim_class"] = cls
+                stim.attrs["stim_duration"] = AA4_SAMPLES[key] / AA4_FS
+                for r, spikes in enumerate(trials):
+                    stim.create_group(str(r + 1)).create_dataset("spike_times", data=np.asarray(spikes, dtype=float))
+
+
+def build_aa4(root: Path, archives: bool = False) -> Path:
+    """AA4 tree: <animal>/*.h5 and <animal>/wavfiles/stim<key>.wav; or one <animal>.tar.gz per animal."""
+    import tarfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    for animal, units in AA4_UNITS.items():
+        base = root / animal
+        (base / "wavfiles").mkdir(parents=True)
+        keys = {k for _, classes in units.values() for stims in classes.values() for k in stims}
+        for key in sorted(keys):
+            (base / "wavfiles" / f"stim{key}.wav").write_bytes(_wav_bytes(aa4_wave(key), AA4_FS))
+        for i, (name, (sort_type, classes)) in enumerate(units.items()):
+            write_aa4_unit(base / name, sort_type, classes, site=i + 1)
+        if archives:
+            with tarfile.open(root / f"{animal}.tar.gz", "w:gz") as tf:
+                tf.add(base, arcname=animal)
+            remove_tree(base)
+    return root
+
+
+@pytest.fixture(scope="module")
+def aa4_root(tmp_path_factory):
+    return build_aa4(tmp_path_factory.mktemp("aa4"))
+
+
+@pytest.fixture
+def aa4_kit():
+    import types
+
+    return types.SimpleNamespace(
+        build=build_aa4, fs=AA4_FS, samples=AA4_SAMPLES, units=AA4_UNITS, md5=aa4_md5, types=AA4_TYPES
+    )
