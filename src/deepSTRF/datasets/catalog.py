@@ -311,9 +311,23 @@ _ENTRIES: tuple[DatasetEntry, ...] = (
         licence="CRCNS terms of use (free account; cite the data set)",
         access="crcns",
         files=(
-            _crcns("aa-2", "crcns-aa2-all_cells.tar.gz", 60.0, extract=True, markers=("crcns/aa2/all_cells",)),
-            _crcns("aa-2", "crcns-aa2-all_stims.tar.gz", 100.0, extract=True, markers=("crcns/aa2/all_stims",)),
-            _crcns("aa-2", "crcns-aa2-docs.tar.gz", 1.0, extract=True, markers=("crcns/aa2/*.csv",)),
+            _crcns(
+                "aa-2",
+                "crcns-aa2-all_cells.tar.gz",
+                60.0,
+                extract=True,
+                strip=2,
+                markers=("all_cells", "crcns/aa2/all_cells"),
+            ),
+            _crcns(
+                "aa-2",
+                "crcns-aa2-all_stims.tar.gz",
+                100.0,
+                extract=True,
+                strip=2,
+                markers=("all_stims", "crcns/aa2/all_stims"),
+            ),
+            _crcns("aa-2", "crcns-aa2-docs.tar.gz", 1.0, extract=True, strip=2, markers=("*.csv", "crcns/aa2/*.csv")),
         ),
     ),
     DatasetEntry(

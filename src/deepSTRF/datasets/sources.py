@@ -78,6 +78,8 @@ class RemoteFile:
         published: Where the host publishes the file's checksum when ``checksum`` is not pinned:
             ``"osf:<guid>"``, ``"zenodo:<record>"`` or ``"crcns:<data set>"``.
         approx_size: Approximate size in bytes, shown by dry runs before the host is asked.
+        strip: Leading folders of an archive to drop when extracting (see
+            :func:`~deepSTRF.datasets.archive.extract_archive`).
 
     Example:
         >>> RemoteFile("x.mat", "https://example.org/x.mat").is_archive
@@ -94,6 +96,7 @@ class RemoteFile:
     part: str | None = None
     published: str | None = None
     approx_size: int | None = None
+    strip: int = 0
 
     @property
     def is_archive(self) -> bool:
@@ -207,7 +210,7 @@ def ensure_files(
             f"live in the deepSTRF cache folder {get_data_dir()} (set {ENV_DATA_DIR} to move it)."
         )
     for f in to_extract:
-        extract_archive(root / f.filename, root)
+        extract_archive(root / f.filename, root, strip=f.strip)
     if to_download:
         if opener is None and access == "crcns":
             credentials = crcns_credentials(username, password)  # raises before any request when missing
@@ -234,7 +237,7 @@ def ensure_files(
                 )
                 overall.update(path.stat().st_size)
                 if f.extract:
-                    extract_archive(root / f.filename, root)
+                    extract_archive(root / f.filename, root, strip=f.strip)
     return root
 
 

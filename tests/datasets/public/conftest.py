@@ -634,3 +634,63 @@ def aa4_kit():
     return types.SimpleNamespace(
         build=build_aa4, fs=AA4_FS, samples=AA4_SAMPLES, units=AA4_UNITS, md5=aa4_md5, types=AA4_TYPES
     )
+
+
+# ------------------------------------------------------------------- CRCNS AA2 (AA1 text files, flat WAVs, CSVs)
+
+AA2_STIMS = {"AA2.wav": ("conspecific", 6400), "BB2.wav": ("conspecific", 8000), "CC2.wav": ("flatrip", 4800),
+             "DD2.wav": ("songrip", 3200)}  # fmt: skip
+# cell -> type folder -> K -> (wav, spike file text)
+AA2_CELLS = {
+    "blabla1010_1": {"conspecific": {1: ("AA2.wav", "1.5 20.25 \n-3.0 \n\n"), 2: ("BB2.wav", "100.0 \n")}},
+    "blabla1010_2": {"flatrip": {1: ("CC2.wav", "5.0 7.5 \n")}, "songrip": {1: ("DD2.wav", "\n")}},
+    "grgr2020_1": {"conspecific": {1: ("AA2.wav", "2.0 \n3.0 \n")}},
+}
+AA2_REGIONS = {"blabla1010_1": "mld", "blabla1010_2": "L2a", "grgr2020_1": "None"}
+
+
+def aa2_wave(name: str) -> np.ndarray:
+    n = AA2_STIMS[name][1]
+    t = np.arange(n) / 32000
+    return (4000 * np.sin(2 * np.pi * (600 + 100 * len(name) * n / 1000) * t)).astype("<i2")
+
+
+def build_aa2(root: Path, archives: bool = False) -> Path:
+    """AA2 tree under crcns/aa2/ (the archives' wrapper); or the three tar.gz archives."""
+    import tarfile
+
+    base = root / "crcns" / "aa2"
+    (base / "all_stims").mkdir(parents=True)
+    for name in AA2_STIMS:
+        (base / "all_stims" / name).write_bytes(_wav_bytes(aa2_wave(name), 32000))
+    for cell, types in AA2_CELLS.items():
+        for kind, pairs in types.items():
+            folder = base / "all_cells" / cell / kind
+            folder.mkdir(parents=True)
+            for k, (wav, spikes) in pairs.items():
+                (folder / f"stim{k}").write_text(wav + "\n")
+                (folder / f"spike{k}").write_text(spikes)
+    (base / "cell_regions.csv").write_text("".join(f"{c},x,{r}\n" for c, r in AA2_REGIONS.items()))
+    (base / "cell_stim_classes.csv").write_text("blabla1010_1,conspecific\nblabla1010_2,flatrip,songrip\n")
+    rows = "".join(f"{n},32000,16,{s},{c}\n" for n, (c, s) in AA2_STIMS.items())
+    (base / "stim_data.csv").write_text(rows)
+    if archives:
+        for part, members in (("all_cells", ["all_cells"]), ("all_stims", ["all_stims"]),
+                              ("docs", ["cell_regions.csv", "cell_stim_classes.csv", "stim_data.csv"])):  # fmt: skip
+            with tarfile.open(root / f"crcns-aa2-{part}.tar.gz", "w:gz") as tf:
+                for m in members:
+                    tf.add(base / m, arcname=f"crcns/aa2/{m}")
+        remove_tree(root / "crcns")
+    return root
+
+
+@pytest.fixture(scope="module")
+def aa2_root(tmp_path_factory):
+    return build_aa2(tmp_path_factory.mktemp("aa2"))
+
+
+@pytest.fixture
+def aa2_kit():
+    import types
+
+    return types.SimpleNamespace(build=build_aa2, stims=AA2_STIMS, cells=AA2_CELLS, regions=AA2_REGIONS)
