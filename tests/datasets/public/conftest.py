@@ -694,3 +694,83 @@ def aa2_kit():
     import types
 
     return types.SimpleNamespace(build=build_aa2, stims=AA2_STIMS, cells=AA2_CELLS, regions=AA2_REGIONS)
+
+
+# ----------------------------------------------------------------------------- CRCNS AC1, Asari part
+
+ASARI_SEGMENTS = ["class1/1.mat", "class1/2.mat", "class2/1.mat"]
+ASARI_SEG_LEN = 4883  # 50 ms at 97,656 Hz
+ASARI_MGB_SPIKES = [1012, 1100, 1457, 2300]  # samples (10 kHz) of the spikes in the MGB trace
+
+
+def asari_segment(i: int) -> np.ndarray:
+    return np.random.default_rng(300 + i).normal(0, 0.1, size=ASARI_SEG_LEN)
+
+
+def asari_trace(seed: int, n: int = 10000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.round(500 * np.sin(np.arange(n) / 300.0) + 50 * rng.normal(size=n)).astype(np.int16)
+
+
+def _struct_array(records: list[dict]) -> np.ndarray:
+    keys = list(records[0])
+    out = np.zeros((1, len(records)), dtype=[(k, object) for k in keys])
+    for j, rec in enumerate(records):
+        for k in keys:
+            out[0, j][k] = rec[k]
+    return out
+
+
+def _asari_recording(path: Path, site: str, kind: str, trace: np.ndarray, triggers: list[tuple[str, float]]) -> None:
+    import scipy.io
+
+    param = {
+        "stimulus": _struct_array([{"file": f} for f in ASARI_SEGMENTS]),
+        "recording": {"site": site, "type": kind},
+        "ID": "x",
+    }
+    trig = _struct_array(
+        [{"type": "naturalsound", "param": {"description": d, "duration": 250.0}, "time": t} for d, t in triggers]
+    )
+    response = {"trace": trace[:, None], "scale": 0.01, "sf": 10000.0}
+    scipy.io.savemat(path, {"param": param, "triggers": trig, "response": response})
+
+
+def build_asari(root: Path) -> Path:
+    import scipy.io
+
+    stimuli = root / "crcns-ac1" / "asari" / "Stimuli"
+    for i, rel in enumerate(ASARI_SEGMENTS):
+        (stimuli / rel).parent.mkdir(parents=True, exist_ok=True)
+        scipy.io.savemat(stimuli / rel, {"stimulus": {"sample": asari_segment(i)[:, None], "param": {"sf": 97656.0}}})
+    a1 = root / "asari-results-1" / "20050101-ha1-001"
+    a1.mkdir(parents=True)
+    _asari_recording(a1 / "r1.mat", "auditory cortex", "whole cell", asari_trace(1),
+                     [("Sequence 1: 1 2  3 1 2", 1001.0), ("Sequence 2: 3 3 1 2 1", 5001.0)])  # fmt: skip
+    _asari_recording(
+        a1 / "r2.mat", "auditory cortex", "whole cell", asari_trace(2), [("Sequence 1: 1 2 3 1 2", 2001.0)]
+    )
+    _asari_recording(
+        a1 / "r3.mat", "auditory cortex", "whole cell", asari_trace(3), [("Sequence 1: 1 2 3 1 2", 9001.0)]
+    )
+    mgb = root / "asari-results-2" / "20050202-ha2-003"
+    mgb.mkdir(parents=True)
+    trace = np.zeros(10000, dtype=np.int16)
+    trace[ASARI_MGB_SPIKES] = 3000
+    _asari_recording(mgb / "r1.mat", "MGB", "cell attached", trace, [("Sequence 1: 1 2 3 1 2", 1001.0)])
+    scipy.io.savemat(mgb / "r2.mat", {"notes": np.ones((1, 1))})  # malformed: skipped with a warning
+    return root
+
+
+@pytest.fixture(scope="module")
+def asari_root(tmp_path_factory):
+    return build_asari(tmp_path_factory.mktemp("asari"))
+
+
+@pytest.fixture
+def asari_kit():
+    import types
+
+    return types.SimpleNamespace(
+        segments=ASARI_SEGMENTS, segment=asari_segment, trace=asari_trace, mgb_spikes=ASARI_MGB_SPIKES
+    )
