@@ -155,11 +155,15 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms: Bin width in ms; ``dt_ms * sf / 1000`` must be an integer for the 4 kHz recordings.
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
-        detrend: ``'none'`` or ``'baseline'``.
-        ramp_ms: Length of the onset and offset ramps applied to each sound (0 for none).
+        detrend: ``'none'`` or ``'baseline'``; default from ``preset``.
+        ramp_ms: Length of the onset and offset ramps applied to each sound (0 for none); default from ``preset``.
         f_min_hz: Lowest spectrogram frequency.
-        f_max_hz: Highest spectrogram frequency.
+        f_max_hz: Highest spectrogram frequency; default from ``preset``.
         bands_per_octave: Spectrogram bands per octave.
+        preset: ``"deepstrf"`` (raw potential, 5 ms cos² ramp, bands to 25.6 kHz: F = 49, as the Wehr
+            papers) or ``"published"`` (the published pipeline: baseline-detrended potential, no ramp,
+            bands to 45 kHz: F = 53; its repeat gating is not reproduced). Explicit ``detrend``,
+            ``ramp_ms`` and ``f_max_hz`` override the preset.
         progress: Show download progress bars.
 
     Raises:
@@ -181,14 +185,20 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms: float = 5.0,
         waveform: bool = False,
         audio_fs: float = 48000.0,
-        detrend: str = "none",
-        ramp_ms: float = 5.0,
+        detrend: str | None = None,
+        ramp_ms: float | None = None,
         f_min_hz: float = 100.0,
-        f_max_hz: float = 25600.0,
+        f_max_hz: float | None = None,
         bands_per_octave: int = 6,
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        check_choice("preset", preset, ["deepstrf", "published"])
+        published = preset == "published"
+        detrend = detrend if detrend is not None else ("baseline" if published else "none")
+        ramp_ms = ramp_ms if ramp_ms is not None else (0.0 if published else 5.0)
+        f_max_hz = f_max_hz if f_max_hz is not None else (45000.0 if published else 25600.0)
         check_choice("detrend", detrend, ["none", "baseline"])
         ramp_ms = check_positive_float("ramp_ms", ramp_ms, allow_zero=True)
         f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
@@ -298,6 +308,7 @@ class CRCNSAC1Dataset(NeuralDataset):
                 "stimulus": "waveform" if waveform else "causal log-frequency spectrogram (dB)",
                 "response_unit": "mV",
                 "detrend": detrend,
+                "preset": preset,
                 "ramp_ms": ramp_ms,
                 "window_ms": 2 * dt_ms,
                 "f_range_hz": (f_min_hz, f_max_hz),

@@ -126,6 +126,8 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         test_trials: ``'per_site'`` (single trials) or ``'population'`` (the trial-averaged block, R = 1).
         normalize: ``'none'``, ``'train'`` or ``'paper'`` (see above).
+        preset: ``"deepstrf"`` (validation sounds first, then estimation sounds) or ``"published"`` (the
+            published library's order: estimation sounds first, so stimulus indices match its code).
         progress: Show download progress bars.
 
     Raises:
@@ -148,8 +150,10 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: float = 44100.0,
         test_trials: str = "per_site",
         normalize: str = "none",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
+        check_choice("preset", preset, ["deepstrf", "published"])
         check_choice("area", area, ["A1", "PEG"])
         check_choice("test_trials", test_trials, ["per_site", "population"])
         check_choice("normalize", normalize, ["none", "train", "paper"])
@@ -214,11 +218,18 @@ class NAT4Dataset(NeuralDataset):
             for c, ok in zip(cells, has_test)
         ]
         n_rep = [max([r.shape[0] for r in row if r is not None] or [0]) for row in responses]
+        metas = [stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)]
+        if preset == "published":  # the published order: estimation sounds first, then validation sounds
+            order = list(range(n_val, len(epochs))) + list(range(n_val))
+            where = {old: new for new, old in enumerate(order)}
+            stims, responses = [stims[i] for i in order], [responses[i] for i in order]
+            metas = [metas[i] for i in order]
+            splits = {name: sorted(where[i] for i in idx) for name, idx in splits.items()}
         super().__init__(
             stims,
             responses,
             dt_ms,
-            stim_meta=[stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
+            stim_meta=metas,
             nrn_meta=neuron_meta,
             audio_fs=audio_fs if waveform else None,
             name=f"NAT4-{area}",
@@ -226,6 +237,7 @@ class NAT4Dataset(NeuralDataset):
                 "area": area,
                 "test_trials": test_trials,
                 "normalize": normalize,
+                "preset": preset,
                 "normalize_statistics_from": {"none": None, "train": "train split", "paper": "whole recording"}[
                     normalize
                 ],
