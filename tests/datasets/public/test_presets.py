@@ -58,7 +58,7 @@ def test_nat4_published_puts_estimation_sounds_first(nat4_root):
     d_names = [m["name"] for m in default.stim_meta]
     p_names = [m["name"] for m in published.stim_meta]
     assert sorted(d_names) == sorted(p_names) and d_names != p_names
-    assert [m["subset"] for m in published.stim_meta] == sorted((m["subset"] for m in published.stim_meta))
+    assert [m["subset"] for m in published.stim_meta] == sorted(m["subset"] for m in published.stim_meta)
     for part in ("train", "val", "test"):
         assert sorted(d_names[i] for i in default.splits[part]) == sorted(p_names[i] for i in published.splits[part])
     first = p_names.index(d_names[0])
