@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,17 @@ class VerificationReport:
             self.check(name, False, f"{type(err).__name__}: {err}")
             return None
         self.check(name, True, "read")
+        return out
+
+    def load(self, fn: Callable[[], Any]) -> Any:
+        """Build the dataset with ``fn``; record the loader's first error (it names the file and field)
+        and each warning it gives, or ``None`` when it fails."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = self.attempt("loader reads every file", fn)
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                self.check("no loader warning", False, str(w.message))
         return out
 
     def counts(self, observed: Mapping[str, Any], expected: Mapping[str, Any]) -> None:

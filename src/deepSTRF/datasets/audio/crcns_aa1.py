@@ -37,6 +37,7 @@ from deepSTRF.datasets.audio._spectro import read_audio
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
     "CRCNSAA1Dataset",
@@ -72,6 +73,9 @@ def download_aa1(
         stacklevel=2,
     )
     return download_dataset("crcns-aa1", root, username=username, password=password, progress=progress)
+
+
+EXPECTED = {"units_Field_L": 50, "units_MLd": 50, "stimuli_conspecific": 10, "stimuli_flatrip": 20}
 
 
 class CRCNSAA1Dataset(NeuralDataset):
@@ -230,3 +234,30 @@ class CRCNSAA1Dataset(NeuralDataset):
             info={**features.describe(), "source": AA1_URL},
         )
         self.splits = stratified_split([str(m["type"]) for m in stim_meta], [str(m["name"]) for m in stim_meta])
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (50 Field L + 50 MLd
+        units, 10 songs and 20 flat ripples at 32 kHz, WAV names equal to their MD5).
+
+        Example:
+            >>> import tempfile
+            >>> CRCNSAA1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("crcns-aa1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        rates = sorted({m["sample_rate"] for m in ds.stim_meta})
+        report.check("WAV sample rate 32 kHz", rates == [32000.0], f"found {rates}")
+        bad = [m["name"] for m in ds.stim_meta if not m["md5_ok"]]
+        report.check("WAV name = MD5 of the file", not bad, f"{len(bad)} differ: {bad[:3]}")
+        observed = {
+            "units_Field_L": sum(m["area"] == "Field_L" for m in ds.nrn_meta),
+            "units_MLd": sum(m["area"] == "MLd" for m in ds.nrn_meta),
+            "stimuli_conspecific": sum(m["type"] == "conspecific" for m in ds.stim_meta),
+            "stimuli_flatrip": sum(m["type"] == "flatrip" for m in ds.stim_meta),
+        }
+        report.counts(observed, EXPECTED)
+        return report

@@ -38,6 +38,7 @@ from deepSTRF.datasets.audio._wehr import (
 )
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 AC1_URL = "https://crcns.org/data-sets/ac/ac-1"
 USED_CELLS = tuple(i for i in range(25) if i not in (1, 2, 4, 8))  # the 21 cells of Rançon et al. 2024/2025
@@ -119,6 +120,9 @@ def _session_meta(session: str, idx: int, n_stims: int) -> dict[str, Any]:
         "n_stims": n_stims,
         "rejected_repeats": 0,
     }
+
+
+EXPECTED = {"cells": 25}
 
 
 class CRCNSAC1Dataset(NeuralDataset):
@@ -322,3 +326,24 @@ class CRCNSAC1Dataset(NeuralDataset):
             cell_split(p.name, sorted(files.index(f) for f in by_cell[i]), SPLIT_COUNTS[i] if i < 25 else None)
             for i, p in enumerate(sessions)
         ]
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (25 Wehr cells,
+        4 kHz recordings, 3 to 63 sounds per cell).
+
+        Example:
+            >>> import tempfile
+            >>> CRCNSAC1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("crcns-ac1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        report.check("no malformed recording", not ds.skipped_files, f"skipped {ds.skipped_files[:3]}")
+        per_cell = [m["n_stims"] for m in ds.nrn_meta]
+        report.check("count sounds per cell (3 to 63)", bool(per_cell) and min(per_cell) >= 3 and max(per_cell) <= 63,
+                     f"found {min(per_cell, default=0)} to {max(per_cell, default=0)}")  # fmt: skip
+        report.counts({"cells": ds.n_neurons}, EXPECTED)
+        return report

@@ -42,6 +42,7 @@ from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"
@@ -89,6 +90,10 @@ def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool 
         stacklevel=2,
     )
     return download_dataset("nat4", root, progress=progress)
+
+
+EXPECTED = {"units_A1": 849, "auditory_A1": 777, "units_PEG": 398, "auditory_PEG": 339, "stimuli_est": 575,
+            "stimuli_val": 18, "repeats_val": 20, "bands": 18, "bins": 150}  # fmt: skip
 
 
 class NAT4Dataset(NeuralDataset):
@@ -283,3 +288,31 @@ class NAT4Dataset(NeuralDataset):
             buffer[start : start + sound.size] = sound
             out.append(as_tensor(buffer[None]))
         return out
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy of both areas against the documented structure and counts
+        (A1 849 units, 777 auditory; PEG 398, 339 auditory; 575 estimation + 18 validation sounds,
+        20 repeats; 18 bands, 150 bins).
+
+        Example:
+            >>> import tempfile
+            >>> NAT4Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("nat4")
+        for area in ("A1", "PEG"):
+            ds = report.load(lambda area=area: cls(root, area=area))  # type: ignore[misc]
+            if ds is None:
+                continue
+            observed = {
+                f"units_{area}": ds.n_neurons,
+                f"auditory_{area}": sum(bool(m.get("auditory")) for m in ds.nrn_meta),
+                "stimuli_est": sum(m["subset"] == "est" for m in ds.stim_meta),
+                "stimuli_val": sum(m["subset"] == "val" for m in ds.stim_meta),
+                "repeats_val": max(m["n_repeats"] for m in ds.stim_meta),
+                "bands": ds.F,
+                "bins": int(ds[0]["responses"].shape[-1]),
+            }
+            report.counts(observed, {k: v for k, v in EXPECTED.items() if k in observed})
+        return report

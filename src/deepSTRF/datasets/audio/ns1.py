@@ -35,6 +35,7 @@ from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
     "NS1Dataset",
@@ -76,6 +77,10 @@ def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool =
         stacklevel=2,
     )
     return download_dataset("ns1", root, progress=progress)
+
+
+EXPECTED = {"units": 119, "valid_noise_ratio": 73, "valid_single_depth": 73, "stimuli": 20, "repeats": 20,
+            "bands": 34, "bins": 999}  # fmt: skip
 
 
 class NS1Dataset(NeuralDataset):
@@ -243,3 +248,29 @@ class NS1Dataset(NeuralDataset):
         if not stims:
             raise FileNotFoundError(f"NS1: no waveform found in {base / 'SH.En.C'} (expected {ns1_wav_name(0)})")
         return stims, lengths
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (119 units, 73 valid,
+        20 sounds x 20 repeats, 34 x 999 cochleagrams).
+
+        Example:
+            >>> import tempfile
+            >>> NS1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("ns1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        observed = {
+            "units": ds.n_neurons + len(ds.dropped_neurons),
+            "valid_noise_ratio": sum(m["valid_noise_ratio"] for m in ds.nrn_meta),
+            "valid_single_depth": sum(m["valid_single_depth"] for m in ds.nrn_meta),
+            "stimuli": len(ds),
+            "repeats": max(int(ds[s]["responses"].shape[1]) for s in range(len(ds))),
+            "bands": ds.F,
+            "bins": int(ds[0]["responses"].shape[-1]),
+        }
+        report.counts(observed, EXPECTED)
+        return report
