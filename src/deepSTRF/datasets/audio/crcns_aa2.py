@@ -33,6 +33,7 @@ from deepSTRF.datasets.verify import VerificationReport
 __all__ = ["EXPECTED", "REGIONS", "CRCNSAA2Dataset", "find_aa2_base", "read_csv_rows"]
 
 AA2_URL = "https://crcns.org/data-sets/aa/aa-2"
+#: Region names of `cell_regions.csv` (L, L1-L3 are Field L; "None" means unassigned).
 REGIONS = ("L", "L1", "L2a", "L2b", "L3", "mld", "OV", "CM", "None")
 CLASSES = ("conspecific", "flatrip", "songrip", "unknown", "bengalese")
 #: Documented figures for the real data (DATASETS-wave2.md).

@@ -38,6 +38,7 @@ from deepSTRF.datasets.verify import VerificationReport
 __all__ = ["ANIMALS", "EXPECTED", "CRCNSAA4Dataset", "normalise_sort_type", "read_aa4_unit"]
 
 AA4_URL = "https://crcns.org/data-sets/aa/aa-4"
+#: The six animals, one archive each (the parts of the `crcns-aa4` catalogue entry).
 ANIMALS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
 SORT_TYPES = ("single", "multi", "noise", "tdt")
 STIM_TYPES = ("song", "call", "mlnoise")
