@@ -74,3 +74,16 @@ def test_download_of_the_three_archives(tmp_path, aa2_kit, file_server, monkeypa
     ds = crcns_aa2.CRCNSAA2Dataset(root, download=True, username="u", password="pw", progress=False)
     assert ds.n_neurons == 3 and (root / "all_cells").is_dir() and (root / "stim_data.csv").exists()
     assert catalog.plan_download("crcns-aa2", root) == []
+
+
+def test_csv_header_lines_and_unlisted_cells(tmp_path, aa2_kit):
+    root = aa2_kit.build(tmp_path / "aa2")
+    base = root / "crcns" / "aa2"
+    rows = (base / "stim_data.csv").read_text()
+    (base / "stim_data.csv").write_text("wav,sr,bits,samples,class\n" + rows)  # a header line is skipped
+    regions = (base / "cell_regions.csv").read_text().splitlines()
+    (base / "cell_regions.csv").write_text("\n".join(regions[:-1]) + "\n")  # grgr2020_1 unlisted: region 'None'
+    ds = crcns_aa2.CRCNSAA2Dataset(root)
+    assert [m["class"] for m in ds.stim_meta] == ["conspecific", "conspecific", "flatrip", "songrip"]
+    assert ds.nrn_meta[2]["region"] == "None"
+    assert crcns_aa2.read_csv_rows(base / "cell_stim_classes.csv")[1] == ["blabla1010_2", "flatrip", "songrip"]

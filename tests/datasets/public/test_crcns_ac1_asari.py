@@ -77,3 +77,26 @@ def test_selection_and_verify(asari_root):
     report = crcns_ac1_asari.CRCNSAC1AsariDataset.verify(asari_root)
     assert {c.name for c in report.failed} == {"count cells_A1", "count cells_MGB"}
     assert "found 1, documented 39" in str(report) and "found 1, documented 14" in str(report)
+
+
+def test_trigger_type_with_a_space_and_bad_indices(tmp_path, asari_kit):
+    import scipy.io
+
+    from deepSTRF.datasets.audio import crcns_ac1_asari as asari
+
+    path = tmp_path / "r.mat"
+    param = {"stimulus": {"file": "class1\\1.mat"}, "recording": {"site": "left cortex", "type": "whole cell"}}
+    trig = {
+        "type": "natural sound",
+        "param": {"description": "Sequence 3:  1 1   1 1 1", "duration": 10.0},
+        "time": 1.0,
+    }
+    response = {"trace": asari_kit.trace(4)[:, None], "scale": 0.01, "sf": 10000.0}
+    scipy.io.savemat(path, {"param": param, "triggers": trig, "response": response})
+    rec = asari.read_asari_recording(path)
+    assert rec["site"] == "A1" and rec["sf"] == 10000.0 and rec["recording_type"] == "whole cell"
+    assert rec["repeats"] == [(("class1/1.mat",) * 5, "Sequence 3:  1 1   1 1 1", 10.0, 0)]
+    trig["param"]["description"] = "Sequence 3: 1 2 1 1 1"  # index 2 does not exist
+    scipy.io.savemat(path, {"param": param, "triggers": trig, "response": response})
+    with pytest.raises(ValueError, match="indexes beyond the 1 stimulus files"):
+        asari.read_asari_recording(path)
