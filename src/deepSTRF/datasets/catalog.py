@@ -67,6 +67,8 @@ class DatasetEntry:
         parts: What the parts named in ``files`` are (``{part: description}``); files without a
             part are always fetched.
         default_parts: Parts fetched by ``deepstrf download NAME`` when none is named (default: all).
+        folder: Cache sub-folder (default: ``name``); two entries that share files share a folder.
+        expected: Documented counts of the real data (units, stimuli, ...), re-checked by ``verify``.
 
     Example:
         >>> get_dataset_info("ns1").loader
@@ -87,6 +89,8 @@ class DatasetEntry:
     files: tuple[RemoteFile, ...] = ()
     parts: tuple[tuple[str, str], ...] = ()
     default_parts: tuple[str, ...] | None = None
+    folder: str | None = None
+    expected: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_KINDS:
@@ -175,6 +179,7 @@ def _crcns(dataset: str, name: str, approx_mb: float, **kwargs: Any) -> RemoteFi
 
 
 _NAT4 = 8044773
+_AA4_ANIMALS = ("BlaBro09xxF", "GreBlu9508M", "LblBlu2028M", "WhiBlu5396M", "WhiWhi4522M", "YelBlu6903F")
 
 
 def _nat4_area(area: str, pop_mb: float, sites_mb: float) -> tuple[RemoteFile, ...]:
@@ -291,6 +296,105 @@ _ENTRIES: tuple[DatasetEntry, ...] = (
                 description="Wehr recordings and the stimuli of both parts",
             ),
         ),
+    ),
+    DatasetEntry(
+        name="crcns-aa2",
+        title="CRCNS AA2",
+        loader=f"{_AUDIO}.crcns_aa2:CRCNSAA2Dataset",
+        description="Zebra finch MLd, OV, Field L and CM, 494 units from 57 birds, songs and ripples, 32 kHz WAVs",
+        size="about 180 MB unpacked",
+        citations=(
+            "Theunissen FE et al. Single-unit recordings from multiple auditory areas in male zebra finches. "
+            "CRCNS.org (aa-2), doi:10.6080/K0JW8BSC.",
+        ),
+        url="https://crcns.org/data-sets/aa/aa-2",
+        licence="CRCNS terms of use (free account; cite the data set)",
+        access="crcns",
+        files=(
+            _crcns(
+                "aa-2",
+                "crcns-aa2-all_cells.tar.gz",
+                60.0,
+                extract=True,
+                strip=2,
+                markers=("all_cells", "crcns/aa2/all_cells"),
+            ),
+            _crcns(
+                "aa-2",
+                "crcns-aa2-all_stims.tar.gz",
+                100.0,
+                extract=True,
+                strip=2,
+                markers=("all_stims", "crcns/aa2/all_stims"),
+            ),
+            _crcns("aa-2", "crcns-aa2-docs.tar.gz", 1.0, extract=True, strip=2, markers=("*.csv", "crcns/aa2/*.csv")),
+        ),
+    ),
+    DatasetEntry(
+        name="crcns-aa4",
+        title="CRCNS AA4",
+        loader=f"{_AUDIO}.crcns_aa4:CRCNSAA4Dataset",
+        description="Zebra finch auditory units, 6 animals, 1401 units (one HDF5 file each), 170 unique sounds",
+        size="several hundred MB per animal (one archive each)",
+        citations=(
+            "Theunissen FE et al. Single-unit and multi-unit recordings from the zebra finch auditory system "
+            "(songs, calls, noise). CRCNS.org (aa-4), doi:10.6080/K00C4T06.",
+        ),
+        url="https://crcns.org/data-sets/aa/aa-4",
+        licence="CRCNS terms of use (free account; cite the data set)",
+        access="crcns",
+        files=(
+            *(_crcns("aa-4", f"{a}.tar.gz", 300.0, extract=True, markers=(a,), part=a) for a in _AA4_ANIMALS),
+            _crcns("aa-4", "CRCNSCode.tar.gz", 1.0, extract=True, markers=("CRCNSCode",), part="code"),
+        ),
+        parts=(*((a, "one animal") for a in _AA4_ANIMALS), ("code", "the lab's analysis code")),
+        default_parts=_AA4_ANIMALS,
+    ),
+    DatasetEntry(
+        name="crcns-ac1-asari",
+        title="CRCNS AC1 (Asari)",
+        loader=f"{_AUDIO}.crcns_ac1_asari:CRCNSAC1AsariDataset",
+        description="Rat A1 whole-cell (39 cells) and MGB cell-attached (14 cells), 5-segment natural sound sequences",
+        size="about 4.1 GB (the archive shared with the Wehr part, and two result archives)",
+        citations=(
+            "Asari H, Zador AM (2009). Long-lasting context dependence constrains neural encoding models in "
+            "rodent auditory cortex. J Neurophysiol 102:2638-2656.",
+            "Asari H, Wehr M, Machens CK, Zador AM. Auditory cortex and thalamic neuronal responses to various "
+            "natural and synthetic sounds. CRCNS.org (ac-1), doi:10.6080/K0KW5CXR.",
+        ),
+        url="https://crcns.org/data-sets/ac/ac-1",
+        licence="CRCNS terms of use (free account; cite the data set)",
+        access="crcns",
+        folder="crcns-ac1",
+        files=(
+            _crcns(
+                "ac-1",
+                "crcns-ac1.zip",
+                1100.0,
+                extract=True,
+                markers=("asari", "*/asari", "*/*/asari"),
+                description="the stimuli (shared with the Wehr part)",
+            ),
+            _crcns(
+                "ac-1",
+                "crcns-ac1-asari-results-1.zip",
+                1500.0,
+                extract=True,
+                markers=("asari-results-1", "*/asari-results-1"),
+                part="results-1",
+                description="Asari recordings, first archive",
+            ),
+            _crcns(
+                "ac-1",
+                "crcns-ac1-asari-results-2.zip",
+                1500.0,
+                extract=True,
+                markers=("asari-results-2", "*/asari-results-2"),
+                part="results-2",
+                description="Asari recordings, second archive",
+            ),
+        ),
+        parts=(("results-1", "first archive of recordings"), ("results-2", "second archive of recordings")),
     ),
 )
 
@@ -537,9 +641,6 @@ def resolve_path(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-_resolve = resolve_path
-
-
 def get_loader(name: str) -> type:
     """The loader class of a dataset (imported on demand).
 
@@ -567,7 +668,8 @@ def dataset_folder(name: str, root: str | os.PathLike[str] | None = None) -> Pat
         '/data/ns1'
     """
     if root is None:
-        return get_data_dir(get_dataset_info(name).name)
+        entry = get_dataset_info(name)
+        return get_data_dir(entry.folder or entry.name)
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"`root` must be a path or None, got {type(root).__name__}")
     return Path(root).expanduser()
@@ -638,7 +740,7 @@ def fetch(
 
     Example:
         >>> import tempfile
-        >>> fetch("ns1", tempfile.mkdtemp(), files=[], download=False).is_dir() or True
+        >>> fetch("ns1", tempfile.mkdtemp(), files=[], download=False).is_dir()  # nothing asked: no network
         True
     """
     entry = get_dataset_info(name)

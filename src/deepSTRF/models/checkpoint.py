@@ -60,9 +60,18 @@ from deepSTRF.models.configurable import (
 
 _M = TypeVar("_M", bound=ConfigurableModule)
 
+#: Value of the ``"format"`` entry that marks a deepSTRF checkpoint configuration.
 FORMAT = "deepSTRF-checkpoint"
+#: Newest ``"format_version"`` this library reads and the one it writes.
 FORMAT_VERSION = 1
-CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME = "config.json", "model.safetensors", "metadata.json", "README.md"
+#: File holding the configuration (class, dtype, constructor arguments).
+CONFIG_NAME = "config.json"
+#: File holding the weights (safetensors, never pickled).
+WEIGHTS_NAME = "model.safetensors"
+#: Optional file holding free JSON information (scores, data settings...).
+METADATA_NAME = "metadata.json"
+#: The model card shown by the Hugging Face Hub.
+CARD_NAME = "README.md"
 _FILES = (CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME)
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")

@@ -15,14 +15,14 @@ from deepSTRF.datasets.audio import nat4, ns1
 
 def test_list_and_info():
     names = [d.name for d in catalog.list_datasets()]
-    assert names[:4] == ["ns1", "nat4", "crcns-aa1", "crcns-ac1"]
-    assert {"espejo2019", "le2025", "downer2025", "wingert2026", "alice-eeg"} <= set(names)
+    assert names[:7] == ["ns1", "nat4", "crcns-aa1", "crcns-ac1", "crcns-aa2", "crcns-aa4", "crcns-ac1-asari"]
+    assert names[7:] == ["espejo2019", "le2025", "downer2025", "wingert2026", "alice-eeg"]
     for info in catalog.list_datasets():
         assert info.citations and info.url.startswith("https://") and info.size and info.description
         assert catalog.get_loader(info.name).__name__ == info.loader.split(":")[1]
         assert info.files and all(f.url.startswith(("{", "https://")) for f in info.files)
     assert catalog.get_dataset_info(" NS1 ").name == "ns1"
-    assert [d.needs_account for d in catalog.list_datasets()][:4] == [False, False, True, True]
+    assert [d.needs_account for d in catalog.list_datasets()] == [False, False] + [True] * 5 + [False] * 5
     with pytest.raises(ValueError, match=r"`name` must be one of \['ns1'"):
         catalog.get_dataset_info("ns2")
     with pytest.raises(TypeError, match="`name` must be a str"):
@@ -178,3 +178,29 @@ def test_every_loader_fetches_through_the_catalogue():
         for forbidden in ("RemoteFile(", "ensure_files(", "download_file(", "ensure_crcns_files("):
             assert forbidden not in text, (entry.name, forbidden)
     assert set(audio.PUBLIC_LOADERS) >= {"NS1Dataset", "NAT4Dataset", "CRCNSAA1Dataset", "CRCNSAC1Dataset"}
+
+
+def test_dry_run_works_for_every_dataset(tmp_path, capsys, no_network):
+    from deepSTRF import cli
+
+    for entry in catalog.list_datasets():
+        assert cli.main(["download", entry.name, "--root", str(tmp_path / entry.name), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{entry.name} ({entry.access} access)") and "total: about" in out
+        for f in entry.select():
+            assert f.filename in out
+    assert not any((tmp_path / e.name).exists() for e in catalog.list_datasets())  # nothing written
+
+
+def test_one_bar_per_file_and_one_for_the_dataset(tmp_path, file_server, monkeypatch, capsys):
+    blobs = {"a.bin": b"a" * 1000, "b.bin": b"b" * 3000}
+    for name, blob in blobs.items():
+        file_server.files[f"/{name}"] = blob
+    files = [
+        sources.RemoteFile(n, file_server.url(f"/{n}"), checksum="sha256:" + hashlib.sha256(b).hexdigest())
+        for n, b in blobs.items()
+    ]
+    sources.ensure_files(tmp_path, files, download=True, dataset="Demo", progress=True)
+    err = capsys.readouterr().err
+    assert "Demo (2 files)" in err and "a.bin" in err and "b.bin" in err
+    assert (tmp_path / "b.bin").read_bytes() == blobs["b.bin"]

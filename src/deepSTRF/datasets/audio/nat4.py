@@ -42,6 +42,7 @@ from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"
@@ -91,6 +92,10 @@ def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool 
     return download_dataset("nat4", root, progress=progress)
 
 
+EXPECTED = {"units_A1": 849, "auditory_A1": 777, "units_PEG": 398, "auditory_PEG": 339, "stimuli_est": 575,
+            "stimuli_val": 18, "repeats_val": 20, "bands": 18, "bins": 150}  # fmt: skip
+
+
 class NAT4Dataset(NeuralDataset):
     """NAT4 (Pennington & David 2023): ferret A1 or PEG, 575 estimation + 18 validation natural sounds.
 
@@ -126,6 +131,8 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         test_trials: ``'per_site'`` (single trials) or ``'population'`` (the trial-averaged block, R = 1).
         normalize: ``'none'``, ``'train'`` or ``'paper'`` (see above).
+        preset: ``"deepstrf"`` (validation sounds first, then estimation sounds) or ``"published"`` (the
+            published library's order: estimation sounds first, so stimulus indices match its code).
         progress: Show download progress bars.
 
     Raises:
@@ -148,8 +155,10 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: float = 44100.0,
         test_trials: str = "per_site",
         normalize: str = "none",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
+        check_choice("preset", preset, ["deepstrf", "published"])
         check_choice("area", area, ["A1", "PEG"])
         check_choice("test_trials", test_trials, ["per_site", "population"])
         check_choice("normalize", normalize, ["none", "train", "paper"])
@@ -214,11 +223,18 @@ class NAT4Dataset(NeuralDataset):
             for c, ok in zip(cells, has_test)
         ]
         n_rep = [max([r.shape[0] for r in row if r is not None] or [0]) for row in responses]
+        metas = [stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)]
+        if preset == "published":  # the published order: estimation sounds first, then validation sounds
+            order = list(range(n_val, len(epochs))) + list(range(n_val))
+            where = {old: new for new, old in enumerate(order)}
+            stims, responses = [stims[i] for i in order], [responses[i] for i in order]
+            metas = [metas[i] for i in order]
+            splits = {name: sorted(where[i] for i in idx) for name, idx in splits.items()}
         super().__init__(
             stims,
             responses,
             dt_ms,
-            stim_meta=[stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
+            stim_meta=metas,
             nrn_meta=neuron_meta,
             audio_fs=audio_fs if waveform else None,
             name=f"NAT4-{area}",
@@ -226,6 +242,7 @@ class NAT4Dataset(NeuralDataset):
                 "area": area,
                 "test_trials": test_trials,
                 "normalize": normalize,
+                "preset": preset,
                 "normalize_statistics_from": {"none": None, "train": "train split", "paper": "whole recording"}[
                     normalize
                 ],
@@ -271,3 +288,31 @@ class NAT4Dataset(NeuralDataset):
             buffer[start : start + sound.size] = sound
             out.append(as_tensor(buffer[None]))
         return out
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy of both areas against the documented structure and counts
+        (A1 849 units, 777 auditory; PEG 398, 339 auditory; 575 estimation + 18 validation sounds,
+        20 repeats; 18 bands, 150 bins).
+
+        Example:
+            >>> import tempfile
+            >>> NAT4Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("nat4")
+        for area in ("A1", "PEG"):
+            ds = report.load(lambda area=area: cls(root, area=area))  # type: ignore[misc]
+            if ds is None:
+                continue
+            observed = {
+                f"units_{area}": ds.n_neurons,
+                f"auditory_{area}": sum(bool(m.get("auditory")) for m in ds.nrn_meta),
+                "stimuli_est": sum(m["subset"] == "est" for m in ds.stim_meta),
+                "stimuli_val": sum(m["subset"] == "val" for m in ds.stim_meta),
+                "repeats_val": max(m["n_repeats"] for m in ds.stim_meta),
+                "bands": ds.F,
+                "bins": int(ds[0]["responses"].shape[-1]),
+            }
+            report.counts(observed, {k: v for k, v in EXPECTED.items() if k in observed})
+        return report

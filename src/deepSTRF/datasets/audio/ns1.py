@@ -35,6 +35,7 @@ from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
     "NS1Dataset",
@@ -78,6 +79,10 @@ def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool =
     return download_dataset("ns1", root, progress=progress)
 
 
+EXPECTED = {"units": 119, "valid_noise_ratio": 73, "valid_single_depth": 73, "stimuli": 20, "repeats": 20,
+            "bands": 34, "bins": 999}  # fmt: skip
+
+
 class NS1Dataset(NeuralDataset):
     """NS1 (ferret A1, Harper et al. 2016): 119 units × 20 natural sounds × 20 repeats.
 
@@ -108,9 +113,14 @@ class NS1Dataset(NeuralDataset):
         dt_ms: Bin width in ms.
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz) in waveform mode; ``audio_fs * dt_ms / 1000`` must be an integer.
-        stim_delay_frames: Frames by which the published cochleagrams are delayed (causal alignment).
+        stim_delay_frames: Frames by which the published cochleagrams are delayed (causal alignment);
+            default 1 with ``preset="deepstrf"``, 0 with ``preset="published"``.
         recompute_spectrogram: Compute the cochleagram from the waveforms even at 5 ms.
         split: Name of the split scheme exposed as ``splits``.
+        preset: ``"deepstrf"`` (causal: the cochleagram delayed one frame; spike counts from the exact
+            times) or ``"published"`` (the published pipeline: no delay, spike times rounded to whole ms
+            with at most one spike per ms, then summed per bin; its response smoothing is not applied,
+            see :func:`deepSTRF.datasets.smooth_responses`).
         progress: Show download progress bars.
 
     Raises:
@@ -130,12 +140,16 @@ class NS1Dataset(NeuralDataset):
         dt_ms: float = 5.0,
         waveform: bool = False,
         audio_fs: float = 48000.0,
-        stim_delay_frames: int = 1,
+        stim_delay_frames: int | None = None,
         recompute_spectrogram: bool = False,
         split: str = "deepstrf",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        check_choice("preset", preset, ["deepstrf", "published"])
+        if stim_delay_frames is None:
+            stim_delay_frames = 0 if preset == "published" else 1
         stim_delay_frames = check_int("stim_delay_frames", stim_delay_frames, minimum=0)
         check_choice("split", split, list(SPLITS))
         precomputed = not waveform and dt_ms == 5.0 and not recompute_spectrogram
@@ -167,7 +181,8 @@ class NS1Dataset(NeuralDataset):
             if len(sets) < n_stim:
                 raise ValueError(f"{path}: {len(sets)} stimulus sets, but {n_stim} natural sounds were found")
             for s in range(n_stim):
-                responses[s].append(as_tensor(bin_spike_times(sets[s], lengths[s], dt_ms)))
+                trials = sets[s] if preset == "deepstrf" else [np.unique(np.round(t)) for t in sets[s]]
+                responses[s].append(as_tensor(bin_spike_times(trials, lengths[s], dt_ms)))
             kept.append(unit)
         if self.dropped_neurons:
             warnings.warn(f"NS1: no spike file for units {self.dropped_neurons}; dropped", UserWarning, stacklevel=2)
@@ -198,6 +213,7 @@ class NS1Dataset(NeuralDataset):
                 if waveform
                 else ("published cochleagram" if precomputed else "computed cochleagram"),
                 "stim_delay_frames": stim_delay_frames if precomputed else 0,
+                "preset": preset,
                 "band_range_hz": None if waveform else (500.0, 22627.0),
                 "source": NS1_URL,
             },
@@ -232,3 +248,29 @@ class NS1Dataset(NeuralDataset):
         if not stims:
             raise FileNotFoundError(f"NS1: no waveform found in {base / 'SH.En.C'} (expected {ns1_wav_name(0)})")
         return stims, lengths
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (119 units, 73 valid,
+        20 sounds x 20 repeats, 34 x 999 cochleagrams).
+
+        Example:
+            >>> import tempfile
+            >>> NS1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("ns1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        observed = {
+            "units": ds.n_neurons + len(ds.dropped_neurons),
+            "valid_noise_ratio": sum(m["valid_noise_ratio"] for m in ds.nrn_meta),
+            "valid_single_depth": sum(m["valid_single_depth"] for m in ds.nrn_meta),
+            "stimuli": len(ds),
+            "repeats": max(int(ds[s]["responses"].shape[1]) for s in range(len(ds))),
+            "bands": ds.F,
+            "bins": int(ds[0]["responses"].shape[-1]),
+        }
+        report.counts(observed, EXPECTED)
+        return report
