@@ -63,10 +63,9 @@ def test_resampling_filtering_stimuli_and_presets(alice_root):
 
 def test_verify(alice_root):
     root, _, _ = alice_root
-    data = al.AliceEEGDataset(root, dt_ms=2.0, band_hz=(None, None), progress=False)
-    report = data.verify()
-    assert {c.name for c in report.failures} == {"subjects", "channels", "story_minutes"}
-    assert data.verify({"subjects": 3, "channels": 4, "segments": 12, "audio_rate": 44100.0}).ok
+    report = al.AliceEEGDataset.verify(root)
+    assert {c.name for c in report.failed} == {"count subjects", "count channels", "count story_minutes"}
+    assert al.AliceEEGDataset.verify(root, expected={"subjects": 3, "channels": 4, "segments": 12}).ok
 
 
 def test_partial_download_from_a_local_repository(alice_root, http_files, tmp_path, monkeypatch):

@@ -88,11 +88,13 @@ def test_vocalisations(downer_root):
 
 def test_verify_counts(downer_root):
     root, _, _ = downer_root
-    index = dn.Downer2025Sessions(root, progress=False)
-    report = index.verify()
-    assert not report.ok
-    assert {c.name for c in report.failures} >= {"sessions", "units", "timit_sentences"}
-    ok = index.verify({"sessions": 2, "units": 3, "animals": 2, "timit_test_repeats": 3, "timit_test_codes": [12, 13]})
+    report = dn.Downer2025Dataset.verify(root)
+    failed = {c.name for c in report.failed}
+    assert {"count sessions", "count units", "count timit_sentences", "count mvocs"} <= failed
+    assert all(n.startswith("count ") for n in failed), failed
+    mine = {"sessions": 2, "units": 3, "animals": 2, "timit_test_repeats": 3, "timit_test_codes": [12, 13]}
+    mine |= {"mvocs": 3, "mvocs_test": 1, "mvocs_test_repeats": 3}
+    ok = dn.Downer2025Dataset.verify(root, expected=mine)
     assert ok.ok, str(ok)
 
 

@@ -103,13 +103,19 @@ def test_waveform_mode_needs_wavs_and_places_them(espejo_root, tmp_path):
 
 def test_verify_reports_each_documented_figure(espejo_root):
     root, _, _ = espejo_root
-    data = esp.Espejo2019Dataset(root, experiment="NAT", progress=False)
-    report = data.verify()
-    assert not report.ok
-    assert {c.name for c in report.failures} >= {"units", "sites"}
-    assert next(c for c in report.checks if c.name == "bands").ok  # F = 18 holds on the fixture too
-    mine = data.verify({"units": 4, "sites": 3, "animals": 2, "bands": 18, "test_repeats": (5, 7)})
-    assert mine.ok, str(mine)
+    report = esp.Espejo2019Dataset.verify(root)
+    failed = {c.name for c in report.failed}
+    assert {"count NAT units", "count NAT sites", "count VMN units"} <= failed
+    assert all(n.startswith("count ") for n in failed), failed  # the structure holds, only counts differ
+    assert "count NAT bands" not in failed and "count VMN bands" not in failed  # F = 18 and F = 2 hold
+    mine = {
+        "NAT": {"units": 4, "sites": 3, "animals": 2, "bands": 18, "test_repeats": (5, 7)},
+        "VMN": {"units": 2, "sites": 2, "bands": 2, "sounds": 3},
+    }
+    ok = esp.Espejo2019Dataset.verify(root, expected=mine)
+    assert ok.ok, str(ok)
+    missing = esp.Espejo2019Dataset.verify(root.parent / "nothing-here")
+    assert [c.name for c in missing.failed] == ["loader reads every file"] * 2
 
 
 def test_missing_files_name_the_zenodo_url(tmp_path):

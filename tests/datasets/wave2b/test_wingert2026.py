@@ -71,11 +71,12 @@ def test_waveform_mode_reads_wav_zip(wingert_root):
 
 def test_verify_names_failed_figures(wingert_root):
     root, _, _ = wingert_root
-    data = wg.Wingert2026Dataset(root, progress=False)
-    report = data.verify()
-    assert not report.ok and "units_A1" in {c.name for c in report.failures}
-    assert next(c for c in report.checks if c.name == "bands").ok
-    ok = data.verify({"units_A1": 2, "units_PEG": 1, "units_AC": 1, "units_HC": 1, "units_unlabelled": 1, "sites": 5})
+    report = wg.Wingert2026Dataset.verify(root)
+    failed = {c.name for c in report.failed}
+    assert "count units_A1" in failed and all(n.startswith("count ") for n in failed), failed
+    assert "count bands" not in failed
+    mine = {"units_A1": 2, "units_PEG": 1, "units_AC": 1, "units_HC": 1, "units_unlabelled": 1, "sites": 5}
+    ok = wg.Wingert2026Dataset.verify(root, expected=mine)
     assert ok.ok, str(ok)
 
 

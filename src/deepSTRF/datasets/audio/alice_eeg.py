@@ -28,12 +28,13 @@ import numpy as np
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets.audio._checks import VerificationReport, build_report
+from deepSTRF.datasets.audio._checks import add_counts
 from deepSTRF.datasets.audio._frontends import erb_band_power
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.catalog import dataset_folder, fetch, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 ALICE_URL = "https://doi.org/10.13016/pulf-lndn"
 N_SEGMENTS = 12
@@ -227,6 +228,7 @@ class AliceEEGDataset(NeuralDataset):
             stim_meta.append({"segment": seg, "duration_s": audio.size / sr, "n_words": words.get(seg)})
 
         channels: list[str] = []
+        segments_missing: list[str] = []
         per_subject: dict[str, tuple[list[str], list[str], dict[int, np.ndarray]]] = {}
         for subject, path in found.items():
             raw = mne.io.read_raw_fif(path, preload=True, verbose="error")
@@ -252,6 +254,7 @@ class AliceEEGDataset(NeuralDataset):
                 cut[:, : piece.shape[1]] = piece
                 segs[seg] = cut
             per_subject[subject] = (names, bads, segs)
+            segments_missing += [f"{subject}:{seg}" for seg in range(1, N_SEGMENTS + 1) if seg not in onsets]
             channels += [c for c in names if c not in channels]
             del raw, data
 
@@ -296,6 +299,7 @@ class AliceEEGDataset(NeuralDataset):
                 "preset": preset,
                 "subjects": list(per_subject),
                 "channels": channels,
+                "segments_missing": segments_missing,
                 "audio_rates": sorted(set(audio_rates)),
                 "units": "µV",
                 "source": ALICE_URL,
@@ -303,19 +307,42 @@ class AliceEEGDataset(NeuralDataset):
         )
         self.splits = {"train": list(range(10)), "val": [10], "test": [11]}
 
-    def verify(self, expected: dict[str, Any] | None = None) -> VerificationReport:
-        """Compare the loaded files with the documented figures (subjects, channels, segments, duration).
-
-        Example:
-            >>> callable(AliceEEGDataset.verify)
-            True
-        """
+    def observed(self) -> dict[str, Any]:
+        """The figures :meth:`verify` compares with the documentation (subjects, channels, segments...)."""
         rates = self.info["audio_rates"]
-        found = {
+        return {
             "subjects": len(self.info["subjects"]),
             "channels": len(self.info["channels"]),
             "segments": self.n_stimuli,
             "story_minutes": round(sum(m["duration_s"] for m in self.stim_meta) / 60.0, 3),
             "audio_rate": rates[0] if len(rates) == 1 else rates,
         }
-        return build_report("Alice EEG", found, DOCUMENTED if expected is None else expected)
+
+    @classmethod
+    def verify(
+        cls, root: str | os.PathLike[str] | None = None, *, expected: dict[str, Any] | None = None
+    ) -> VerificationReport:
+        """Re-check a downloaded copy against the documented figures (subjects, channels, segments, duration).
+
+        Besides the counts, every recording must carry the 12 segment annotations (a segment without
+        one is missing data for that subject).
+
+        Args:
+            root: Dataset folder (default: the cache folder).
+            expected: Figures to check (value or ``(low, high)``); default :data:`DOCUMENTED`.
+
+        Returns:
+            The report.
+
+        Example:
+            >>> import tempfile
+            >>> AliceEEGDataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("alice-eeg")
+        ds = report.load(lambda: cls(root, mode="repeats", band_hz=(None, None), progress=False))
+        if ds is not None:
+            lacking = ds.info["segments_missing"]
+            report.check("every recording has the annotations '1'...'12'", not lacking, f"missing: {lacking}")
+            add_counts(report, ds.observed(), DOCUMENTED if expected is None else expected)
+        return report

@@ -8,7 +8,7 @@ access). Two archives, one per experiment, each holding one NEMS0 recording per 
 spectrogram at 100 Hz (``stim.h5``, ``STIM_<name>`` → ``(F, T)``: 18 log-spaced bands for NAT,
 2 envelopes for VMN) and the epoch table.
 
-Documented figures (checked by :meth:`Espejo2019Dataset.verify`): NAT 540 units, 35 sites,
+Documented figures (checked by ``Espejo2019Dataset.verify``): NAT 540 units, 35 sites,
 6 ferrets, F = 18; VMN 200 units, 103 sites, 5 ferrets, F = 2, 75 sounds. A few units were
 recorded in several archives (13 ``por*`` units in NAT); their repeats are concatenated.
 """
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets.audio._checks import VerificationReport, build_report
+from deepSTRF.datasets.audio._checks import add_counts
 from deepSTRF.datasets.audio._nat4_parts import nat4_splits, pool
 from deepSTRF.datasets.audio._nems_sites import merge_sites, placed_waveform, read_site, site_of, wav_index
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.catalog import fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 ESPEJO_URL = "https://zenodo.org/records/3445557"
 #: experiment -> (outer archive stem, folder of site recordings inside it)
@@ -199,23 +200,10 @@ class Espejo2019Dataset(NeuralDataset):
         )
         self.splits = nat4_splits(names, est, test)
 
-    def verify(self, expected: dict[str, Any] | None = None) -> VerificationReport:
-        """Compare the loaded files with the documented figures of the experiment.
-
-        Args:
-            expected: Figures to check (default: :data:`DOCUMENTED` for the experiment); names among
-                ``units``, ``sites``, ``animals``, ``bands``, ``sounds``, ``test_repeats`` (a range).
-
-        Returns:
-            The report (``report.ok``, ``report.failures``; ``print(report)`` lists every check).
-
-        Example:
-            >>> callable(Espejo2019Dataset.verify)
-            True
-        """
-        experiment = self.info["experiment"]
+    def observed(self) -> dict[str, Any]:
+        """The figures :meth:`verify` compares with the documentation (units, sites, animals, bands...)."""
         test_reps = [self.stim_meta[s]["n_repeats"] for s in self.splits["test"]]
-        found = {
+        return {
             "units": self.n_neurons,
             "sites": len(self.info["sites"]),
             "animals": len({m["animal"] for m in self.nrn_meta}),
@@ -223,6 +211,28 @@ class Espejo2019Dataset(NeuralDataset):
             "sounds": self.n_stimuli,
             "test_repeats": min(test_reps) if test_reps else None,
         }
-        return build_report(
-            f"Espejo 2019 {experiment}", found, DOCUMENTED[experiment] if expected is None else expected
-        )
+
+    @classmethod
+    def verify(
+        cls, root: str | os.PathLike[str] | None = None, *, expected: dict[str, dict[str, Any]] | None = None
+    ) -> VerificationReport:
+        """Re-check a downloaded copy of both experiments against the documented figures.
+
+        Args:
+            root: Dataset folder (default: the cache folder).
+            expected: ``{experiment: {figure: value or (low, high)}}``; default :data:`DOCUMENTED`.
+
+        Returns:
+            The report: the loader's errors and warnings, then one check per figure.
+
+        Example:
+            >>> import tempfile
+            >>> Espejo2019Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("espejo2019")
+        for experiment, want in (DOCUMENTED if expected is None else expected).items():
+            ds = report.load(lambda e=experiment: cls(root, experiment=e, progress=False))  # type: ignore[misc]
+            if ds is not None:
+                add_counts(report, ds.observed(), want, prefix=f"{experiment} ")
+        return report

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets.audio._checks import VerificationReport, build_report
+from deepSTRF.datasets.audio._checks import add_counts
 from deepSTRF.datasets.audio._frontends import erb_band_power
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
@@ -40,6 +40,7 @@ from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import fetch
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.smoothing import hanning_kernel, smooth_trials
+from deepSTRF.datasets.verify import VerificationReport
 
 LE_URL = "https://doi.org/10.6084/m9.figshare.29203457"
 ARCHIVE = "zebf-auditory-restoration-1.zip"
@@ -338,21 +339,41 @@ class Le2025Dataset(NeuralDataset):
         groups = motif_split([str(m["motif"]) for m in stim_meta])
         self.splits = {k: [s for s, m in enumerate(stim_meta) if m["motif"] in v] for k, v in groups.items()}
 
-    def verify(self, expected: dict[str, Any] | None = None) -> VerificationReport:
-        """Compare the loaded files with the documented figures (units per folder, repeats, sample rate).
-
-        Example:
-            >>> callable(Le2025Dataset.verify)
-            True
-        """
-        stimulus_set = self.info["stimulus_set"]
+    def observed(self) -> dict[str, Any]:
+        """The figures :meth:`verify` compares with the documentation (units per folder, repeats, rate)."""
         folders = [m["folder"] for m in self.nrn_meta]
         reps = self.n_trials[self.n_trials > 0]
-        found: dict[str, Any] = {f"units_{f}": folders.count(f) for f in STIMULUS_SETS[stimulus_set][0]}
+        found: dict[str, Any] = {f"units_{f}": folders.count(f) for f in STIMULUS_SETS[self.info["stimulus_set"]][0]}
         found["repeats"] = int(reps.min()) if reps.numel() else None
+        found["repeats_max"] = int(reps.max()) if reps.numel() else None
         rates = {m["sample_rate"] for m in self.stim_meta}
         found["sample_rate"] = rates.pop() if len(rates) == 1 else sorted(rates)
-        found["repeats_max"] = int(reps.max()) if reps.numel() else None
-        return build_report(
-            f"Le 2025 {stimulus_set}", found, DOCUMENTED[stimulus_set] if expected is None else expected
-        )
+        return found
+
+    @classmethod
+    def verify(
+        cls, root: str | os.PathLike[str] | None = None, *, expected: dict[str, dict[str, Any]] | None = None
+    ) -> VerificationReport:
+        """Re-check a downloaded copy of every stimulus set against the documented figures.
+
+        Args:
+            root: Dataset folder (default: the cache folder).
+            expected: ``{stimulus set: {figure: value or (low, high)}}``; default :data:`DOCUMENTED`.
+
+        Returns:
+            The report: per set, the loader's errors and warnings, the pprox schemas met, the counts.
+
+        Example:
+            >>> import tempfile
+            >>> Le2025Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("le2025")
+        for stimulus_set, want in (DOCUMENTED if expected is None else expected).items():
+            ds = report.load(lambda s=stimulus_set: cls(root, stimulus_set=s, progress=False))  # type: ignore[misc]
+            if ds is None:
+                continue
+            schemas = sorted({m["schema"] for m in ds.nrn_meta})
+            report.check(f"{stimulus_set} pprox schemas known", set(schemas) <= {"legacy", "stimtrial"}, str(schemas))
+            add_counts(report, ds.observed(), want, prefix=f"{stimulus_set} ")
+        return report

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets.audio._checks import VerificationReport, build_report
+from deepSTRF.datasets.audio._checks import add_counts
 from deepSTRF.datasets.audio._nat4_parts import find_dir, nat4_splits, pool
 from deepSTRF.datasets.audio._nems_sites import merge_sites, placed_waveform, read_site, site_of, wav_index
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
@@ -32,6 +32,7 @@ from deepSTRF.datasets.catalog import fetch, get_dataset_info
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.remote_zip import fetch_zip_members
 from deepSTRF.datasets.sources import expand_url
+from deepSTRF.datasets.verify import VerificationReport
 
 WINGERT_URL = "https://zenodo.org/records/18331549"
 #: archive site -> the site it duplicates
@@ -280,31 +281,49 @@ class Wingert2026Dataset(NeuralDataset):
         )
         self.splits = splits
 
-    def verify(self, expected: dict[str, Any] | None = None) -> VerificationReport:
-        """Compare the loaded files with the documented figures (units per area, sites, bands, repeats).
-
-        Args:
-            expected: Figures to check (default :data:`DOCUMENTED`).
-
-        Returns:
-            The report.
-
-        Example:
-            >>> callable(Wingert2026Dataset.verify)
-            True
-        """
+    def observed(self) -> dict[str, Any]:
+        """The figures :meth:`verify` compares with the documentation (units per area, sites, bands...)."""
         areas = [m.get("area") for m in self.nrn_meta]
         test_reps = [self.stim_meta[s]["n_repeats"] for s in self.splits["test"]]
         found: dict[str, Any] = {f"units_{a}": areas.count(a) for a in ("A1", "PEG", "AC", "HC")}
-        found["units_unlabelled"] = areas.count(None)
         found.update(
+            units_unlabelled=areas.count(None),
             sites=len(self.info["sites"]) + len(self.info["skipped_archives"]),
             bands=self.F,
             sounds=self.n_stimuli,
             units=self.n_neurons,
             test_repeats=min(test_reps) if test_reps else None,
         )
-        return build_report("Wingert 2026", found, DOCUMENTED if expected is None else expected)
+        return found
+
+    @classmethod
+    def verify(
+        cls, root: str | os.PathLike[str] | None = None, *, expected: dict[str, Any] | None = None
+    ) -> VerificationReport:
+        """Re-check a downloaded copy against the documented figures (units per area, sites, bands, repeats).
+
+        Args:
+            root: Dataset folder (default: the cache folder).
+            expected: Figures to check (value or ``(low, high)``); default :data:`DOCUMENTED`.
+
+        Returns:
+            The report.
+
+        Example:
+            >>> import tempfile
+            >>> Wingert2026Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("wingert2026")
+        ds = report.load(lambda: cls(root, progress=False))
+        if ds is not None:
+            report.check(
+                "duplicate archive PRN018b skipped when PRN018a is present",
+                not {"PRN018a", "PRN018b"} <= set(ds.info["sites"]),
+                f"skipped: {ds.info['skipped_archives']}",
+            )
+            add_counts(report, ds.observed(), DOCUMENTED if expected is None else expected)
+        return report
 
 
 def _unit_range(trials: dict[str, list[np.ndarray]], names: list[str]) -> tuple[float, float]:
