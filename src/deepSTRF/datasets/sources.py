@@ -523,9 +523,9 @@ _MD5_LINE = re.compile(r"^([0-9a-fA-F]{32})\s+\*?(.+?)\s*$")
 
 
 def parse_crcns_filelist(text: str) -> dict[str, int]:
-    """Sizes listed in a CRCNS ``filelist.txt``.
+    r"""Sizes listed in a CRCNS ``filelist.txt``.
 
-    Real lines read ``" <path>\\t<size> (<human size>)"`` (a leading space or ``+``); lines
+    Real lines read ``" <path>\t<size> (<human size>)"`` (a leading space or ``+``); lines
     starting with ``#`` are comments. A plain ``<path> <size>`` line is accepted too.
 
     Args:
@@ -549,7 +549,7 @@ def parse_crcns_filelist(text: str) -> dict[str, int]:
 
 
 def parse_crcns_checksums(text: str) -> dict[str, str]:
-    """MD5 sums of a CRCNS ``checksums.md5`` (``md5sum`` output: ``<hex>  <path>``).
+    r"""MD5 sums of a CRCNS ``checksums.md5`` (``md5sum`` output: ``<hex>  <path>``).
 
     Example:
         >>> parse_crcns_checksums("0cc175b9c0f1b6a831c399e269772661  ./aa-1/crcns-aa1.zip\n")
