@@ -18,6 +18,7 @@ from deepSTRF._validation import check_choice
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.fitter import Fitter
+from deepSTRF.training.objectives import DEFAULT_METRICS
 from deepSTRF.training.run_config import load_dataset, read_run
 
 __all__ = ["EvaluationResult", "evaluate_checkpoint", "resolve_run"]
@@ -77,7 +78,7 @@ def evaluate_checkpoint(
     dataset: str | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     part: str = "test",
-    metrics: Sequence[str] = ("ccnorm", "cc", "feve", "fve"),
+    metrics: Sequence[str] = DEFAULT_METRICS,
     batch_size: int = 8,
     device: str | torch.device | None = None,
 ) -> EvaluationResult:

@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
-from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler
+from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler, metric_mode
 from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, make_loader
 from deepSTRF.training.loggers import TrainingLogger
-from deepSTRF.training.objectives import batch_mask, batch_target, pad_cat, score_split, summed_loss
+from deepSTRF.training.objectives import DEFAULT_METRICS, batch_mask, batch_target, pad_cat, score_split, summed_loss
 from deepSTRF.training.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["FitResult", "Fitter", "NonFiniteLossError"]
@@ -148,7 +148,7 @@ class Fitter:
         self.optimizer = build_optimizer(model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
         keys = BestWeights.neuron_axis_keys(model) if config.per_neuron_best else []
-        mode = "min" if config.metric == "loss" else "max"
+        mode = metric_mode(config.metric)
         self._net: nn.Module = model
         if self.ctx.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -254,15 +254,13 @@ class Fitter:
             mask = all_gather_padded(mask, self.ctx, fill=0.0)
         return pred, resp, mask > 0.5
 
-    def evaluate(
-        self, data: Dataset | DataLoader, metrics: Sequence[str] = ("ccnorm", "cc", "feve", "fve")
-    ) -> dict[str, torch.Tensor]:
+    def evaluate(self, data: Dataset | DataLoader, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, torch.Tensor]:
         """Per-neuron metrics of the model on a whole split.
 
         Args:
             data: See :meth:`predict`.
-            metrics: Names among ``'cc'``, ``'ccnorm'``, ``'feve'``, ``'fve'`` and ``'loss'``
-                (each computed once over all stimuli of the split).
+            metrics: Names among :data:`~deepSTRF.training.config.VALIDATION_METRICS` (the registered
+                :data:`deepSTRF.metrics.METRICS` and ``'loss'``), each computed once over all stimuli of the split.
 
         Returns:
             ``{name: (N,) tensor on CPU}``; NaN for a neuron a metric cannot score
