@@ -52,6 +52,7 @@ from deepSTRF._version import __version__
 from deepSTRF.models.configurable import (
     ConfigurableModule,
     class_path,
+    current_names,
     decode_value,
     encode_value,
     find_unserialisable,
@@ -386,7 +387,7 @@ def load_checkpoint(
                     f"cannot rebuild constructor argument {name!r} from {folder} (pass it with `extra_kwargs`): {err}"
                 ) from err
     try:
-        model = model_cls(**kwargs, **extra)
+        model = model_cls(**current_names(model_cls, kwargs), **extra)
     except TypeError as err:
         raise TypeError(f"cannot rebuild {model_cls.__name__} from {folder}: {err}") from err
 

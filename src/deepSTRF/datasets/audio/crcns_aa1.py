@@ -200,8 +200,8 @@ class CRCNSAA1Dataset(NeuralDataset):
                         dt_ms,
                         n_bins,
                         n_mels=n_mels,
-                        f_min=f_min_hz,
-                        f_max=f_max_hz,
+                        f_min_hz=f_min_hz,
+                        f_max_hz=f_max_hz,
                         window_ms=window_ms,
                         power=2.0,
                     )
