@@ -30,7 +30,7 @@ from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackkni
 from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.noise import explainable_variance, noise_power, signal_power, snr
 from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
-from deepSTRF.metrics.registry import LOSSES, METRICS, MetricInfo, get_loss, get_metric
+from deepSTRF.metrics.registry import LOSSES, METRICS, MetricInfo
 
 __all__ = [
     "LOSSES",
@@ -44,8 +44,6 @@ __all__ = [
     "explainable_variance",
     "feve",
     "fve",
-    "get_loss",
-    "get_metric",
     "jackknife_ci",
     "mse_loss",
     "noise_power",

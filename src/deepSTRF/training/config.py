@@ -58,7 +58,7 @@ def metric_mode(metric: str) -> Literal["min", "max"]:
         ('max', 'min')
     """
     check_choice("metric", metric, VALIDATION_METRICS)
-    return "min" if metric == "loss" else metrics.get_metric(metric).mode
+    return "min" if metric == "loss" else metrics.METRICS[metric].mode
 
 
 @dataclass

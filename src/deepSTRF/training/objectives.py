@@ -24,6 +24,7 @@ import torch
 
 from deepSTRF import metrics
 from deepSTRF._validation import check_choice
+from deepSTRF.metrics.registry import get_loss
 from deepSTRF.training.config import LOSSES, TARGETS, VALIDATION_METRICS
 
 __all__ = ["DEFAULT_METRICS", "SCORES", "batch_mask", "batch_target", "pad_cat", "score_split", "summed_loss"]
@@ -36,7 +37,7 @@ DEFAULT_METRICS: tuple[str, ...] = tuple(metrics.METRICS)
 
 
 def _loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str, reduction: str) -> torch.Tensor:
-    return metrics.get_loss(loss).function(pred, target, mask=mask, reduction=reduction)
+    return get_loss(loss).function(pred, target, mask=mask, reduction=reduction)
 
 
 def batch_mask(batch: dict[str, Any], n_bins: int, device: torch.device | str | None = None) -> torch.Tensor:
