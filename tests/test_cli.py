@@ -361,3 +361,13 @@ def test_choices_equal_the_registries():
     assert _choices_of(parser, "method") == list(run_config.METHODS)
     evaluate = parser.parse_args(["evaluate", "ckpt"])
     assert evaluate.metrics == list(metrics.METRICS)
+
+
+def test_evaluate_refuses_data_at_another_bin_width(tmp_path, capsys):
+    _, out = _fit(tmp_path)
+    assert json.loads((out / "model" / "config.json").read_text())["data"] == {"dt_ms": 5.0}
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), *TINY, "--dataset-arg", "dt_ms=10", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "LinearNonlinear expects dt_ms=5 (the data it was fitted on) but dataset 'simulated'" in err
+    assert "has dt_ms=10" in err

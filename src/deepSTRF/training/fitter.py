@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
 from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler, metric_mode
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, make_loader
 from deepSTRF.training.loggers import TrainingLogger
 from deepSTRF.training.objectives import DEFAULT_METRICS, batch_mask, batch_target, pad_cat, score_split, summed_loss
@@ -267,7 +268,8 @@ class Fitter:
             (e.g. normalised scores need repeated trials).
 
         Raises:
-            ValueError: If a metric name is unknown.
+            ValueError: If a metric name is unknown, or the data's ``dt_ms`` / ``audio_fs`` differs from the
+                model's :attr:`~deepSTRF.models.neural_model.NeuralModel.data_spec`.
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -278,6 +280,7 @@ class Fitter:
             >>> {name: tuple(values.shape) for name, values in scores.items()}
             {'cc': (3,), 'loss': (3,)}
         """
+        match_data_spec(self.model, data, record=False)
         pred, resp, mask = self.predict(data)
         return {name: score_split(name, pred, resp, mask, self.config.loss).cpu() for name in metrics}
 
@@ -342,7 +345,8 @@ class Fitter:
                 then holds the weights of the best epoch so far and the state file of the
                 last completed epoch is left as it was.
             ValueError: If ``per_neuron_best`` or the ``'plateau'`` scheduler is used without
-                ``val``, or a saved training state does not match the configuration.
+                ``val``, a saved training state does not match the configuration, or the model
+                records another ``dt_ms`` / ``audio_fs`` than ``train`` (which it records otherwise).
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -357,6 +361,7 @@ class Fitter:
             True
         """
         cfg = self.config
+        match_data_spec(self.model, train, record=True, source="the training data")
         if val is None and (cfg.per_neuron_best or cfg.scheduler == "plateau"):
             raise ValueError("`per_neuron_best` and the 'plateau' scheduler need validation data (`val`)")
         if val is None:
