@@ -135,3 +135,13 @@ def test_errors(tmp_path, aa1_root):
         crcns_aa1.CRCNSAA1Dataset(aa1_root, f_min_hz=9000.0)
     with pytest.raises(ValueError, match="`compression`"):
         crcns_aa1.CRCNSAA1Dataset(aa1_root, compression="sqrt")
+
+
+def test_n_mels_is_a_deprecated_spelling_of_n_frequency_bands(aa1_root, aa1_kit):
+    new = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], n_frequency_bands=16)
+    with pytest.warns(
+        DeprecationWarning, match=r"CRCNSAA1Dataset\(\): `n_mels` is deprecated, use `n_frequency_bands`"
+    ):
+        old = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], n_mels=16)
+    assert new.F == old.F == 16 and new.info["n_frequency_bands"] == 16
+    np.testing.assert_array_equal(old[0]["stims"].numpy(), new[0]["stims"].numpy())
