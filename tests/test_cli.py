@@ -371,3 +371,5 @@ def test_evaluate_refuses_data_at_another_bin_width(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "LinearNonlinear expects dt_ms=5 (the data it was fitted on) but dataset 'simulated'" in err
     assert "has dt_ms=10" in err
+    assert cli.main(["info", str(out)]) == 0
+    assert "data: dt_ms=5" in capsys.readouterr().out

@@ -489,6 +489,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model class: {config['model_class']}")
     print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
+    if config.get("data"):
+        print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
         print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
