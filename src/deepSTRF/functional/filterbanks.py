@@ -43,6 +43,7 @@ def warped_linspace(low: float, high: float, n: int, scale: str) -> torch.Tensor
     return unwarp(torch.linspace(float(bounds[0]), float(bounds[1]), n, dtype=torch.float64))
 
 
+#: Mel scales accepted by :func:`mel_filterbank`: HTK (``2595 log10(1 + f / 700)``) and Slaney's.
 MEL_SCALES = ("htk", "slaney")
 
 

@@ -64,9 +64,18 @@ from deepSTRF.models.configurable import (
 
 _M = TypeVar("_M", bound=ConfigurableModule)
 
+#: Value of the ``"format"`` entry that marks a deepSTRF checkpoint configuration.
 FORMAT = "deepSTRF-checkpoint"
+#: Newest ``"format_version"`` this library reads and the one it writes.
 FORMAT_VERSION = 1
-CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME = "config.json", "model.safetensors", "metadata.json", "README.md"
+#: File holding the configuration (class, dtype, constructor arguments).
+CONFIG_NAME = "config.json"
+#: File holding the weights (safetensors, never pickled).
+WEIGHTS_NAME = "model.safetensors"
+#: Optional file holding free JSON information (scores, data settings...).
+METADATA_NAME = "metadata.json"
+#: The model card shown by the Hugging Face Hub.
+CARD_NAME = "README.md"
 _FILES = (CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME)
 #: Keys of the optional ``"data"`` entry of ``config.json``: the model's data time base.
 DATA_KEYS = ("dt_ms", "audio_fs")
