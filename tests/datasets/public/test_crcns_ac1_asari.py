@@ -43,6 +43,11 @@ def test_stimulus_is_five_ramped_segments(asari_root, asari_kit):
     parts = [_wehr.apply_ramp(asari_kit.segment(i), sf, 5.0) for i in (0, 1, 2, 0, 1)]
     sound = np.concatenate(parts)
     assert abs(sound[0]) < 1e-12 and abs(sound[4882]) < 1e-3  # each segment starts and ends at zero
+    with pytest.warns(UserWarning):
+        ds = crcns_ac1_asari.CRCNSAC1AsariDataset(asari_root)
+    reference = _wehr.logfreq_spectrogram(sound, sf, 5.0, 50, 100.0, 25600.0, 6)  # the 5 ramped segments
+    np.testing.assert_allclose(ds[0]["stims"][0].double().numpy(), reference, rtol=1e-5, atol=1e-3)
+    assert sorted(ds.splits["train"] + ds.splits["val"] + ds.splits["test"]) == [0, 1]
     spec = crcns_ac1_asari.CRCNSAC1AsariDataset
     with pytest.warns(UserWarning):
         pub = spec(asari_root, preset="published")

@@ -3,7 +3,7 @@
 Two presets:
 
 - ``"deepstrf"`` (default): causal mel spectrogram (each frame ends with its response bin),
-  ``n_mels`` bands from ``f_min_hz`` to ``f_max_hz``, a Hann window of ``window_ms``, power, then
+  ``n_frequency_bands`` bands from ``f_min_hz`` to ``f_max_hz``, a Hann window of ``window_ms``, power, then
   cube root; ``T = ceil(n_samples / hop)``.
 - ``"published"``: the published library's convention: a *centred* STFT (reflect padding,
   periodic Hann of ``window_ms``, hop ``int(sr * dt_ms / 1000)``), 32 mel bands from 0 Hz to
@@ -34,7 +34,7 @@ class SongFeatures:
     audio_fs: float
     hop: int | None
     preset: str = "deepstrf"
-    n_mels: int = 32
+    n_frequency_bands: int = 32
     f_min_hz: float = 250.0
     f_max_hz: float = 8000.0
     window_ms: float = 10.0
@@ -43,7 +43,7 @@ class SongFeatures:
     def __post_init__(self) -> None:
         check_choice("preset", self.preset, list(PRESETS))
         check_choice("compression", self.compression, ["cube_root", "log", "none"])
-        check_int("n_mels", self.n_mels)
+        check_int("n_frequency_bands", self.n_frequency_bands)
         check_positive_float("window_ms", self.window_ms)
         check_positive_float("f_max_hz", self.f_max_hz)
         if self.f_min_hz < 0 or self.f_min_hz >= self.f_max_hz:
@@ -66,8 +66,8 @@ class SongFeatures:
                 sr,
                 int(sr * self.dt_ms / 1000.0),
                 n_mels=32,
-                f_min=0.0,
-                f_max=sr / 2.0,
+                f_min_hz=0.0,
+                f_max_hz=sr / 2.0,
                 window_len=max(round(self.window_ms * sr / 1000.0), 2),
                 power=2.0,
             )
@@ -77,9 +77,9 @@ class SongFeatures:
             sr,
             self.dt_ms,
             n_bins,
-            n_mels=self.n_mels,
-            f_min=self.f_min_hz,
-            f_max=self.f_max_hz,
+            n_mels=self.n_frequency_bands,
+            f_min_hz=self.f_min_hz,
+            f_max_hz=self.f_max_hz,
             window_ms=self.window_ms,
             power=2.0,
         )
@@ -90,11 +90,15 @@ class SongFeatures:
         if self.waveform:
             return {"stimulus": "waveform", "preset": self.preset}
         if self.preset == "published":
-            return {"stimulus": "centred mel spectrogram (published)", "n_mels": 32, "f_range_hz": "0 to Nyquist"}
+            return {
+                "stimulus": "centred mel spectrogram (published)",
+                "n_frequency_bands": 32,
+                "f_range_hz": "0 to Nyquist",
+            }
         return {
             "stimulus": "causal mel spectrogram",
             "preset": self.preset,
-            "n_mels": self.n_mels,
+            "n_frequency_bands": self.n_frequency_bands,
             "f_range_hz": (self.f_min_hz, self.f_max_hz),
             "window_ms": self.window_ms,
             "compression": self.compression,

@@ -124,7 +124,7 @@ class CRCNSAA2Dataset(NeuralDataset):
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         preset: ``"deepstrf"`` (causal) or ``"published"``.
-        n_mels: Mel bands (``"deepstrf"`` preset).
+        n_frequency_bands: Mel bands (``"deepstrf"`` preset).
         f_min_hz: Lowest mel edge (``"deepstrf"`` preset).
         f_max_hz: Highest mel edge (``"deepstrf"`` preset).
         progress: Show download progress bars.
@@ -151,7 +151,7 @@ class CRCNSAA2Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 32000.0,
         preset: str = "deepstrf",
-        n_mels: int = 32,
+        n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
         progress: bool = True,
@@ -159,7 +159,7 @@ class CRCNSAA2Dataset(NeuralDataset):
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
         chosen_regions = check_selection("regions", regions, REGIONS)
         chosen_classes = check_selection("stim_classes", stim_classes, CLASSES)
-        features = SongFeatures(dt_ms, waveform, audio_fs, hop, preset, n_mels, f_min_hz, f_max_hz)
+        features = SongFeatures(dt_ms, waveform, audio_fs, hop, preset, n_frequency_bands, f_min_hz, f_max_hz)
         folder = fetch("crcns-aa2", root, download=download, username=username, password=password, progress=progress)
         base = find_aa2_base(folder)
         stim_info = _stim_classes(base, folder)

@@ -154,7 +154,7 @@ class CRCNSAA4Dataset(NeuralDataset):
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         preset: ``"deepstrf"`` (causal) or ``"published"``.
-        n_mels: Mel bands (``"deepstrf"`` preset).
+        n_frequency_bands: Mel bands (``"deepstrf"`` preset).
         f_min_hz: Lowest mel edge (``"deepstrf"`` preset).
         f_max_hz: Highest mel edge (``"deepstrf"`` preset).
         progress: Show download progress bars.
@@ -182,7 +182,7 @@ class CRCNSAA4Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 24000.0,
         preset: str = "deepstrf",
-        n_mels: int = 32,
+        n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
         progress: bool = True,
@@ -195,7 +195,7 @@ class CRCNSAA4Dataset(NeuralDataset):
             chosen = list(ANIMALS) if download or not found else found
         sorts = check_selection("sort_types", sort_types, SORT_TYPES)
         types = check_selection("stim_types", stim_types, STIM_TYPES)
-        features = SongFeatures(dt_ms, waveform, audio_fs, hop, preset, n_mels, f_min_hz, f_max_hz)
+        features = SongFeatures(dt_ms, waveform, audio_fs, hop, preset, n_frequency_bands, f_min_hz, f_max_hz)
         folder = fetch(
             "crcns-aa4",
             root,
