@@ -36,7 +36,7 @@ def erb_gaussian_weights(freqs_hz: np.ndarray, centres_hz: np.ndarray) -> np.nda
 
 def erb_band_power(
     x: np.ndarray,
-    sf: float,
+    audio_fs: float,
     dt_ms: float,
     n_frames: int,
     *,
@@ -51,28 +51,28 @@ def erb_band_power(
     Bands whose centre is at or above Nyquist are zero.
 
     Example:
-        >>> sf = 16000.0
-        >>> tone = np.sin(2 * np.pi * 1000.0 * np.arange(1600) / sf)
-        >>> p = erb_band_power(tone, sf, 10.0, 10, n_bands=8, f_min_hz=200.0, f_max_hz=7000.0, window_ms=10.0)
+        >>> audio_fs = 16000.0
+        >>> tone = np.sin(2 * np.pi * 1000.0 * np.arange(1600) / audio_fs)
+        >>> p = erb_band_power(tone, audio_fs, 10.0, 10, n_bands=8, f_min_hz=200.0, f_max_hz=7000.0, window_ms=10.0)
         >>> p.shape, int(p[:, 5].argmax()) == int(np.abs(erb_centres(8, 200.0, 7000.0) - 1000.0).argmin())
         ((8, 10), True)
     """
-    window_len = max(round(window_ms * sf / 1000.0), 2)
+    window_len = max(round(window_ms * audio_fs / 1000.0), 2)
     centres = erb_centres(n_bands, f_min_hz, f_max_hz)
     narrowest = float(24.7 * (0.00437 * centres.min() + 1.0))
     n_fft = 1 << max(window_len - 1, 1).bit_length()
-    while sf / n_fft > narrowest / 2.0:
+    while audio_fs / n_fft > narrowest / 2.0:
         n_fft *= 2
-    mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
-    freqs = np.arange(n_fft // 2 + 1) * sf / n_fft
+    mag = stft_magnitude(x, audio_fs, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
+    freqs = np.arange(n_fft // 2 + 1) * audio_fs / n_fft
     power = erb_gaussian_weights(freqs, centres) @ (mag**2)
-    power[centres >= sf / 2.0] = 0.0
+    power[centres >= audio_fs / 2.0] = 0.0
     return power
 
 
 def log_mel_power(
     x: np.ndarray,
-    sf: float,
+    audio_fs: float,
     dt_ms: float,
     n_frames: int,
     *,
@@ -92,8 +92,8 @@ def log_mel_power(
         >>> log_mel_power(tone, 16000.0, 10.0, 100, n_bands=80, f_min_hz=20.0, f_max_hz=8000.0, window_ms=25.0).shape
         (80, 100)
     """
-    window_len = max(round(window_ms * sf / 1000.0), 2)
+    window_len = max(round(window_ms * audio_fs / 1000.0), 2)
     n_fft = 1 << max(window_len - 1, 1).bit_length()
-    mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
-    filters = mel_filterbank(n_fft // 2 + 1, n_bands, sf, f_min=f_min_hz, f_max=f_max_hz).numpy()
+    mag = stft_magnitude(x, audio_fs, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
+    filters = mel_filterbank(n_fft // 2 + 1, n_bands, audio_fs, f_min_hz=f_min_hz, f_max_hz=f_max_hz).numpy()
     return np.log(np.maximum(filters.T @ (mag**2), floor))
