@@ -93,7 +93,7 @@ def main() -> None:
     args = parse_args("alice_eeg_trf", __doc__.splitlines()[0])
     rng = np.random.default_rng(0)
     root = args.out / "alice_eeg_layout"
-    n_subjects, n_channels, seg_s = (2, 4, 8.0) if args.quick else (4, 16, 40.0)
+    n_subjects, n_channels, seg_s = (2, 4, 8.0) if args.quick else (3, 8, 30.0)
     ceiling = write_recording(root, n_subjects, n_channels, seg_s, rng)
 
     # %% 2. Load: subjects x channels as neurons, 10 ms bins, 8 ERB bands, EEG band-passed 0.5-20 Hz
@@ -109,7 +109,7 @@ def main() -> None:
     # %% 3. Ridge TRF (penalty per neuron by cross-validation over the training segments)
     ridge = fit_ridge(train, n_lags=n_lags, n_folds=3 if args.quick else 5)
     ridge_model = ridge.to_linear(dtype=torch.float32)
-    config = FitConfig(loss="mse", lr=3e-3, max_epochs=3 if args.quick else 40, patience=6, batch_size=2)
+    config = FitConfig(loss="mse", lr=3e-3, max_epochs=3 if args.quick else 25, patience=5, batch_size=2)
     scores = {"ridge TRF": Fitter(ridge_model, config, progress=False).evaluate(test)["fve"]}
 
     # %% 4. A deep model: StateNet (GRU) with a linear output, trained with early stopping
