@@ -11,8 +11,8 @@ real data. The loader turns it into a dataset (subjects x channels as neurons); 
 and a StateNet (GRU) are fitted on segments 1-10 and scored on segment 12.
 
 Writes ``scores.json`` (per-model median explained variance on the test segment, with the
-published figures and the share of the planted signal in the fixture EEG, about 20 %), ``scores.png`` and ``trf.png`` (the ridge TRF
-against the true one).
+published figures and the share of the planted signal in the fixture EEG, about 20 %),
+``scores.png`` and ``trf.png`` (the ridge TRF against the true one).
 
     python examples/alice_eeg_trf.py [--quick] [--out DIR]
 """
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from _common import median, new_figure, parse_args, save_figure, write_json
 
+from deepSTRF.datasets import standardize_stimuli
 from deepSTRF.datasets.audio import AliceEEGDataset
 from deepSTRF.models.registry import build_model
 from deepSTRF.training import FitConfig, Fitter, fit_ridge
@@ -101,6 +102,7 @@ def main() -> None:
     print(data)
     n_bad = sum(m["bad"] for m in data.nrn_meta)
     data = data.subset(neurons={"bad": False})  # a bad channel has no data at all: leave it out
+    data = standardize_stimuli(data, data.splits["train"])  # log powers to zero mean, unit variance per band
     train = data.subset(stimuli=data.splits["train"])
     val = data.subset(stimuli=data.splits["val"])
     test = data.subset(stimuli=data.splits["test"])
@@ -109,7 +111,7 @@ def main() -> None:
     # %% 3. Ridge TRF (penalty per neuron by cross-validation over the training segments)
     ridge = fit_ridge(train, n_lags=n_lags, n_folds=3 if args.quick else 5)
     ridge_model = ridge.to_linear(dtype=torch.float32)
-    config = FitConfig(loss="mse", lr=3e-3, max_epochs=3 if args.quick else 25, patience=5, batch_size=2)
+    config = FitConfig(loss="mse", lr=1e-2, max_epochs=3 if args.quick else 25, patience=5, batch_size=2)
     scores = {"ridge TRF": Fitter(ridge_model, config, progress=False).evaluate(test)["fve"]}
 
     # %% 4. A deep model: StateNet (GRU) with a linear output, trained with early stopping
@@ -132,7 +134,8 @@ def main() -> None:
         "bad_channels_left_out": n_bad,
     }
     for name, v in scores.items():
-        print(f"{name:>13}: median explained variance {100 * median(v):.1f} % (share of the signal in the fixture EEG {100 * ceiling:.1f} %)")
+        share = f"share of the signal in the fixture EEG {100 * ceiling:.1f} %"
+        print(f"{name:>13}: median explained variance {100 * median(v):.1f} % ({share})")
     write_json(args.out / "scores.json", summary)
 
     fig = new_figure(6.0, 3.2)
