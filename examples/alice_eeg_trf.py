@@ -38,8 +38,10 @@ PUBLISHED_FVE = {"envelope": 0.14, "envelope + onsets": 0.17, "gammatone + onset
 def true_trf(fs: float) -> np.ndarray:
     """A P1-N1-P2-like kernel over 0-400 ms."""
     t = np.arange(round(0.4 * fs)) / fs
-    return 1.0 * np.exp(-(((t - 0.05) / 0.02) ** 2)) - 1.6 * np.exp(-(((t - 0.1) / 0.03) ** 2)) + 0.8 * np.exp(
-        -(((t - 0.19) / 0.05) ** 2)
+    return (
+        1.0 * np.exp(-(((t - 0.05) / 0.02) ** 2))
+        - 1.6 * np.exp(-(((t - 0.1) / 0.03) ** 2))
+        + 0.8 * np.exp(-(((t - 0.19) / 0.05) ** 2))
     )
 
 
