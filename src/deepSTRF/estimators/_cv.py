@@ -45,7 +45,9 @@ class Candidates:
 
 def heldout_sse(full: torch.Tensor, gram: torch.Tensor, cross: torch.Tensor, y_sq: torch.Tensor) -> torch.Tensor:
     """Squared error ``(A, N)`` of solutions ``full`` ``(A, D + 1, N)`` on trials with these sums."""
-    quad = (full * torch.matmul(gram, full)).sum(1)
+    n_pen, dim, n_out = full.shape
+    flat = full.permute(1, 0, 2).reshape(dim, n_pen * n_out)  # one matrix product for every penalty
+    quad = (flat * (gram @ flat)).sum(0).reshape(n_pen, n_out)
     return y_sq - 2 * (full * cross).sum(1) + quad
 
 

@@ -37,7 +37,19 @@ import torch
 
 from deepSTRF._validation import check_int
 
-__all__ = ["LaggedMoments", "TrialMoments", "toeplitz_gram"]
+__all__ = ["LaggedMoments", "TrialMoments", "lagged_rows", "toeplitz_gram"]
+
+
+def lagged_rows(x: torch.Tensor, n_lags: int) -> torch.Tensor:
+    """The design rows ``(T, F L)`` of the first ``T`` bins of a trial ``x`` ``(T, F)`` (small ``T``; for checks).
+
+    Example:
+        >>> lagged_rows(torch.tensor([[1.0], [2.0]]), n_lags=2).tolist()
+        [[1.0, 0.0], [2.0, 1.0]]
+    """
+    padded = torch.cat([x.new_zeros(n_lags - 1, x.shape[1]), x])
+    idx = (n_lags - 1 + torch.arange(x.shape[0], device=x.device)[:, None]) - torch.arange(n_lags, device=x.device)
+    return padded[idx].permute(0, 2, 1).reshape(x.shape[0], -1)
 
 
 def toeplitz_gram(products: torch.Tensor) -> torch.Tensor:
@@ -148,6 +160,13 @@ class LaggedMoments:
             self.tail_gram += rows.T @ rows
             self._context = torch.zeros_like(self._context)
 
+    def drop_rows(self, rows: torch.Tensor) -> None:
+        """Remove design rows ``(k, F L)`` (with zero responses) from the sums, e.g. rows that only pad the start."""
+        rows = rows.to(self.products)
+        self.tail_gram += rows.T @ rows
+        self.col_sums -= rows.sum(0).reshape(self.n_features, self.n_lags).T
+        self.count -= rows.shape[0]
+
     def gram(self) -> torch.Tensor:
         """``(D + 1, D + 1)`` Gram of the design with an intercept column last (``D = F L``)."""
         dim = self.n_features * self.n_lags
@@ -172,6 +191,9 @@ class TrialMoments:
         ys: ``S`` responses ``(T_s, N)``.
         n_lags: Lags ``L``.
         chunk_size: Bins read at once.
+        head: Leading rows of every trial to leave out of the sums (their responses must be 0):
+            with a first lag of ``-head`` bins, the stimulus is padded with ``head`` zeros at the
+            end and the responses delayed by ``head`` bins, so the first ``head`` rows only pad.
 
     Attributes:
         grams: ``(S, D + 1, D + 1)``; ``cross``: ``(S, D + 1, N)``; ``y_sq``: ``(S, N)``.
@@ -185,7 +207,12 @@ class TrialMoments:
     """
 
     def __init__(
-        self, xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor], n_lags: int, chunk_size: int = 16384
+        self,
+        xs: Sequence[torch.Tensor],
+        ys: Sequence[torch.Tensor],
+        n_lags: int,
+        chunk_size: int = 16384,
+        head: int = 0,
     ) -> None:
         grams, cross, y_sq = [], [], []
         for x, y in zip(xs, ys):
@@ -193,6 +220,8 @@ class TrialMoments:
             for start in range(0, x.shape[0], chunk_size):
                 m.update(x[start : start + chunk_size], y[start : start + chunk_size])
             m.end_trial()
+            if head:
+                m.drop_rows(lagged_rows(x[:head], n_lags))
             grams.append(m.gram())
             cross.append(m.cross_products())
             y_sq.append(m.y_sq)

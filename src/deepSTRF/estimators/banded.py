@@ -81,9 +81,10 @@ class BandedRidgeSTRF(RidgeSTRF):
         spec = np.asarray(self.bands)
         if spec.ndim != 1 or spec.size == 0:
             raise ValueError(f"`bands` must be a 1-D sequence, got {self.bands!r}")
-        if spec.size == n_features and spec.sum() != n_features:
-            _, labels = np.unique(spec, return_inverse=True)  # one label per feature
-            return labels
+        is_sizes = spec.dtype.kind in "iu" and spec.sum() == n_features
+        if spec.size == n_features and not is_sizes:  # one label per feature; bands in order of appearance
+            _, first, labels = np.unique(spec, return_index=True, return_inverse=True)
+            return np.argsort(np.argsort(first))[labels]
         if spec.dtype.kind not in "iu" or np.any(spec < 1) or spec.sum() != n_features:
             raise ValueError(
                 f"`bands` must be positive band sizes summing to the {n_features} features, or {n_features} "

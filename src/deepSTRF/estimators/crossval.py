@@ -25,7 +25,7 @@ import numpy as np
 from deepSTRF.estimators._cv import nested
 from deepSTRF.estimators._solver import limit_threads, solver_threads
 from deepSTRF.estimators._stats import TrialMoments
-from deepSTRF.estimators.ridge import RidgeSTRF, _device, _folds, _shift
+from deepSTRF.estimators.ridge import RidgeSTRF, _align, _device, _folds
 
 __all__ = ["RidgeCVResult", "cross_validate_ridge"]
 
@@ -108,11 +108,11 @@ def cross_validate_ridge(
             inner_folds.append([[s] for s in rest])
         else:
             inner_folds.append([[rest[i] for i in part] for part in _folds(len(rest), inner)])
-    xs = [_shift(x, est.lag_min_).to(device) for x in xs]
-    ys = [v.to(device) for v in ys]
+    pairs = [_align(x.to(device), v.to(device), est.lag_min_) for x, v in zip(xs, ys)]
+    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]  # type: ignore[misc]
     n_lags = len(est.lags_)
     with limit_threads(solver_threads(est.n_threads)):
-        moments = TrialMoments(xs, ys, n_lags)
+        moments = TrialMoments(xs, ys, n_lags, head=max(-est.lag_min_, 0))
         cands = est._candidates(int(xs[0].shape[1]), n_lags, device)
         raw = nested(moments, outer_folds, inner_folds, cands)
     n_out = int(ys[0].shape[1])

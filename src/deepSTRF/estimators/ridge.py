@@ -52,14 +52,21 @@ def _device(device: Any) -> torch.device:
     return torch.device(device)
 
 
-def _shift(x: torch.Tensor, lag_min: int) -> torch.Tensor:
-    """``x`` delayed by ``lag_min`` bins (advanced if negative), zeros where it runs out."""
-    if lag_min == 0:
-        return x
-    pad = x.new_zeros(min(abs(lag_min), x.shape[0]), x.shape[1])
-    if lag_min > 0:
-        return torch.cat([pad, x[: x.shape[0] - pad.shape[0]]])
-    return torch.cat([x[pad.shape[0] :], pad])
+def _align(x: torch.Tensor, y: torch.Tensor | None, lag_min: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Stimulus and responses such that lags ``lag_min ..`` become causal lags ``0 ..`` of a new stimulus.
+
+    With ``lag_min >= 0`` the stimulus is delayed by ``lag_min`` bins. With ``lag_min < 0``
+    it gains ``-lag_min`` zeros at the end and the responses are delayed by as many bins
+    (zeros first): the first ``-lag_min`` rows then only pad (see ``TrialMoments(head=...)``).
+    """
+    if lag_min >= 0:
+        keep = max(x.shape[0] - lag_min, 0)
+        shifted = torch.cat([x.new_zeros(x.shape[0] - keep, x.shape[1]), x[:keep]])
+        return shifted, y
+    lead = -lag_min
+    x_ext = torch.cat([x, x.new_zeros(lead, x.shape[1])])
+    y_ext = None if y is None else torch.cat([y.new_zeros(lead, y.shape[1]), y])
+    return x_ext, y_ext
 
 
 def _folds(n_trials: int, cv: Any) -> list[list[int]]:
@@ -182,12 +189,12 @@ class RidgeSTRF(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             n_blocks = self.cv if isinstance(self.cv, (int, np.integer)) else 5
             xs, ys = list(torch.tensor_split(xs[0], n_blocks)), list(torch.tensor_split(ys[0], n_blocks))
         n_lags = len(self.lags_)
-        xs = [_shift(x, self.lag_min_).to(device) for x in xs]
-        ys = [v.to(device) for v in ys]
+        pairs = [_align(x.to(device), v.to(device), self.lag_min_) for x, v in zip(xs, ys)]
+        xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]  # type: ignore[misc]
         self.n_features_in_, self.n_outputs_ = int(xs[0].shape[1]), int(ys[0].shape[1])
         self._squeeze = info.squeeze_outputs
         with limit_threads(solver_threads(self.n_threads)):
-            moments = TrialMoments(xs, ys, n_lags)
+            moments = TrialMoments(xs, ys, n_lags, head=max(-self.lag_min_, 0))
             cands = self._candidates(self.n_features_in_, n_lags, device)
             if cands.alphas.numel() * cands.n_scales > 1:
                 cv = min(int(self.cv), len(xs)) if isinstance(self.cv, (int, np.integer)) else self.cv
@@ -225,9 +232,9 @@ class RidgeSTRF(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         kernel = self._weight.flip(-1)
         out = []
         for x in xs:
-            shifted = _shift(x.to(kernel), self.lag_min_)
+            shifted, _ = _align(x.to(kernel), None, self.lag_min_)
             padded = nnf.pad(shifted.T[None], (kernel.shape[-1] - 1, 0))
-            out.append(nnf.conv1d(padded, kernel, self._bias)[0].T)
+            out.append(nnf.conv1d(padded, kernel, self._bias)[0].T[max(-self.lag_min_, 0) :])
         return out
 
     def predict(self, X: Any, trials: Any = None) -> Any:
