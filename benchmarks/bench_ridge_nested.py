@@ -137,8 +137,9 @@ def numpy_nested(xs: list[np.ndarray], ys: list[np.ndarray], method: str) -> np.
         sse = np.zeros((len(alphas), ys[0].shape[1]))
         for j in rest:
             w, b = fit([s for s in rest if s != j], None)
-            pred = np.einsum("td,adn->atn", designs[j], w) + b[:, None, :]
-            sse += ((pred - ys[j][None]) ** 2).sum(1)
+            flat = w.transpose(1, 0, 2).reshape(w.shape[1], -1)  # (D, A * N): one matrix product
+            pred = (designs[j] @ flat).reshape(len(ys[j]), len(alphas), -1) + b[None]
+            sse += ((pred - ys[j][:, None]) ** 2).sum(0)
         chosen = alphas[sse.argmin(0)]
         w, b = fit(rest, chosen)
         pred = designs[k] @ w + b

@@ -11,7 +11,15 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deepSTRF.estimators import BandedRidgeSTRF, LaggedMoments, RidgeSTRF, cross_validate_ridge
+from deepSTRF.estimators import (
+    BandedRidgeSTRF,
+    LaggedMoments,
+    ModelEstimator,
+    RidgeSTRF,
+    cross_validate_ridge,
+    from_mat,
+)
+from deepSTRF.estimators.model import _windows
 from deepSTRF.estimators._solver import PenaltyPath, solver_threads
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
 
@@ -253,3 +261,67 @@ def test_thread_count_respects_the_request():
     assert 1 <= solver_threads("auto")
     with pytest.raises(ValueError, match="n_threads"):
         solver_threads(0)
+
+
+def test_model_estimator_trains_a_zoo_model_on_windows_and_composes_with_sklearn():
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((600, 3)).astype(np.float32) for _ in range(3)]
+    ys = [np.r_[0.0, 0.0, x[:-2, 1]] + 0.1 * rng.standard_normal(600) for x in xs]
+    est = ModelEstimator("linear", model_params={"temporal_window_size": 4}, window=100, context=3,
+                         fit_params={"max_epochs": 30, "lr": 3e-2, "patience": 30}, device="cpu")
+    est.fit(xs, ys)
+    assert est.epochs_run_ == 30
+    assert est.score(xs, ys) > 0.9
+    assert est.predict(xs[0]).shape == (600,)
+    assert clone(est).get_params()["window"] == 100
+    built = ModelEstimator(lambda f, n: torch.nn.Identity(), device="cpu")
+    with pytest.raises(ValueError, match="window"):
+        ModelEstimator(window=0).fit(xs, ys)
+    assert built.get_params()["model"] is not None
+
+
+def test_windows_mask_the_context_bins():
+    x = torch.arange(10.0)[:, None]
+    y = torch.arange(10.0)[:, None]
+    parts = _windows(x, y, window=4, context=2)
+    assert [p[0].shape[1] for p in parts] == [4, 6, 4]
+    assert torch.isnan(parts[1][1][0, 0, :2]).all() and parts[1][1][0, 0, 2:].tolist() == [4.0, 5.0, 6.0, 7.0]
+
+
+def test_from_mat_reads_v5_and_v73_alike(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(6)
+    trials = [rng.standard_normal((50, 4)), rng.standard_normal((30, 4))]
+    cells = np.empty((1, 2), dtype=object)
+    cells[0, 0], cells[0, 1] = trials
+    v5 = tmp_path / "v5.mat"
+    scipy_io.savemat(v5, {"stim": cells, "fs": 100.0, "name": "speech", "opts": {"tmax": 0.3}})
+    v73 = tmp_path / "v73.mat"  # written the way MATLAB's save -v7.3 lays it out
+    with h5py.File(v73, "w", userblock_size=512) as f:
+        refs = f.create_group("#refs#")
+        handles = []
+        for i, t in enumerate(trials):
+            d = refs.create_dataset(f"t{i}", data=t.T)  # HDF5 holds the axes reversed
+            d.attrs["MATLAB_class"] = np.bytes_("double")
+            handles.append(d.ref)
+        cell = f.create_dataset("stim", data=np.array(handles, dtype=h5py.ref_dtype)[:, None])
+        cell.attrs["MATLAB_class"] = np.bytes_("cell")
+        fs = f.create_dataset("fs", data=np.array([[100.0]]))
+        fs.attrs["MATLAB_class"] = np.bytes_("double")
+        name = f.create_dataset("name", data=np.array([[ord(c)] for c in "speech"], dtype=np.uint16))
+        name.attrs["MATLAB_class"] = np.bytes_("char")
+        opts = f.create_group("opts")
+        opts.attrs["MATLAB_class"] = np.bytes_("struct")
+        opts.create_dataset("tmax", data=np.array([[0.3]])).attrs["MATLAB_class"] = np.bytes_("double")
+    with open(v73, "r+b") as handle:
+        handle.write(b"MATLAB 7.3 MAT-file".ljust(128))
+    for path in (v5, v73):
+        data = from_mat(path)
+        assert len(data["stim"]) == 2
+        for got, want in zip(data["stim"], trials):
+            np.testing.assert_array_equal(got, want)
+        assert data["fs"] == 100.0 and data["name"] == "speech" and data["opts"]["tmax"] == pytest.approx(0.3)
+        assert RidgeSTRF(n_lags=2, cv=2).fit(data["stim"], [t[:, 0] for t in data["stim"]]).coef_.shape == (1, 4, 2)
+        with pytest.raises(KeyError, match="stim"):
+            from_mat(path, ["resp"])

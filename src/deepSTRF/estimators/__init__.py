@@ -22,13 +22,17 @@ Example:
 from deepSTRF.estimators._stats import LaggedMoments, TrialMoments
 from deepSTRF.estimators.banded import BandedRidgeSTRF
 from deepSTRF.estimators.crossval import RidgeCVResult, cross_validate_ridge
+from deepSTRF.estimators.matfile import from_mat
+from deepSTRF.estimators.model import ModelEstimator
 from deepSTRF.estimators.ridge import RidgeSTRF
 
 __all__ = [
     "BandedRidgeSTRF",
     "LaggedMoments",
+    "ModelEstimator",
     "RidgeCVResult",
     "RidgeSTRF",
     "TrialMoments",
     "cross_validate_ridge",
+    "from_mat",
 ]
