@@ -19,8 +19,8 @@ from deepSTRF.estimators import (
     cross_validate_ridge,
     from_mat,
 )
-from deepSTRF.estimators.model import _windows
 from deepSTRF.estimators._solver import PenaltyPath, solver_threads
+from deepSTRF.estimators.model import _windows
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
 
 L = 4
@@ -42,8 +42,10 @@ def _trials(n_trials=6, n_bins=150, n_feat=3, n_out=2, noise=0.3, seed=0, n_lags
     rng = np.random.default_rng(seed)
     kernel = rng.standard_normal((n_out, n_feat, n_lags))
     xs = [rng.standard_normal((n_bins + 7 * s, n_feat)) for s in range(n_trials)]
-    ys = [_design(x, n_lags) @ kernel.reshape(n_out, -1).T + 0.5 + noise * rng.standard_normal((len(x), n_out))
-          for x in xs]
+    ys = [
+        _design(x, n_lags) @ kernel.reshape(n_out, -1).T + 0.5 + noise * rng.standard_normal((len(x), n_out))
+        for x in xs
+    ]
     return xs, ys, kernel
 
 
@@ -219,8 +221,13 @@ def _nested_reference(xs, ys, alphas, n_lags):
         cov = (d - mx).T @ (d - mx)
         scale = np.trace(cov) / cov.shape[0]
         alpha = np.broadcast_to(alpha, (y.shape[1],))
-        w = np.stack([np.linalg.solve(cov + a * scale * np.eye(len(cov)), (d - mx).T @ (y[:, n] - my[n]))
-                      for n, a in enumerate(alpha)], 1)
+        w = np.stack(
+            [
+                np.linalg.solve(cov + a * scale * np.eye(len(cov)), (d - mx).T @ (y[:, n] - my[n]))
+                for n, a in enumerate(alpha)
+            ],
+            1,
+        )
         return w, my - mx @ w
 
     n = len(xs)
@@ -267,8 +274,14 @@ def test_model_estimator_trains_a_zoo_model_on_windows_and_composes_with_sklearn
     rng = np.random.default_rng(5)
     xs = [rng.standard_normal((600, 3)).astype(np.float32) for _ in range(3)]
     ys = [np.r_[0.0, 0.0, x[:-2, 1]] + 0.1 * rng.standard_normal(600) for x in xs]
-    est = ModelEstimator("linear", model_params={"temporal_window_size": 4}, window=100, context=3,
-                         fit_params={"max_epochs": 30, "lr": 3e-2, "patience": 30}, device="cpu")
+    est = ModelEstimator(
+        "linear",
+        model_params={"temporal_window_size": 4},
+        window=100,
+        context=3,
+        fit_params={"max_epochs": 30, "lr": 3e-2, "patience": 30},
+        device="cpu",
+    )
     est.fit(xs, ys)
     assert est.epochs_run_ == 30
     assert est.score(xs, ys) > 0.9
@@ -325,3 +338,14 @@ def test_from_mat_reads_v5_and_v73_alike(tmp_path):
         assert RidgeSTRF(n_lags=2, cv=2).fit(data["stim"], [t[:, 0] for t in data["stim"]]).coef_.shape == (1, 4, 2)
         with pytest.raises(KeyError, match="stim"):
             from_mat(path, ["resp"])
+
+
+def test_a_deepstrf_dataset_is_accepted_as_is():
+    from deepSTRF.datasets import SimulatedDataset
+
+    data = SimulatedDataset(n_neurons=2, n_stimuli=6, seed=0)
+    ref = fit_ridge(data, n_lags=5, alphas=[1.0])
+    est = RidgeSTRF(n_lags=5, alphas=[1.0], device="cpu").fit(data)
+    preds = est.predict(data)  # one (N, T) array per stimulus, time last like the dataset
+    stim = torch.as_tensor(data[0]["stims"], dtype=torch.float64)
+    np.testing.assert_allclose(preds[0], ref.predict(stim[None])[0, :, 0].numpy(), atol=1e-8)

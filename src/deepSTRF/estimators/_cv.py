@@ -64,8 +64,9 @@ def heldout_r(full: torch.Tensor, gram: torch.Tensor, cross: torch.Tensor, y_sq:
     return cov / (var_p * var_y).sqrt()
 
 
-def _errors(moments: TrialMoments, jobs: dict[frozenset[int], list[tuple[int, list[int]]]], cands: Candidates,
-            n_keys: int) -> torch.Tensor:
+def _errors(
+    moments: TrialMoments, jobs: dict[frozenset[int], list[tuple[int, list[int]]]], cands: Candidates, n_keys: int
+) -> torch.Tensor:
     """Held-out SSE ``(n_keys, C, A, N)``: for each training set (trials left out), its jobs ``(key, held trials)``."""
     n_out = moments.cross.shape[-1]
     err = moments.cross.new_zeros(n_keys, cands.n_scales, cands.alphas.numel(), n_out)
@@ -87,8 +88,9 @@ def choose(err: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat // n_alpha, flat % n_alpha
 
 
-def fit_all(moments: TrialMoments, left_out: Sequence[int], cands: Candidates, c_idx: torch.Tensor,
-            a_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_all(
+    moments: TrialMoments, left_out: Sequence[int], cands: Candidates, c_idx: torch.Tensor, a_idx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Solution ``(D + 1, N)`` and absolute penalty ``(N,)`` of each output, trained on all trials but ``left_out``."""
     gram, cross = moments.excluding(list(left_out))
     n_out = cross.shape[1]
@@ -127,8 +129,9 @@ class NestedResult:
     weights: torch.Tensor  # (K, D + 1, N)
 
 
-def nested(moments: TrialMoments, outer: Sequence[Sequence[int]], inner: Sequence[Sequence[Sequence[int]]],
-           cands: Candidates) -> NestedResult:
+def nested(
+    moments: TrialMoments, outer: Sequence[Sequence[int]], inner: Sequence[Sequence[Sequence[int]]], cands: Candidates
+) -> NestedResult:
     """Nested CV: for outer fold ``k``, penalties chosen by CV over ``inner[k]``, then scored on ``outer[k]``."""
     jobs: dict[frozenset[int], list[tuple[int, list[int]]]] = {}
     for k, (held, folds) in enumerate(zip(outer, inner)):
@@ -154,5 +157,13 @@ def nested(moments: TrialMoments, outer: Sequence[Sequence[int]], inner: Sequenc
         pens.append(pen)
         weights.append(full)
         inner_mse.append(err[k] / n_inner)
-    return NestedResult(scores, sse, counts, torch.stack(c_all), torch.stack(a_all), torch.stack(pens),
-                        torch.stack(inner_mse), torch.stack(weights))
+    return NestedResult(
+        scores,
+        sse,
+        counts,
+        torch.stack(c_all),
+        torch.stack(a_all),
+        torch.stack(pens),
+        torch.stack(inner_mse),
+        torch.stack(weights),
+    )

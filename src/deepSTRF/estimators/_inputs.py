@@ -40,9 +40,7 @@ class InputInfo:
     lengths: tuple[int, ...] = ()
 
 
-def lag_range(
-    n_lags: int | None, tmin: float | None, tmax: float | None, sfreq: float | None
-) -> tuple[int, int]:
+def lag_range(n_lags: int | None, tmin: float | None, tmax: float | None, sfreq: float | None) -> tuple[int, int]:
     """First and last lag in bins, from ``n_lags`` (lags ``0 .. n_lags - 1``) or ``tmin``/``tmax`` in seconds.
 
     Args:
@@ -76,7 +74,7 @@ def lag_range(
         )
     if not sfreq > 0:
         raise ValueError(f"`sfreq` must be positive (Hz), got {sfreq}")
-    lo, hi = int(round(tmin * sfreq)), int(round(tmax * sfreq))
+    lo, hi = round(tmin * sfreq), round(tmax * sfreq)
     if hi < lo:
         raise ValueError(f"`tmax` must not be below `tmin`, got tmin={tmin}, tmax={tmax}")
     return lo, hi
@@ -161,8 +159,8 @@ def as_trials(
     if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
         if y is not None:
             raise ValueError("with a dataset as `X`, `y` must be None (the dataset holds the responses)")
-        xs, ys = _dataset_trials(X)
-        return xs, ys, InputInfo("dataset", "ft", False, tuple(x.shape[0] for x in xs))
+        stim_trials, resp_trials = _dataset_trials(X)
+        return stim_trials, resp_trials, InputInfo("dataset", "ft", False, tuple(x.shape[0] for x in stim_trials))
     if isinstance(X, (str, bytes, Mapping)):
         raise TypeError(f"`X` must be an array, a list of trials or a dataset, got {type(X).__name__}")
     if isinstance(X, Sequence) and not isinstance(X, np.ndarray):
@@ -183,11 +181,12 @@ def as_trials(
     if kind == "single" and trials is not None:
         xs = _split_runs(xs[0], trials)
     squeeze = False
-    ys = None
+    ys: list[torch.Tensor] | None = None
     if y is not None:
         if kind == "list":
             if isinstance(y, (str, bytes, Mapping)) or not isinstance(y, Sequence) or isinstance(y, np.ndarray):
-                y_raw = list(_tensor(y, "y")) if np.ndim(y) >= 2 else [_tensor(y, "y")]
+                whole = _tensor(y, "y")
+                y_raw = list(whole) if whole.dim() >= 2 else [whole]
             else:
                 y_raw = [_tensor(v, f"y[{s}]") for s, v in enumerate(y)]
         else:

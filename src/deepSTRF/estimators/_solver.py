@@ -10,8 +10,9 @@ penalised) and factorises it once (on first use); every penalty of a grid is the
 - otherwise (GPU, or no SciPy) by ``torch.linalg.eigh``.
 
 A solve with at most three distinct penalties (the final fit) uses one Cholesky
-factorisation per penalty instead, which is cheaper. Per-feature penalties (banded ridge) are handled by rescaling the features, so a
-path over a common factor still needs one factorisation.
+factorisation per penalty instead, which is cheaper. Per-feature penalties (banded
+ridge) are handled by rescaling the features, so a path over a common factor still
+needs one factorisation.
 
 :func:`solver_threads` picks the number of threads: on a machine whose other work
 already occupies the cores, extra threads only wait on each other, so it uses the
@@ -74,7 +75,7 @@ def solver_threads(requested: int | str | None = "auto") -> int:
     except OSError:
         busy = 0.0
     # the load counts this process's own runnable thread too
-    return max(1, min(cores, int(round(cores - max(busy - 1.0, 0.0)))))
+    return max(1, min(cores, round(cores - max(busy - 1.0, 0.0))))
 
 
 @contextlib.contextmanager

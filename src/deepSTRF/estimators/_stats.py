@@ -18,7 +18,8 @@ over trials needs: the sums of any set of trials are sums of per-trial sums.
 Example:
     >>> import torch
     >>> g = torch.Generator().manual_seed(0)
-    >>> x, y = torch.randn(50, 3, generator=g, dtype=torch.float64), torch.randn(50, 2, generator=g, dtype=torch.float64)
+    >>> x = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    >>> y = torch.randn(50, 2, generator=g, dtype=torch.float64)
     >>> moments = LaggedMoments(n_features=3, n_lags=4, n_outputs=2)
     >>> for start in range(0, 50, 16):  # any chunking gives the same sums
     ...     moments.update(x[start : start + 16], y[start : start + 16])
@@ -78,7 +79,9 @@ def _tail_rows(tail: torch.Tensor, n_lags: int) -> torch.Tensor:
     """The ``L - 1`` design rows past a trial's end, from its last ``L - 1`` bins ``(L - 1, F)``."""
     ext = torch.cat([tail, tail.new_zeros(n_lags - 1, tail.shape[1])])  # bins T - L + 1 .. T + L - 2
     # row T + i has x[T + i - j] = ext[L - 1 + i - j]
-    idx = (n_lags - 1 + torch.arange(n_lags - 1, device=tail.device)[:, None]) - torch.arange(n_lags, device=tail.device)
+    idx = (n_lags - 1 + torch.arange(n_lags - 1, device=tail.device)[:, None]) - torch.arange(
+        n_lags, device=tail.device
+    )
     return ext[idx].permute(0, 2, 1).reshape(n_lags - 1, -1)  # (L - 1, F * L)
 
 
@@ -122,15 +125,14 @@ class LaggedMoments:
         self.n_lags = check_int("n_lags", n_lags)
         self.n_outputs = check_int("n_outputs", n_outputs)
         dim = self.n_features * self.n_lags
-        zeros = {"dtype": dtype, "device": device}
-        self.products = torch.zeros(self.n_lags, self.n_features, self.n_features, **zeros)
-        self.tail_gram = torch.zeros(dim, dim, **zeros)
-        self.cross = torch.zeros(self.n_lags, self.n_features, self.n_outputs, **zeros)
-        self.col_sums = torch.zeros(self.n_lags, self.n_features, **zeros)
-        self.y_sum = torch.zeros(self.n_outputs, **zeros)
-        self.y_sq = torch.zeros(self.n_outputs, **zeros)
+        self.products = torch.zeros(self.n_lags, self.n_features, self.n_features, dtype=dtype, device=device)
+        self.tail_gram = torch.zeros(dim, dim, dtype=dtype, device=device)
+        self.cross = torch.zeros(self.n_lags, self.n_features, self.n_outputs, dtype=dtype, device=device)
+        self.col_sums = torch.zeros(self.n_lags, self.n_features, dtype=dtype, device=device)
+        self.y_sum = torch.zeros(self.n_outputs, dtype=dtype, device=device)
+        self.y_sq = torch.zeros(self.n_outputs, dtype=dtype, device=device)
         self.count = 0
-        self._context = torch.zeros(self.n_lags - 1, self.n_features, **zeros)
+        self._context = torch.zeros(self.n_lags - 1, self.n_features, dtype=dtype, device=device)
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Add the next bins of the current trial: ``x`` ``(C, F)`` and ``y`` ``(C, N)``."""

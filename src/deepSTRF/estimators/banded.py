@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from deepSTRF.estimators._cv import Candidates
 from deepSTRF.estimators.ridge import DEFAULT_BAND_RATIOS, RidgeSTRF
 
 __all__ = ["BandedRidgeSTRF"]
@@ -67,8 +68,17 @@ class BandedRidgeSTRF(RidgeSTRF):
         solver: str = "auto",
     ) -> None:
         super().__init__(
-            n_lags, tmin=tmin, tmax=tmax, sfreq=sfreq, alphas=alphas, penalty=penalty, cv=cv, layout=layout,
-            device=device, n_threads=n_threads, solver=solver,
+            n_lags,
+            tmin=tmin,
+            tmax=tmax,
+            sfreq=sfreq,
+            alphas=alphas,
+            penalty=penalty,
+            cv=cv,
+            layout=layout,
+            device=device,
+            n_threads=n_threads,
+            solver=solver,
         )
         self.bands = bands
         self.band_ratios = band_ratios
@@ -111,7 +121,9 @@ class BandedRidgeSTRF(RidgeSTRF):
         per_feature = unique[:, band]  # (C, F)
         return torch.as_tensor(np.repeat(per_feature, n_lags, axis=1))  # (C, F * L), feature-major like the design
 
-    def _set_solution(self, full, pen, cands, c_idx, a_idx) -> None:  # type: ignore[no-untyped-def]
+    def _set_solution(
+        self, full: torch.Tensor, pen: torch.Tensor, cands: Candidates, c_idx: torch.Tensor, a_idx: torch.Tensor
+    ) -> None:
         super()._set_solution(full, pen, cands, c_idx, a_idx)
         ratios = self.band_ratios_[self._scale_index]  # (N, B)
         self.band_penalties_ = self.penalty_[:, None] * ratios

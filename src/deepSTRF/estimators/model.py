@@ -49,7 +49,7 @@ def _windows(x: torch.Tensor, y: torch.Tensor, window: int, context: int) -> lis
     return out
 
 
-class ModelEstimator(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+class ModelEstimator(RegressorMixin, BaseEstimator):
     """A deepSTRF encoding model fitted by gradient descent, usable in scikit-learn.
 
     Args:
@@ -106,7 +106,9 @@ class ModelEstimator(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             if not isinstance(built, nn.Module):
                 raise TypeError(f"`model` must return an nn.Module, got {type(built).__name__}")
             return built
-        raise TypeError(f"`model` must be a zoo name or a callable (F, N) -> nn.Module, got {type(self.model).__name__}")
+        raise TypeError(
+            f"`model` must be a zoo name or a callable (F, N) -> nn.Module, got {type(self.model).__name__}"
+        )
 
     def fit(self, X: Any, y: Any = None, trials: Any = None) -> ModelEstimator:
         """Train the model on the trials (see :meth:`RidgeSTRF.fit <deepSTRF.estimators.RidgeSTRF.fit>`)."""
@@ -128,7 +130,7 @@ class ModelEstimator(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 pieces.extend(_windows(x, v, self.window, self.context))
         rng = np.random.default_rng(self.random_state)
         order = rng.permutation(len(pieces))
-        n_val = int(round(self.val_fraction * len(pieces))) if len(pieces) > 1 else 0
+        n_val = round(self.val_fraction * len(pieces)) if len(pieces) > 1 else 0
         val_idx, train_idx = sorted(order[:n_val].tolist()), sorted(order[n_val:].tolist())
         data = from_arrays([p[0] for p in pieces], [p[1] for p in pieces], dt_ms=1000.0 / float(self.sfreq))
         torch.manual_seed(self.random_state)
@@ -147,7 +149,10 @@ class ModelEstimator(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             return [self.model_(x.T[None, None].to(param))[0, :, 0].T.double() for x in xs]
 
     def predict(self, X: Any, trials: Any = None) -> Any:
-        """Predicted responses in the form of ``X`` (see :meth:`RidgeSTRF.predict <deepSTRF.estimators.RidgeSTRF.predict>`)."""
+        """Predicted responses in the form of ``X``.
+
+        See :meth:`RidgeSTRF.predict <deepSTRF.estimators.RidgeSTRF.predict>`.
+        """
         if not hasattr(self, "model_"):
             raise ValueError("this ModelEstimator is not fitted yet; call fit first")
         xs, _, info = as_trials(X, layout=self.layout, trials=trials, n_features=self.n_features_in_)

@@ -19,14 +19,13 @@ bins, as scikit-learn's ``Ridge(alpha)``). ``penalty_`` always reports the absol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from deepSTRF.estimators._cv import Candidates, cv_choose, fit_all, heldout_r, nested
+from deepSTRF.estimators._cv import Candidates, cv_choose, fit_all
 from deepSTRF.estimators._inputs import LAYOUTS, as_trials, lag_range, restore_layout
 from deepSTRF.estimators._solver import limit_threads, solver_threads
 from deepSTRF.estimators._stats import TrialMoments
@@ -40,7 +39,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
         "install it with `pip install 'deepSTRF[sklearn]'`"
     ) from err
 
-__all__ = ["BandedRidgeSTRF", "RidgeCVResult", "RidgeSTRF", "cross_validate_ridge"]
+__all__ = ["DEFAULT_BAND_RATIOS", "RidgeSTRF"]
 
 #: Default per-band penalty ratios searched by :class:`BandedRidgeSTRF` (relative to the first band).
 DEFAULT_BAND_RATIOS: tuple[float, ...] = tuple(float(r) for r in np.logspace(-2, 2, 5))
@@ -80,7 +79,7 @@ def _folds(n_trials: int, cv: Any) -> list[list[int]]:
     return folds
 
 
-class RidgeSTRF(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+class RidgeSTRF(RegressorMixin, BaseEstimator):
     """Ridge STRF/TRF with each output's penalty chosen by cross-validation over trials.
 
     Args:
@@ -209,8 +208,9 @@ class RidgeSTRF(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self._set_solution(full, pen, cands, c_idx, a_idx)
         return self
 
-    def _set_solution(self, full: torch.Tensor, pen: torch.Tensor, cands: Candidates, c_idx: torch.Tensor,
-                      a_idx: torch.Tensor) -> None:
+    def _set_solution(
+        self, full: torch.Tensor, pen: torch.Tensor, cands: Candidates, c_idx: torch.Tensor, a_idx: torch.Tensor
+    ) -> None:
         n_lags = len(self.lags_)
         self._weight = full[:-1].T.reshape(self.n_outputs_, self.n_features_in_, n_lags)
         self._bias = full[-1]

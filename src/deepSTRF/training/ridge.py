@@ -119,8 +119,9 @@ class RidgeResult:
             stims = stims[:, None]
         if not isinstance(stims, torch.Tensor) or stims.dim() != 4 or stims.shape[1:3] != (1, n_bands):
             got = tuple(stims.shape) if isinstance(stims, torch.Tensor) else type(stims).__name__
-            raise ValueError(f"`stims` must have shape (B, 1, {n_bands}, T), (B, {n_bands}, T) or ({n_bands}, T), "
-                             f"got {got}")
+            raise ValueError(
+                f"`stims` must have shape (B, 1, {n_bands}, T), (B, {n_bands}, T) or ({n_bands}, T), got {got}"
+            )
         x = nnf.pad(stims[:, 0].to(self.weight), (self.n_lags - 1, 0))
         return nnf.conv1d(x, self.weight, self.bias).unsqueeze(2)
 
