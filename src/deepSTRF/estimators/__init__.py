@@ -19,11 +19,11 @@ Example:
     ['n_lags']
 """
 
-from deepSTRF.estimators._stats import LaggedMoments, TrialMoments
 from deepSTRF.estimators.banded import BandedRidgeSTRF
 from deepSTRF.estimators.crossval import RidgeCVResult, cross_validate_ridge
 from deepSTRF.estimators.matfile import from_mat
 from deepSTRF.estimators.model import ModelEstimator
+from deepSTRF.estimators.moments import LaggedMoments, TrialMoments
 from deepSTRF.estimators.ridge import RidgeSTRF
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Cross-validated choice of ridge penalties over trials, plain or nested, from per-trial sums.
 
 Every training set of a cross-validation is "all trials but a few", so its sums are
-the totals less the held-out trials' sums (:class:`~deepSTRF.estimators._stats.TrialMoments`):
+the totals less the held-out trials' sums (:class:`~deepSTRF.estimators.moments.TrialMoments`):
 the data are read once. Each distinct training set is factorised once
 (:class:`~deepSTRF.estimators._solver.PenaltyPath`) and serves every penalty and
 every fold that trains on it; in nested leave-one-trial-out CV, inner fold ``j`` of
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from deepSTRF.estimators._solver import PenaltyPath
-from deepSTRF.estimators._stats import TrialMoments
+from deepSTRF.estimators.moments import TrialMoments
 
 __all__ = ["Candidates", "choose", "fit_all", "heldout_r", "heldout_sse", "nested"]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from deepSTRF.estimators._cv import nested
 from deepSTRF.estimators._solver import limit_threads, solver_threads
-from deepSTRF.estimators._stats import TrialMoments
+from deepSTRF.estimators.moments import TrialMoments
 from deepSTRF.estimators.ridge import RidgeSTRF, _align, _device, _folds
 
 __all__ = ["RidgeCVResult", "cross_validate_ridge"]

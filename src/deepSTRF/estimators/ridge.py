@@ -28,7 +28,7 @@ import torch.nn.functional as nnf
 from deepSTRF.estimators._cv import Candidates, cv_choose, fit_all
 from deepSTRF.estimators._inputs import LAYOUTS, as_trials, lag_range, restore_layout
 from deepSTRF.estimators._solver import limit_threads, solver_threads
-from deepSTRF.estimators._stats import TrialMoments
+from deepSTRF.estimators.moments import TrialMoments
 from deepSTRF.training.ridge import DEFAULT_ALPHAS, RidgeResult, ridge_to_linear
 
 try:
