@@ -34,13 +34,22 @@ class BandedRidgeSTRF(RidgeSTRF):
     """Ridge STRF with one penalty per feature band, chosen per output.
 
     Args:
-        n_lags, tmin, tmax, sfreq, alphas, penalty, cv, layout, device, n_threads, solver:
-            As for :class:`~deepSTRF.estimators.RidgeSTRF`; ``alphas`` sets the first band's penalty.
+        n_lags: Lags in bins, as for :class:`~deepSTRF.estimators.RidgeSTRF`.
         bands: Band sizes (consecutive features; they must sum to ``F``) or one band label per feature.
         band_ratios: Ratios to the first band's penalty searched for every other band.
         max_candidates: Most ratio vectors tried; when the full grid is larger, that many are
             drawn at random (``random_state``) and the all-ones vector is always kept.
         random_state: Seed of that draw.
+        tmin: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        tmax: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        sfreq: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        alphas: Grid of the first band's penalty (the others are ``alphas`` times their ratio).
+        penalty: ``'relative'`` or ``'absolute'`` units of ``alphas``.
+        cv: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        layout: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        device: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        n_threads: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
+        solver: As for :class:`~deepSTRF.estimators.RidgeSTRF`.
 
     Attributes:
         band_penalties_: ``(N, B)`` absolute penalty of each band; ``band_alphas_``: in the units of ``alphas``.
