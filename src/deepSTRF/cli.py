@@ -106,12 +106,13 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default_dataset: str |
     )
 
 
-# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig()
+# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig(), and the
+# choices of a field from the lists of training.config and training.run_config (see `_choices`)
 _SPLIT_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--split",
         "split",
-        {"choices": ("canonical", "random", "kfold", "loso")},
+        {},
         "canonical: the dataset's train/test split; random: --test-fraction of the stimuli for test; "
         "kfold/loso: cross-validation",
     ),
@@ -129,7 +130,7 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--method",
         "method",
-        {"choices": ("gd", "ridge")},
+        {},
         "gd: gradient descent; ridge: closed-form ridge STRF of a linear model",
     ),
     (
@@ -141,18 +142,13 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     ("--ridge-folds", "ridge_folds", {"type": int, "metavar": "K"}, "cross-validation folds of the ridge penalty"),
 ]
 _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
-    ("--loss", "loss", {"choices": ("mse", "poisson", "poisson_log")}, "training loss"),
-    ("--target", "target", {"choices": ("psth", "trials")}, "fit the trial mean (psth) or every trial"),
-    ("--optimizer", "optimizer", {"choices": ("adam", "adamw", "sgd")}, "optimiser"),
+    ("--loss", "loss", {}, "training loss"),
+    ("--target", "target", {}, "fit the trial mean (psth) or every trial"),
+    ("--optimizer", "optimizer", {}, "optimiser"),
     ("--lr", "lr", {"type": float}, "learning rate"),
     ("--weight-decay", "weight_decay", {"type": float}, "weight decay"),
     ("--momentum", "momentum", {"type": float}, "SGD momentum"),
-    (
-        "--scheduler",
-        "scheduler",
-        {"type": _none_or_text, "choices": (None, "plateau", "cosine"), "metavar": "{none,plateau,cosine}"},
-        "learning-rate schedule",
-    ),
+    ("--scheduler", "scheduler", {"type": _none_or_text}, "learning-rate schedule"),
     ("--epochs", "max_epochs", {"type": int, "metavar": "N"}, "maximum number of epochs"),
     (
         "--patience",
@@ -160,7 +156,7 @@ _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
         {"type": _optional_int, "metavar": "N"},
         "epochs without validation improvement before stopping, or 'none'",
     ),
-    ("--metric", "metric", {"choices": ("cc", "ccnorm", "feve", "fve", "loss")}, "validation metric"),
+    ("--metric", "metric", {}, "validation metric"),
     ("--min-delta", "min_delta", {"type": float}, "smallest validation improvement that counts"),
     ("--batch-size", "batch_size", {"type": int, "metavar": "B"}, "stimuli per step, over all processes"),
     ("--grad-clip", "grad_clip", {"type": _optional_float, "metavar": "NORM"}, "clip the gradient norm, or 'none'"),
@@ -172,10 +168,31 @@ _TRAINING_FLAGS = [
 ]
 
 
+def _choices() -> dict[str, tuple[Any, ...]]:
+    """The accepted values of each field with a fixed set, from the one list the configuration checks."""
+    from deepSTRF.training.config import LOSSES, OPTIMIZERS, SCHEDULERS, TARGETS, VALIDATION_METRICS
+    from deepSTRF.training.run_config import METHODS, SPLITS
+
+    return {
+        "split": SPLITS,
+        "method": METHODS,
+        "loss": LOSSES,
+        "target": TARGETS,
+        "optimizer": OPTIMIZERS,
+        "scheduler": (None, *SCHEDULERS),
+        "metric": VALIDATION_METRICS,
+    }
+
+
 def _add_table(group: Any, table: list[tuple[str, str, dict[str, Any], str]], defaults: Any) -> None:
+    choices = _choices()
     for flag, field, keywords, text in table:
         default = getattr(defaults, field)
         shown = "none" if default is None else default
+        if field in choices:
+            keywords = {**keywords, "choices": choices[field]}
+            if None in choices[field]:
+                keywords["metavar"] = "{" + ",".join("none" if c is None else c for c in choices[field]) + "}"
         group.add_argument(flag, dest=field, default=default, help=f"{text} (default: {shown})", **keywords)
 
 
@@ -246,6 +263,9 @@ def _add_fit_parser(commands: Any) -> None:
 
 
 def _add_other_parsers(commands: Any) -> None:
+    from deepSTRF.training.config import VALIDATION_METRICS
+    from deepSTRF.training.objectives import DEFAULT_METRICS
+
     p = commands.add_parser(
         "evaluate",
         help="score a fitted model on a dataset",
@@ -264,8 +284,8 @@ def _add_other_parsers(commands: Any) -> None:
     p.add_argument(
         "--metrics",
         nargs="+",
-        choices=["ccnorm", "cc", "feve", "fve", "loss"],
-        default=["ccnorm", "cc", "feve", "fve"],
+        choices=VALIDATION_METRICS,
+        default=list(DEFAULT_METRICS),
         help="metrics to compute (default: %(default)s)",
     )
     p.add_argument("--batch-size", type=int, default=8, metavar="B", help="stimuli per batch (default: %(default)s)")
@@ -276,8 +296,11 @@ def _add_other_parsers(commands: Any) -> None:
     p = commands.add_parser(
         "datasets",
         help="list the public datasets",
-        description="List the datasets with their sizes, sources and citations.",
+        description="List the datasets with their sizes, access, parts, sources and citations; with --verify, "
+        "re-check a downloaded copy against the structure and counts its loader assumes.",
     )
+    p.add_argument("--verify", default=None, metavar="NAME", help="verify the downloaded copy of this dataset")
+    p.add_argument("--root", type=Path, default=None, metavar="DIR", help="dataset folder for --verify")
     p.set_defaults(handler=_cmd_datasets)
 
     p = commands.add_parser(
@@ -295,6 +318,14 @@ def _add_other_parsers(commands: Any) -> None:
         help="destination folder (default: <DEEPSTRF_DATA_DIR or the platform cache>/<name>)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--part",
+        action="append",
+        default=None,
+        metavar="PART",
+        help="download only this part (an area, an animal; repeat for several; see `deepstrf datasets`)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would be fetched and its size, fetch nothing")
     p.set_defaults(handler=_cmd_download)
 
     p = commands.add_parser(
@@ -415,27 +446,62 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_datasets(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import list_datasets
+def _size_text(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from deepSTRF.datasets.catalog import get_loader, list_datasets
+
+    if args.verify is not None:
+        loader = get_loader(args.verify)
+        verify = getattr(loader, "verify", None)
+        if verify is None:
+            raise _UsageError(f"{args.verify} has no verify(); nothing to check")
+        report = verify(args.root)
+        print(report)
+        return 0 if report.ok else 1
     print("simulated: embedded, generated on the fly (no download)")
     print("  neurons with known STRFs, Poisson trials; the default of `deepstrf fit`")
     for info in list_datasets():
-        account = "; free account needed" if info.needs_account else ""
+        account = "; free CRCNS account needed" if info.needs_account else "; open access"
         print(f"{info.name}: {info.size}{account}")
         print(f"  {info.description}")
         print(f"  {info.url} ({info.licence})")
+        if info.parts:
+            print(f"  parts: {', '.join(info.part_names)}")
         for citation in info.citations:
             print(f"  cite: {citation}")
     return 0
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import download_dataset
+    from deepSTRF.datasets import catalog
 
     if args.name.lower() == "simulated":
         raise _UsageError("the simulated dataset is generated on the fly; there is nothing to download")
-    folder = download_dataset(args.name, args.root, progress=not args.no_progress)
+    if args.dry_run:
+        entry = catalog.get_dataset_info(args.name)
+        folder = catalog.dataset_folder(args.name, args.root)
+        plan = catalog.plan_download(args.name, args.root, parts=args.part)
+        print(f"{entry.name} ({entry.access} access) into {folder}: {len(plan)} file(s) to fetch")
+        for f in plan:
+            size = f.size if f.size is not None else f.approx_size
+            approx = "" if f.size is not None else "about "
+            part = f" [{f.part}]" if f.part else ""
+            print(f"  {f.filename}{part}: {approx}{_size_text(size)} from {f.url}")
+        total = sum((f.size if f.size is not None else f.approx_size) or 0 for f in plan)
+        print(f"total: about {_size_text(total)}")
+        return 0
+    if args.part:
+        folder = catalog.download_dataset(args.name, args.root, parts=args.part, progress=not args.no_progress)
+    else:
+        folder = catalog.download_dataset(args.name, args.root, progress=not args.no_progress)
     print(f"{args.name} is in {folder}")
     return 0
 
@@ -469,6 +535,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model class: {config['model_class']}")
     print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
+    if config.get("data"):
+        print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
         print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")

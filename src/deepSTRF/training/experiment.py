@@ -18,6 +18,7 @@ the test stimuli and writes a run folder:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import warnings
@@ -32,14 +33,16 @@ from deepSTRF._version import __version__
 from deepSTRF.datasets.splits import random_split
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.registry import build_model
+from deepSTRF.training.config import metric_mode
 from deepSTRF.training.crossval import DEFAULT_METRICS, cross_validate, run_seeds, validation_split
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import barrier, init_distributed
 from deepSTRF.training.fitter import FitResult, Fitter
 from deepSTRF.training.ground_truth import effective_strfs, true_rate_scores
 from deepSTRF.training.results import RunResult, listed, nan_to_none, summarise, write_scores
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
 from deepSTRF.training.run_config import RUN_FORMAT, RunConfig, load_dataset, read_run
-from deepSTRF.utils.plotting import strf_correlation
+from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs, strf_correlation
 
 __all__ = ["ExperimentResult", "run_experiment"]
 
@@ -121,6 +124,7 @@ def _fit_ridge(
         device=config.device,
     )
     model = ridge_to_linear(result, dtype=torch.get_default_dtype())
+    match_data_spec(model, dataset, record=True)
     fitter = Fitter(model, config.fit, device=config.device, progress=False)
     seed = config.seeds[0]
     run = RunResult(seeds=[seed], per_seed={seed: fitter.evaluate(Subset(dataset, test), DEFAULT_METRICS)})
@@ -139,7 +143,7 @@ def _best_seed(run: RunResult, metric: str) -> int:
     scores = {s: run.fits[s][0].best_score for s in run.seeds if math.isfinite(run.fits[s][0].best_score)}
     if not scores:
         return run.seeds[0]
-    pick = min if metric == "loss" else max
+    pick = max if metric_mode(metric) == "max" else min
     return pick(scores, key=lambda s: scores[s])
 
 
@@ -305,8 +309,6 @@ def _finish_folder(
         }
         model.save_pretrained(out / "model", metadata=json.loads(json.dumps(metadata, default=str)))
     if strfs is not None:
-        import importlib.util
-
         if importlib.util.find_spec("matplotlib") is None:
             warnings.warn(
                 "strfs.png not written: matplotlib is missing (pip install 'deepSTRF[plot]'); "
@@ -314,8 +316,6 @@ def _finish_folder(
                 stacklevel=2,
             )
             return
-        from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs
-
         freqs = freqs_hz if freqs_hz is not None and len(freqs_hz) == strfs.shape[-2] else None
         if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:
             figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms, freqs_hz=freqs)

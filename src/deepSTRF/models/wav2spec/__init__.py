@@ -1,7 +1,7 @@
 """Causal waveform front-ends: map audio ``(B, 1, T_audio)`` to spectrograms ``(B, 1, F, T_audio // hop)``.
 
 Every front-end has the attributes ``audio_fs`` (Hz), ``hop`` (samples per
-output bin, ``audio_fs * hop_ms / 1000``) and ``out_channels`` (``F``), requires
+output bin, ``audio_fs * dt_ms / 1000``) and ``out_channels`` (``F``), requires
 ``T_audio`` to be a multiple of ``hop``, and is strictly causal: output bin ``t``
 depends only on the samples before ``(t + 1) * hop``. Their convolutions, and
 ICNet's, run through :func:`causal_conv1d` (direct or overlap-save FFT).
@@ -13,7 +13,9 @@ Example:
     torch.Size([1, 1, 16, 20])
 """
 
-from deepSTRF.models.wav2spec._base import COMPRESSIONS, WaveformFrontEnd, samples_per_bin
+from deepSTRF.functional.filterbanks import mel_filterbank
+from deepSTRF.functional.framing import samples_per_bin
+from deepSTRF.models.wav2spec._base import COMPRESSIONS, WaveformFrontEnd
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec.factory import WAV2SPEC_KINDS, make_wav2spec
 from deepSTRF.models.wav2spec.gammatone import (
@@ -23,7 +25,7 @@ from deepSTRF.models.wav2spec.gammatone import (
     gammatone_iir_poles,
 )
 from deepSTRF.models.wav2spec.leaf import CausalLEAF
-from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram, mel_filterbank
+from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram
 from deepSTRF.models.wav2spec.pcen import PCEN
 from deepSTRF.models.wav2spec.sincnet import SincNet, symlog
 
