@@ -180,6 +180,8 @@ def test_errors_suggest_the_transposition():
         RidgeSTRF().fit(xs, ys)
     with pytest.raises(ValueError, match="not fitted"):
         RidgeSTRF(n_lags=L).predict(xs)
+    with pytest.raises(ValueError, match="more than one fold"):
+        RidgeSTRF(n_lags=L, cv=[[0, 1], [1, 2]]).fit(xs, ys)
 
 
 def test_one_recording_with_trial_labels_equals_the_list_of_trials():

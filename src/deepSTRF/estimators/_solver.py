@@ -33,12 +33,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 from collections.abc import Iterator
 
 import numpy as np
 import torch
+
+from deepSTRF._optional import require
 
 __all__ = ["PenaltyPath", "limit_threads", "solver_threads"]
 
@@ -91,9 +94,7 @@ def limit_threads(n_threads: int) -> Iterator[None]:
     torch.set_num_threads(n_threads)
     limits: contextlib.AbstractContextManager = contextlib.nullcontext()
     if importlib.util.find_spec("threadpoolctl") is not None:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(limits=n_threads)
+        limits = importlib.import_module("threadpoolctl").threadpool_limits(limits=n_threads)
     try:
         with limits:
             yield
@@ -141,8 +142,7 @@ class PenaltyPath:
     def _factorise(self) -> None:
         cov = self._cov
         if self.method == "tridiagonal":
-            from scipy.linalg import lapack
-
+            lapack = require("scipy.linalg.lapack", extra="data", purpose="the tridiagonal ridge solver")
             self._lapack = lapack
             lwork = int(lapack.dsytrd_lwork(cov.shape[0], lower=1)[0])  # blocked reduction: about 2x the unblocked
             a, self._diag, self._off, self._tau, info = lapack.dsytrd(cov.cpu().numpy(), lower=1, lwork=lwork)

@@ -196,9 +196,12 @@ class TrialMoments:
         head: Leading rows of every trial to leave out of the sums (their responses must be 0):
             with a first lag of ``-head`` bins, the stimulus is padded with ``head`` zeros at the
             end and the responses delayed by ``head`` bins, so the first ``head`` rows only pad.
+        groups: Trials summed together (e.g. the folds of a cross-validation), so memory holds
+            one Gram matrix per group instead of one per trial; one group per trial by default.
+            Indices of :meth:`total` and :meth:`excluding` then refer to groups.
 
     Attributes:
-        grams: ``(S, D + 1, D + 1)``; ``cross``: ``(S, D + 1, N)``; ``y_sq``: ``(S, N)``.
+        grams: ``(G, D + 1, D + 1)``; ``cross``: ``(G, D + 1, N)``; ``y_sq``: ``(G, N)``.
 
     Example:
         >>> xs = [torch.randn(40, 2, dtype=torch.float64) for _ in range(3)]
@@ -215,15 +218,19 @@ class TrialMoments:
         n_lags: int,
         chunk_size: int = 16384,
         head: int = 0,
+        groups: Sequence[Sequence[int]] | None = None,
     ) -> None:
         grams, cross, y_sq = [], [], []
-        for x, y in zip(xs, ys):
-            m = LaggedMoments(x.shape[1], n_lags, y.shape[1], dtype=x.dtype, device=x.device)
-            for start in range(0, x.shape[0], chunk_size):
-                m.update(x[start : start + chunk_size], y[start : start + chunk_size])
-            m.end_trial()
-            if head:
-                m.drop_rows(lagged_rows(x[:head], n_lags))
+        for group in [[s] for s in range(len(xs))] if groups is None else groups:
+            x0, y0 = xs[group[0]], ys[group[0]]
+            m = LaggedMoments(x0.shape[1], n_lags, y0.shape[1], dtype=x0.dtype, device=x0.device)
+            for s in group:
+                x, y = xs[s], ys[s]
+                for start in range(0, x.shape[0], chunk_size):
+                    m.update(x[start : start + chunk_size], y[start : start + chunk_size])
+                m.end_trial()
+                if head:
+                    m.drop_rows(lagged_rows(x[:head], n_lags))
             grams.append(m.gram())
             cross.append(m.cross_products())
             y_sq.append(m.y_sq)

@@ -76,6 +76,9 @@ def _folds(n_trials: int, cv: Any) -> list[list[int]]:
     folds = [list(map(int, fold)) for fold in cv]
     if len(folds) < 2 or any(not 0 <= s < n_trials for fold in folds for s in fold):
         raise ValueError(f"`cv` must be an int or at least 2 lists of trial indices in [0, {n_trials}), got {cv!r}")
+    flat = [s for fold in folds for s in fold]
+    if len(flat) != len(set(flat)):
+        raise ValueError(f"a trial appears in more than one fold of `cv`, got {cv!r}")
     return folds
 
 
@@ -193,11 +196,17 @@ class RidgeSTRF(RegressorMixin, BaseEstimator):
         self.n_features_in_, self.n_outputs_ = int(xs[0].shape[1]), int(ys[0].shape[1])
         self._squeeze = info.squeeze_outputs
         with limit_threads(solver_threads(self.n_threads)):
-            moments = TrialMoments(xs, ys, n_lags, head=max(-self.lag_min_, 0))
             cands = self._candidates(self.n_features_in_, n_lags, device)
-            if cands.alphas.numel() * cands.n_scales > 1:
-                cv = min(int(self.cv), len(xs)) if isinstance(self.cv, (int, np.integer)) else self.cv
-                folds = _folds(len(xs), cv)
+            searched = cands.alphas.numel() * cands.n_scales > 1
+            cv = min(int(self.cv), len(xs)) if isinstance(self.cv, (int, np.integer)) else self.cv
+            trial_folds = _folds(len(xs), cv) if searched else []
+            listed = {s for fold in trial_folds for s in fold}
+            rest = [s for s in range(len(xs)) if s not in listed]
+            # one Gram matrix per fold (not per trial): memory set by the folds, not the trial count
+            groups = [*trial_folds, *([rest] if rest else [])]
+            moments = TrialMoments(xs, ys, n_lags, head=max(-self.lag_min_, 0), groups=groups)
+            if searched:
+                folds = [[k] for k in range(len(trial_folds))]
                 err, c_idx, a_idx = cv_choose(moments, folds, cands)
                 held = sum(float(moments.grams[s][-1, -1]) for fold in folds for s in fold)
                 self.cv_mse_ = (err / held).cpu().numpy()
