@@ -30,6 +30,7 @@ from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackkni
 from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.noise import explainable_variance, noise_power, signal_power, snr
 from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
+from deepSTRF.metrics.ttrc import ttrc
 
 __all__ = [
     "ConfidenceInterval",
@@ -47,4 +48,5 @@ __all__ = [
     "poisson_loss",
     "signal_power",
     "snr",
+    "ttrc",
 ]

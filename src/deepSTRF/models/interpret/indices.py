@@ -165,9 +165,7 @@ def shape_change(dstrfs: torch.Tensor) -> torch.Tensor:
     return torch.where(count >= 2, 1 - energy[:, 0] / count.clamp_min(1).to(energy.dtype), torch.nan).clamp_min(0.0)
 
 
-def nonlinearity_indices(
-    dstrfs: DynamicSTRFs | torch.Tensor, max_shift: int | None = None
-) -> dict[str, torch.Tensor]:
+def nonlinearity_indices(dstrfs: DynamicSTRFs | torch.Tensor, max_shift: int | None = None) -> dict[str, torch.Tensor]:
     """Gain change, temporal hold and shape change of every neuron's dSTRFs.
 
     Given a :class:`~deepSTRF.models.interpret.DynamicSTRFs`, only time points whose
