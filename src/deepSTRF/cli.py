@@ -9,6 +9,8 @@ Subcommands:
 - ``deepstrf datasets``: the public datasets, with sizes and citations.
 - ``deepstrf download NAME``: download a public dataset into the cache.
 - ``deepstrf info RUN_OR_CHECKPOINT``: what a checkpoint holds, without building the model.
+- ``deepstrf dstrf RUN_OR_CHECKPOINT``: dynamic STRFs and nonlinearity indices of a fitted
+  model for one stimulus.
 
 Bad options end with a one-line error and exit status 2.
 
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from deepSTRF._cli_dstrf import add_dstrf_parser
 from deepSTRF._version import __version__
 
 __all__ = ["build_parser", "main", "run_config_from_args"]
@@ -318,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_fit_parser(commands)
     _add_other_parsers(commands)
+    add_dstrf_parser(commands, _add_data_options, _device)
     return parser
 
 
