@@ -115,16 +115,16 @@ def plot_dstrf_strip(
         for ax in (ax_stim, ax_resp):
             ax.axvline(t * scale, color="C3", lw=0.8, alpha=0.8)
     limit = symmetric_limit(dstrfs[picks])
-    image = None
+    images = []
     for col, (k, t) in enumerate(zip(picks, marks)):
         ax = fig.add_subplot(grid[2, col])
-        image = _strf_image(ax, dstrfs[k], limit, step, cmap)
+        images.append(_strf_image(ax, dstrfs[k], limit, step, cmap))
         ax.set_title(f"t = {t * scale:g} {unit}", fontsize=8)
         ax.tick_params(labelsize=7)
         label_bands(ax, freqs, stim.shape[0], fontsize=8, label=col == 0)
         if col > 0:
             ax.set_yticklabels([])
-    fig.colorbar(image, cax=fig.add_subplot(grid[2, cols])).ax.tick_params(labelsize=7)
+    fig.colorbar(images[-1], cax=fig.add_subplot(grid[2, cols])).ax.tick_params(labelsize=7)
     return fig
 
 

@@ -22,6 +22,7 @@ its latest time point.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -87,7 +88,7 @@ def _indices(name: str, value: object, size: int) -> torch.Tensor:
     """A 1-D int64 tensor of indices in ``[0, size)`` from an int sequence or tensor."""
     if isinstance(value, torch.Tensor):
         index = value.detach().cpu()
-    elif isinstance(value, (list, tuple, range)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         index = torch.tensor(list(value), dtype=torch.int64)
     else:
         raise TypeError(f"`{name}` must be a sequence of ints or an int tensor, got {type(value).__name__}")
@@ -103,8 +104,8 @@ def dynamic_strfs(
     model: AudioEncodingModel,
     stimulus: torch.Tensor,
     window: int | None = None,
-    times: torch.Tensor | list[int] | range | None = None,
-    neurons: torch.Tensor | list[int] | range | None = None,
+    times: torch.Tensor | Sequence[int] | None = None,
+    neurons: torch.Tensor | Sequence[int] | None = None,
     chunk_size: int = 32,
 ) -> DynamicSTRFs:
     """Dynamic STRFs of a model for one stimulus: the Jacobian at every requested time point.
@@ -195,7 +196,7 @@ def _check_output(response: torch.Tensor, batch: int, neurons: int, length: int)
 
 
 def _chunk(
-    model: nn.Module, spec: torch.Tensor, t_pair: torch.Tensor, n_pair: torch.Tensor, window: int
+    model: AudioEncodingModel, spec: torch.Tensor, t_pair: torch.Tensor, n_pair: torch.Tensor, window: int
 ) -> torch.Tensor:
     """Windows ``(C, F, L)`` of ``d r_{n_c}(t_c) / d x`` for a chunk of C pairs, in one batched pass."""
     count = t_pair.numel()
