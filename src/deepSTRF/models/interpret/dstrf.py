@@ -88,7 +88,7 @@ def _indices(name: str, value: object, size: int) -> torch.Tensor:
     """A 1-D int64 tensor of indices in ``[0, size)`` from an int sequence or tensor."""
     if isinstance(value, torch.Tensor):
         index = value.detach().cpu()
-    elif isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif isinstance(value, Sequence) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         index = torch.tensor(list(value), dtype=torch.int64)
     else:
         raise TypeError(f"`{name}` must be a sequence of ints or an int tensor, got {type(value).__name__}")
