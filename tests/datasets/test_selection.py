@@ -33,7 +33,9 @@ def test_resolve_selection(spec, expected):
 
 
 @pytest.mark.parametrize(
-    "spec", [{"area": "MGB"}, lambda m: False, [False] * 4, {"depth": lambda d: d > 1000}], ids=str
+    "spec",
+    [{"area": "MGB"}, lambda m: False, [False] * 4, {"depth": lambda d: d > 1000}],
+    ids=["dict", "predicate", "mask", "dict-predicate"],
 )
 def test_a_filter_matching_nothing_selects_nothing_and_warns(spec):
     with pytest.warns(UserWarning, match=r"matched nothing; selecting no neurons"):

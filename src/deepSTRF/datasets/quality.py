@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from deepSTRF import metrics
 from deepSTRF.datasets.collate import neural_collate
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.selection import resolve_selection
@@ -45,8 +46,6 @@ def compute_neuron_quality(dataset: NeuralDataset, stimuli: Any = None, *, metho
         >>> all(0 < m["cc_max"] <= 1 for m in meta)
         True
     """
-    from deepSTRF import metrics
-
     if not isinstance(dataset, NeuralDataset):
         raise TypeError(f"`dataset` must be a NeuralDataset, got {type(dataset).__name__}")
     if method not in ("schoppe", "hsu"):

@@ -22,6 +22,27 @@ from typing import NamedTuple
 import torch
 
 from deepSTRF._validation import check_choice, check_tensor
+from deepSTRF.functional import moments as _moments
+from deepSTRF.functional.moments import Moments, correlation, safe_divide, squared_error
+
+__all__ = [
+    "REDUCTIONS",
+    "Moments",
+    "TrialStats",
+    "check_pred",
+    "check_reduction",
+    "check_target",
+    "correlation",
+    "count_present",
+    "pooled_moments",
+    "pooled_sum",
+    "reduce_neurons",
+    "resolve_mask",
+    "restrict",
+    "safe_divide",
+    "squared_error",
+    "trial_stats",
+]
 
 REDUCTIONS = ("none", "mean", "median", "sum")
 _CACHE_BLOCK = 2**20  # elements of trials processed at once by trial_stats on a CPU
@@ -146,84 +167,13 @@ def pooled_sum(values: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return (values.nan_to_num(0.0) * scale).sum(_DIMS)
 
 
-def safe_divide(num: torch.Tensor, den: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
-    """``num / den`` where ``ok``, NaN elsewhere (never divides by zero)."""
-    nan = torch.full((), float("nan"), dtype=num.dtype, device=num.device)
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), nan)
-
-
-class Moments(NamedTuple):
-    """Per-neuron moments over valid positions, each ``(N,)``.
-
-    Variances and the covariance are unbiased (divided by ``n − 1``); they are NaN when
-    ``n < 2`` and means are NaN when ``n = 0``.
-    """
-
-    n: torch.Tensor
-    mean_x: torch.Tensor
-    var_x: torch.Tensor
-    mean_y: torch.Tensor
-    var_y: torch.Tensor
-    cov: torch.Tensor
-
-
-def _centred(
-    x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, n: torch.Tensor, clean: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-neuron mean and deviations from it (zero outside ``weight``; ``scale`` is its 0/1 float copy).
-
-    ``clean`` values are NaN only outside ``weight`` (cheap to zero); other values may
-    hold anything there. The data are first shifted by a per-neuron reference: the
-    largest value, or the smallest if the largest is 0 (with excluded positions read as
-    0). For a signal that is constant on the valid positions the reference is that
-    constant, so its deviations are exactly zero, its variance exactly 0 and
-    correlations with it NaN instead of rounding noise. The shift changes no moment.
-    """
-    if clean:
-        filled = x.nan_to_num(0.0) * scale
-    else:
-        filled = torch.where(weight, x, torch.zeros((), dtype=x.dtype, device=x.device))
-    high, low = filled.detach().amax(dim=_DIMS, keepdim=True), filled.detach().amin(dim=_DIMS, keepdim=True)
-    ref = torch.where(high != 0, high, low)
-    shifted = (filled - ref) * scale
-    mean_shifted = safe_divide(shifted.sum(_DIMS), n, n > 0)
-    return mean_shifted + ref.view(-1), (shifted - mean_shifted.view(1, -1, 1, 1)) * scale
-
-
 def pooled_moments(x: torch.Tensor, y: torch.Tensor | None, weight: torch.Tensor) -> Moments:
-    """Means, variances and covariance per neuron over the positions where ``weight`` is True.
+    """Per-neuron :class:`~deepSTRF.functional.moments.Moments` of ``(B, N, 1, T)`` tensors, each ``(N,)``.
 
-    Args:
-        x: ``(B, N, 1, T)`` values computed from the data (a PSTH), NaN only outside ``weight``.
-        y: ``(B, N, 1, T)`` values that may hold anything outside ``weight`` (a prediction),
-            or None (then the ``y`` fields repeat ``x``). NaN at a valid position propagates.
-        weight: ``(B, N, 1, T)`` bool, True on the positions to pool.
-
-    Returns:
-        :class:`Moments`, from shifted two-pass sums (stable for large offsets).
+    The positions pooled are all valid (stimulus, time) positions together; see
+    :func:`deepSTRF.functional.moments.pooled_moments`.
     """
-    scale = weight.to(x.dtype)
-    n = scale.sum(_DIMS)
-    mean_x, dev_x = _centred(x, weight, scale, n, clean=True)
-    has_two = n > 1
-    var_x = safe_divide(dev_x.square().sum(_DIMS), n - 1, has_two)
-    if y is None:
-        return Moments(n, mean_x, var_x, mean_x, var_x, var_x)
-    mean_y, dev_y = _centred(y, weight, scale.to(y.dtype), n.to(y.dtype), clean=False)
-    var_y = safe_divide(dev_y.square().sum(_DIMS), n - 1, has_two)
-    cov = safe_divide((dev_x * dev_y).sum(_DIMS), n - 1, has_two)
-    return Moments(n, mean_x, var_x, mean_y, var_y, cov)
-
-
-def squared_error(m: Moments) -> torch.Tensor:
-    """``Σ_p (x_p − y_p)²`` over the pooled positions, from :class:`Moments` (NaN if ``n < 2``)."""
-    return (m.n - 1) * (m.var_x + m.var_y - 2 * m.cov) + m.n * (m.mean_x - m.mean_y).square()
-
-
-def correlation(m: Moments) -> torch.Tensor:
-    """Pearson correlation from :class:`Moments`; NaN where either variance is zero."""
-    ok = (m.var_x > 0) & (m.var_y > 0)
-    return safe_divide(m.cov, torch.sqrt(m.var_x * m.var_y), ok).clamp(-1.0, 1.0)
+    return _moments.pooled_moments(x, y, weight, _DIMS)
 
 
 def _nanmedian(values: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from deepSTRF._validation import check_int
+from deepSTRF.models.checkpoint import load_checkpoint, save_pretrained_to_dir, upload_pretrained
 from deepSTRF.models.configurable import ConfigurableModule
 
 _M = TypeVar("_M", bound="NeuralModel")
@@ -146,8 +147,6 @@ class NeuralModel(ConfigurableModule, ABC):
             ...     print(sorted(p.name for p in folder.iterdir()))
             ['README.md', 'config.json', 'metadata.json', 'model.safetensors']
         """
-        from deepSTRF.utils.hub import save_pretrained_to_dir
-
         return save_pretrained_to_dir(self, save_dir, metadata=metadata, model_card=model_card)
 
     @overload
@@ -229,9 +228,7 @@ class NeuralModel(ConfigurableModule, ABC):
             >>> type(loaded).__name__, torch.equal(loaded(x), model.eval()(x))
             ('Linear', True)
         """
-        from deepSTRF.utils.hub import _load_model
-
-        model, metadata = _load_model(
+        model, metadata = load_checkpoint(
             repo_id_or_path,
             cls,
             extra_kwargs=extra_kwargs,
@@ -272,8 +269,6 @@ class NeuralModel(ConfigurableModule, ABC):
             ValueError: If ``repo_id`` is malformed.
             ImportError: If ``huggingface_hub`` is not installed.
         """
-        from deepSTRF.utils.hub import upload_pretrained
-
         return upload_pretrained(
             self,
             repo_id,

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from deepSTRF._validation import check_choice
+from deepSTRF.models.neural_model import NeuralModel
 
 __all__ = ["STATE_FORMAT", "BestWeights", "EarlyStopping", "load_state", "save_state"]
 
@@ -181,8 +182,6 @@ class BestWeights:
             ValueError: If ``model`` is not a NeuralModel with a readout, or a floating readout
                 tensor's first axis is not of size ``N``.
         """
-        from deepSTRF.models.neural_model import NeuralModel
-
         if not isinstance(model, NeuralModel) or model.readout is None:
             raise ValueError("`per_neuron_best` needs a NeuralModel with a readout")
         keys = []

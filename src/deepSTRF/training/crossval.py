@@ -38,6 +38,7 @@ from torch.utils.data import Dataset, Subset
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.datasets.splits import kfold_split, leave_one_out_split, random_split
+from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.fitter import Fitter
 from deepSTRF.training.loggers import make_logger
@@ -107,8 +108,6 @@ def _run(
     progress: bool,
     logger: str | None,
 ) -> RunResult:
-    from deepSTRF.models.neural_model import NeuralModel
-
     config = FitConfig() if config is None else config
     seeds = [check_int("seeds", s, minimum=0) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):

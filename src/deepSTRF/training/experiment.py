@@ -18,6 +18,7 @@ the test stimuli and writes a run folder:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import warnings
@@ -39,7 +40,7 @@ from deepSTRF.training.ground_truth import effective_strfs, true_rate_scores
 from deepSTRF.training.results import RunResult, listed, nan_to_none, summarise, write_scores
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
 from deepSTRF.training.run_config import RUN_FORMAT, RunConfig, load_dataset, read_run
-from deepSTRF.utils.plotting import strf_correlation
+from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs, strf_correlation
 
 __all__ = ["ExperimentResult", "run_experiment"]
 
@@ -305,8 +306,6 @@ def _finish_folder(
         }
         model.save_pretrained(out / "model", metadata=json.loads(json.dumps(metadata, default=str)))
     if strfs is not None:
-        import importlib.util
-
         if importlib.util.find_spec("matplotlib") is None:
             warnings.warn(
                 "strfs.png not written: matplotlib is missing (pip install 'deepSTRF[plot]'); "
@@ -314,8 +313,6 @@ def _finish_folder(
                 stacklevel=2,
             )
             return
-        from deepSTRF.utils.plotting import plot_learned_vs_true, plot_strfs
-
         freqs = freqs_hz if freqs_hz is not None and len(freqs_hz) == strfs.shape[-2] else None
         if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:
             figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms, freqs_hz=freqs)

@@ -16,6 +16,7 @@ from typing import Any, cast
 import torch
 
 from deepSTRF.datasets import neural_collate
+from deepSTRF.models.audio.strf_models import Linear
 from deepSTRF.training.objectives import batch_mask, pad_cat, score_split
 
 __all__ = ["effective_strfs", "true_rate_scores"]
@@ -69,8 +70,6 @@ def effective_strfs(model: torch.nn.Module) -> torch.Tensor | None:
         >>> effective_strfs(Linear(n_frequency_bands=4, temporal_window_size=3, out_neurons=2)).shape
         torch.Size([2, 4, 3])
     """
-    from deepSTRF.models.audio.strf_models import Linear
-
     if not isinstance(model, Linear):
         return None
     norm = cast(torch.nn.BatchNorm1d, model.readout.bn)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -45,10 +45,8 @@ import torch.nn.functional as nnf
 from torch import nn
 
 from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF.models.audio.strf_models import Linear
 from deepSTRF.training.lagged import LaggedStream, RidgeStatistics
-
-if TYPE_CHECKING:
-    from deepSTRF.models.audio.strf_models import Linear
 
 __all__ = ["DEFAULT_ALPHAS", "RidgeResult", "fit_ridge", "ridge_to_linear"]
 
@@ -349,8 +347,6 @@ def ridge_to_linear(result: RidgeResult, dtype: torch.dtype | None = None) -> Li
         >>> torch.allclose(model(x), result.predict(x), atol=1e-6)
         True
     """
-    from deepSTRF.models.audio.strf_models import Linear
-
     if not isinstance(result, RidgeResult):
         raise TypeError(f"`result` must be a RidgeResult, got {type(result).__name__}")
     n_neurons, n_bands, n_lags = result.weight.shape

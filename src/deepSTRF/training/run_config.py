@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import NeuralDataset
+from deepSTRF.datasets import NeuralDataset, SimulatedDataset
+from deepSTRF.datasets.catalog import get_loader, list_datasets
 from deepSTRF.training.config import FitConfig
 
 __all__ = ["METHODS", "RUN_FORMAT", "SPLITS", "RunConfig", "load_dataset", "read_run"]
@@ -161,9 +162,6 @@ def load_dataset(name: str, kwargs: dict[str, Any] | None = None) -> NeuralDatas
         2
     """
     kwargs = dict(kwargs or {})
-    from deepSTRF.datasets import SimulatedDataset
-    from deepSTRF.datasets.catalog import get_loader, list_datasets
-
     known = ["simulated", *(info.name for info in list_datasets())]
     if not isinstance(name, str) or name.strip().lower().replace("_", "-") not in known:
         raise ValueError(f"`dataset` must be one of {known}, got {name!r}")

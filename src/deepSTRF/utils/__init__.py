@@ -1,10 +1,12 @@
-"""Utilities: checkpoints on disk and on the Hub, downloads and archives, plots, process tuning.
+"""Utilities above the models: checkpoints on disk and on the Hub, plots, process tuning.
 
-- :mod:`deepSTRF.utils.hub`: the checkpoint format behind ``save_pretrained`` /
-  ``from_pretrained`` / ``push_to_hub``.
-- :mod:`deepSTRF.utils.download`, :mod:`deepSTRF.utils.archive`,
-  :mod:`deepSTRF.utils.sources`: the data cache, verified and resumable downloads, safe
-  archive extraction, and the sources of the public datasets.
+- :mod:`deepSTRF.utils.hub`: the public face of the checkpoint format
+  (:mod:`deepSTRF.models.checkpoint`) behind ``save_pretrained`` / ``from_pretrained`` /
+  ``push_to_hub``.
+- Downloads, archives and dataset sources live beside the datasets
+  (:mod:`deepSTRF.datasets.download`, :mod:`deepSTRF.datasets.archive`,
+  :mod:`deepSTRF.datasets.sources`); the old ``deepSTRF.utils.*`` paths still work, with a
+  ``DeprecationWarning``.
 - :mod:`deepSTRF.utils.plotting`: STRFs, responses, scores, prefilter kernels and
   filterbanks (the ``plot`` extra).
 - :mod:`deepSTRF.utils.performance`: :func:`~deepSTRF.utils.performance.tune_allocator`.

@@ -15,6 +15,7 @@ import torch
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_positive_float
+from deepSTRF.functional import moments
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -114,9 +115,4 @@ def trial_mean(values: np.ndarray, axis: int) -> np.ndarray:
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Correlation of ``x`` and ``y`` over the positions where both are finite; NaN if either is constant."""
-    valid = np.isfinite(x) & np.isfinite(y)
-    if not valid.any():
-        return float("nan")
-    a, b = x[valid] - x[valid].mean(), y[valid] - y[valid].mean()
-    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / norm) if norm > 0 else float("nan")
+    return float(moments.pearson(torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)))

@@ -10,6 +10,7 @@ import numpy as np
 from torch import nn
 
 from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
 from deepSTRF.utils._plot_base import (
     as_array,
     check_clim,
@@ -232,8 +233,6 @@ def plot_adaptation_kernels(
         >>> len(fig.axes)  # ON and OFF images, ON and OFF curves, one colour bar
         5
     """
-    from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
-
     if not isinstance(prefilter, (AdapTrans, ICAdaptation)):
         raise TypeError(f"`prefilter` must be an AdapTrans or ICAdaptation module, got {type(prefilter).__name__}")
     kernels = prefilter.build_kernels().detach().cpu().double().numpy()

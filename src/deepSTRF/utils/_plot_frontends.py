@@ -10,6 +10,14 @@ from torch import nn
 
 from deepSTRF._optional import require
 from deepSTRF._validation import check_int
+from deepSTRF.models.wav2spec import (
+    CausalGammatone,
+    CausalLEAF,
+    CausalMelSpectrogram,
+    Gammatonegram,
+    SincNet,
+    WaveformFrontEnd,
+)
 from deepSTRF.utils._plot_base import new_figure
 
 if TYPE_CHECKING:
@@ -21,8 +29,6 @@ __all__ = ["filterbank_responses", "plot_filterbank"]
 
 def _impulse_responses(front_end: nn.Module, n_fft: int) -> torch.Tensor | None:
     """Impulse responses ``(F, n)`` of the linear filtering stage, complex for LEAF; ``None`` for mel."""
-    from deepSTRF.models.wav2spec import CausalGammatone, CausalLEAF, Gammatonegram, SincNet
-
     if isinstance(front_end, CausalGammatone):
         return front_end.weight[:, 0].flip(-1)
     if isinstance(front_end, SincNet):
@@ -67,8 +73,6 @@ def filterbank_responses(front_end: nn.Module, n_fft: int = 4096) -> tuple[torch
         >>> gains.shape, bool((freqs[gains.argmax(dim=1)].diff() > 0).all())
         (torch.Size([4, 2049]), True)
     """
-    from deepSTRF.models.wav2spec import CausalMelSpectrogram, WaveformFrontEnd
-
     size = check_int("n_fft", n_fft, minimum=2)
     if not isinstance(front_end, WaveformFrontEnd):
         raise TypeError(f"`front_end` must be a deepSTRF wav2spec front-end, got {type(front_end).__name__}")

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF.functional.moments import pearson
 from deepSTRF.utils._plot_base import check_dt_ms, check_freqs, new_figure, symmetric_limit
 from deepSTRF.utils._plot_dstrf import plot_dstrf_strip, plot_nonlinearity_indices
 from deepSTRF.utils._plot_filters import _label_outer, _strf_panel, plot_adaptation_kernels, plot_strf_grid
@@ -148,12 +149,9 @@ def strf_correlation(learned: Any, true: Any) -> torch.Tensor:
     if a.shape[:2] != b.shape[:2]:
         raise ValueError(f"`learned` and `true` must share N and F, got shapes {a.shape} and {b.shape}")
     lags = min(a.shape[2], b.shape[2])
-    a = a[:, :, a.shape[2] - lags :].reshape(a.shape[0], -1)
-    b = b[:, :, b.shape[2] - lags :].reshape(b.shape[0], -1)
-    a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    return torch.from_numpy(corr)
+    recent_a = torch.from_numpy(a[:, :, a.shape[2] - lags :].reshape(a.shape[0], -1)).double()
+    recent_b = torch.from_numpy(b[:, :, b.shape[2] - lags :].reshape(b.shape[0], -1)).double()
+    return pearson(recent_a, recent_b, dim=1)
 
 
 def plot_learned_vs_true(

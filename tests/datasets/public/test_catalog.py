@@ -8,10 +8,9 @@ import json
 
 import pytest
 
-from deepSTRF.datasets import catalog
+from deepSTRF.datasets import catalog, sources
+from deepSTRF.datasets import download as dl
 from deepSTRF.datasets.audio import nat4, ns1
-from deepSTRF.utils import download as dl
-from deepSTRF.utils import sources
 
 
 def test_list_and_info():

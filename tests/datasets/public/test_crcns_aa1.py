@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio import _spectro, crcns_aa1
-from deepSTRF.utils import sources
 
 
 def _counts(n_bins, **bins):

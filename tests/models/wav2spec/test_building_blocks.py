@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from deepSTRF.functional.framing import align_frames
 from deepSTRF.models.wav2spec import samples_per_bin
-from deepSTRF.models.wav2spec._base import align_frames, causal_mean_pool, compress
+from deepSTRF.models.wav2spec._base import causal_mean_pool, compress
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.testing import assert_causal
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_positive_float
-from deepSTRF.utils.download import DownloadError, get_data_dir
-from deepSTRF.utils.sources import RemoteFile
+from deepSTRF.datasets.download import DownloadError, get_data_dir
+from deepSTRF.datasets.sources import RemoteFile
 
 
 def dataset_root(root: str | os.PathLike[str] | None, name: str) -> Path:

@@ -1,10 +1,10 @@
 """Causal spectrograms and resampling for loaders that compute their own stimuli.
 
 Frame ``t`` is end-aligned: it summarises the audio up to the end of response bin ``t``,
-never later. Frame ends sit at ``floor((t + 1) * dt_ms * sf / 1000 + 0.5)`` samples, so a
-sample rate whose hop is not an integer (44.1 kHz at 5 ms) does not drift; the window
-reaches back ``window_len`` samples from there (zeros before the sound starts and after
-it ends). Everything is float64 NumPy; this is stimulus preparation, not a model.
+never later (:func:`deepSTRF.functional.framing.frame_ends`); the window reaches back
+``window_len`` samples from there (zeros before the sound starts and after it ends). The
+mel filters are :func:`deepSTRF.functional.filterbanks.mel_filterbank`. Everything is
+float64 NumPy; this is stimulus preparation, not a model.
 """
 
 from __future__ import annotations
@@ -14,18 +14,8 @@ from fractions import Fraction
 import numpy as np
 
 from deepSTRF._optional import require
-
-
-def frame_ends(n_frames: int, dt_ms: float, sf: float) -> np.ndarray:
-    """Sample index (exclusive) where each causal frame ends: ``(n_frames,)`` int64."""
-    return np.floor(np.arange(1, n_frames + 1) * (dt_ms * sf / 1000.0) + 0.5).astype(np.int64)
-
-
-def causal_frames(x: np.ndarray, ends: np.ndarray, window_len: int) -> np.ndarray:
-    """Gather ``(n_frames, window_len)`` windows ending at ``ends``, zero outside the signal."""
-    idx = ends[:, None] - window_len + np.arange(window_len)[None, :]
-    inside = (idx >= 0) & (idx < x.shape[0])
-    return np.where(inside, x[np.clip(idx, 0, max(x.shape[0] - 1, 0))] if x.size else 0.0, 0.0)
+from deepSTRF.functional.filterbanks import mel_filterbank, warped_linspace
+from deepSTRF.functional.framing import causal_frames, frame_ends
 
 
 def stft_magnitude(
@@ -56,27 +46,9 @@ def stft_magnitude(
     return mag
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
-def mel_filterbank(n_fft: int, sf: float, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
-    """Triangular HTK-mel filters (peak 1) over the rFFT bins: ``(n_mels, n_fft // 2 + 1)``."""
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.asarray(f_min)), _hz_to_mel(np.asarray(f_max)), n_mels + 2))
-    bins = np.arange(n_fft // 2 + 1) * sf / n_fft
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins[None, :] - lo) / (mid - lo)
-    falling = (hi - bins[None, :]) / (hi - mid)
-    return np.clip(np.minimum(rising, falling), 0.0, None)
-
-
 def mel_fft_size(window_len: int, sf: float, n_mels: int, f_min: float, f_max: float) -> int:
     """Smallest power-of-two FFT size >= ``window_len`` whose bin spacing resolves every mel triangle."""
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.asarray(f_min)), _hz_to_mel(np.asarray(f_max)), n_mels + 2))
+    edges = warped_linspace(f_min, f_max, n_mels + 2, "mel").numpy()
     narrowest = float(np.min(np.diff(edges)))
     n_fft = 1 << max(int(window_len) - 1, 1).bit_length()
     while sf / n_fft > narrowest / 2.0:
@@ -100,7 +72,8 @@ def causal_mel_spectrogram(
     window_len = max(round(window_ms * sf / 1000.0), 2)
     n_fft = mel_fft_size(window_len, sf, n_mels, f_min, f_max)
     mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hann", n_fft=n_fft)
-    return mel_filterbank(n_fft, sf, n_mels, f_min, f_max) @ (mag**power)
+    filters = mel_filterbank(n_fft // 2 + 1, n_mels, sf, f_min=f_min, f_max=f_max).numpy()
+    return filters.T @ (mag**power)
 
 
 def resample(x: np.ndarray, sf_in: float, sf_out: float) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from deepSTRF._optional import require
 from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field, items, load_mat
+from deepSTRF.datasets.audio._spectro import stft_magnitude
 
 NATURAL_TYPES = ("naturalsound", "nauralsound", "natural")
 
@@ -108,8 +109,6 @@ def logfreq_spectrogram(
 ) -> np.ndarray:
     """``20 log10 |X|`` (floored at -120 dB) of a causal Hamming STFT with a ``2 dt`` window at log-spaced
     frequencies ``f_min * 2**(k / bands_per_octave) <= f_max``: the published AC1 recipe, end-aligned."""
-    from deepSTRF.datasets.audio._spectro import stft_magnitude
-
     n_bands = int(np.floor(bands_per_octave * np.log2(f_max_hz / f_min_hz) + 1e-9)) + 1
     freqs = f_min_hz * 2.0 ** (np.arange(n_bands) / bands_per_octave)
     window_len = max(round(2 * dt_ms * sf / 1000.0), 2)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._aa1_files import (
     cell_meta,
     compress,
@@ -37,7 +38,6 @@ from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_roo
 from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.utils import sources
 
 __all__ = [
     "CRCNSAA1Dataset",

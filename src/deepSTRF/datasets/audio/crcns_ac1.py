@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
 from deepSTRF.datasets.audio._spectro import fit_length, resample
 from deepSTRF.datasets.audio._wehr import (
@@ -36,7 +37,6 @@ from deepSTRF.datasets.audio._wehr import (
     read_wehr_stimulus,
 )
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.utils import sources
 
 AC1_URL = "https://crcns.org/data-sets/ac/ac-1"
 USED_CELLS = tuple(i for i in range(25) if i not in (1, 2, 4, 8))  # the 21 cells of Rançon et al. 2024/2025

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_choice
+from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._nat4_parts import (
     cell_key,
     find_dir,
@@ -41,7 +42,6 @@ from deepSTRF.datasets.audio._nems import Epoch, NemsSignal, epoch_rows, prestim
 from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.utils import sources
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"

@@ -34,7 +34,7 @@ from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_roo
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.utils.sources import RemoteFile, ensure_files, osf_file
+from deepSTRF.datasets.sources import RemoteFile, ensure_files, osf_file
 
 __all__ = [
     "NS1Dataset",

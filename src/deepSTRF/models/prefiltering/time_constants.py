@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
+from deepSTRF.functional import scales
 
 __all__ = ["a_to_tau", "freq_to_tau", "get_CFs", "tau_to_a"]
 
@@ -127,8 +128,6 @@ def get_CFs(min_freq: float, max_freq: float, n_freqs: int, scale: str) -> torch
         >>> get_CFs(500.0, 20000.0, 4, "greenwood").round().tolist()
         [500.0, 1887.0, 6253.0, 20000.0]
     """
-    from deepSTRF.models import scales
-
     low, high = check_positive_float("min_freq", min_freq), check_positive_float("max_freq", max_freq)
     if high <= low:
         raise ValueError(f"`max_freq` must be greater than min_freq={min_freq}, got {max_freq}")

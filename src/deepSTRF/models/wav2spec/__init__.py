@@ -13,7 +13,9 @@ Example:
     torch.Size([1, 1, 16, 20])
 """
 
-from deepSTRF.models.wav2spec._base import COMPRESSIONS, WaveformFrontEnd, samples_per_bin
+from deepSTRF.functional.filterbanks import mel_filterbank
+from deepSTRF.functional.framing import samples_per_bin
+from deepSTRF.models.wav2spec._base import COMPRESSIONS, WaveformFrontEnd
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec.factory import WAV2SPEC_KINDS, make_wav2spec
 from deepSTRF.models.wav2spec.gammatone import (
@@ -23,7 +25,7 @@ from deepSTRF.models.wav2spec.gammatone import (
     gammatone_iir_poles,
 )
 from deepSTRF.models.wav2spec.leaf import CausalLEAF
-from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram, mel_filterbank
+from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram
 from deepSTRF.models.wav2spec.pcen import PCEN
 from deepSTRF.models.wav2spec.sincnet import SincNet, symlog
 

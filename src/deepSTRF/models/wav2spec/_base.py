@@ -11,79 +11,11 @@ import torch
 import torch.nn.functional as F
 
 from deepSTRF._validation import check_choice, check_positive_float, check_tensor
+from deepSTRF.functional.framing import align_frames, samples_per_bin
 from deepSTRF.models.configurable import ConfigurableModule
-from deepSTRF.models.scales import ERB_to_Hz, Hz_to_ERB, Hz_to_mel, mel_to_Hz
 
 #: Amplitude compressions accepted by the front-ends' ``compression`` argument.
 COMPRESSIONS = ("log", "cuberoot", "log1p", "none")
-
-
-def samples_per_bin(audio_fs: float, dt_ms: float, *, name: str = "dt_ms") -> int:
-    """Number of audio samples in one time bin, ``audio_fs * dt_ms / 1000``, which must be a whole number.
-
-    Args:
-        audio_fs: Audio sampling rate in Hz.
-        dt_ms: Bin width in milliseconds.
-        name: Name of the bin-width argument, used in error messages.
-
-    Returns:
-        The hop in samples.
-
-    Raises:
-        TypeError: If an argument is not a real number.
-        ValueError: If an argument is not positive, or the hop is not an integer number of samples.
-
-    Example:
-        >>> samples_per_bin(16000, 5.0)
-        80
-        >>> samples_per_bin(24414.0625, 1.31072)
-        32
-    """
-    fs = check_positive_float("audio_fs", audio_fs)
-    dt = check_positive_float(name, dt_ms)
-    exact = fs * dt / 1000.0
-    hop = round(exact)
-    if hop < 1 or abs(exact - hop) > 1e-6 * max(1.0, exact):
-        raise ValueError(
-            f"`audio_fs` * `{name}` / 1000 must be a whole number of samples >= 1, "
-            f"got {audio_fs} Hz * {dt_ms} ms / 1000 = {exact:.6g}"
-        )
-    return hop
-
-
-def warped_linspace(low: float, high: float, n: int, scale: str) -> torch.Tensor:
-    """``n`` frequencies (Hz, float64) from ``low`` to ``high``, evenly spaced on ``scale``.
-
-    Args:
-        low: First frequency in Hz.
-        high: Last frequency in Hz.
-        n: Number of frequencies.
-        scale: ``'mel'`` (HTK), ``'erb'`` (ERB-rate) or ``'linear'``.
-
-    Example:
-        >>> warped_linspace(100.0, 8000.0, 3, "erb").round()
-        tensor([ 100., 1416., 8000.], dtype=torch.float64)
-    """
-    if scale == "linear":
-        return torch.linspace(low, high, n, dtype=torch.float64)
-    warp, unwarp = (Hz_to_mel, mel_to_Hz) if scale == "mel" else (Hz_to_ERB, ERB_to_Hz)
-    bounds = warp(torch.tensor([low, high], dtype=torch.float64))
-    return unwarp(torch.linspace(float(bounds[0]), float(bounds[1]), n, dtype=torch.float64))
-
-
-def align_frames(x: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:
-    """Pad (or crop) the start of ``x`` so frames of ``frame_length`` taken every ``hop`` samples end at bin ends.
-
-    After alignment, frame ``t`` (start ``t * hop``) covers the original samples
-    ``[(t + 1) * hop - frame_length, (t + 1) * hop)``: it ends where bin ``t`` ends,
-    and there are exactly ``T // hop`` frames when ``T`` is a multiple of ``hop``.
-    Missing samples before the start are zeros.
-
-    Example:
-        >>> align_frames(torch.arange(1.0, 5.0).view(1, 1, 4), frame_length=3, hop=2)
-        tensor([[[0., 1., 2., 3., 4.]]])
-    """
-    return F.pad(x, (frame_length - hop, 0))
 
 
 def causal_mean_pool(x: torch.Tensor, window: int, hop: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from deepSTRF.models.wav2spec._base import align_frames
+from deepSTRF.functional.framing import align_frames
 
 ConvMethod = Literal["auto", "direct", "fft"]
 

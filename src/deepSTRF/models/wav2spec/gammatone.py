@@ -7,13 +7,13 @@ import math
 import torch
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.models.scales import ERB_bandwidth
+from deepSTRF.functional.filterbanks import warped_linspace
+from deepSTRF.functional.scales import ERB_bandwidth
 from deepSTRF.models.wav2spec._base import (
     WaveformFrontEnd,
     causal_mean_pool,
     check_compression,
     compress,
-    warped_linspace,
 )
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec._recursive import ChunkOperators, chunk_operators, chunked_filter

@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepSTRF._validation import check_int, check_positive_float
-from deepSTRF.models.wav2spec._base import WaveformFrontEnd, align_frames, warped_linspace
+from deepSTRF.functional.filterbanks import warped_linspace
+from deepSTRF.functional.framing import align_frames
+from deepSTRF.models.wav2spec._base import WaveformFrontEnd
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 from deepSTRF.models.wav2spec.pcen import PCEN
 

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.models.wav2spec._base import WaveformFrontEnd, causal_mean_pool, warped_linspace
+from deepSTRF.functional.filterbanks import warped_linspace
+from deepSTRF.models.wav2spec._base import WaveformFrontEnd, causal_mean_pool
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 
 INITS = ("mel", "erb", "linear")

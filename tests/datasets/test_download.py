@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepSTRF.utils import archive as archive_mod
-from deepSTRF.utils import download as dl
-from deepSTRF.utils import sources
+from deepSTRF.datasets import archive as archive_mod
+from deepSTRF.datasets import download as dl
+from deepSTRF.datasets import sources
 
 
 # ----------------------------------------------------------------------------- local server
