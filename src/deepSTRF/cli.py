@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from deepSTRF._cli_dstrf import add_dstrf_parser
 from deepSTRF._version import __version__
 
 __all__ = ["build_parser", "main", "run_config_from_args"]
@@ -309,6 +308,40 @@ def _add_other_parsers(commands: Any) -> None:
     p.set_defaults(handler=_cmd_info)
 
 
+def _add_dstrf_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "dstrf",
+        help="dynamic STRFs and nonlinearity indices of a fitted model for one stimulus",
+        description="Compute the dynamic STRFs (the model's locally linear receptive field at every time "
+        "bin) of a fitted model for one stimulus of its dataset, and the gain change, temporal hold and "
+        "shape change indices of each neuron. Writes dstrfs.safetensors, indices.json and, with the plot "
+        "extra, dstrf_strip.png and indices.png.",
+    )
+    p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
+    _add_data_options(p, default_dataset=None)
+    p.add_argument(
+        "--stimulus",
+        default=None,
+        metavar="S",
+        help="stimulus index or name (default: the first test stimulus of the run or dataset)",
+    )
+    p.add_argument("--window", type=int, default=None, metavar="L", help="lags per dSTRF (default: the model's T)")
+    p.add_argument("--neurons", type=int, nargs="+", default=None, metavar="N", help="neuron indices (default: all)")
+    p.add_argument("--start", type=int, default=0, metavar="T", help="first time bin (default: %(default)s)")
+    p.add_argument("--stop", type=int, default=None, metavar="T", help="one past the last time bin (default: the end)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=32,
+        metavar="C",
+        help="(neuron, time) pairs per batched pass; memory grows with it (default: %(default)s)",
+    )
+    p.add_argument("--device", type=_device, default=None, help="device (default: cpu)")
+    p.add_argument("--out", type=Path, default=Path("dstrfs"), metavar="DIR", help="output folder (default: dstrfs)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.set_defaults(handler=_cmd_dstrf)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``deepstrf`` command.
 
@@ -321,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_fit_parser(commands)
     _add_other_parsers(commands)
-    add_dstrf_parser(commands, _add_data_options, _device)
+    _add_dstrf_parser(commands)
     return parser
 
 
@@ -476,6 +509,31 @@ def _cmd_info(args: argparse.Namespace) -> int:
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
         print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
+    return 0
+
+
+def _cmd_dstrf(args: argparse.Namespace) -> int:
+    from deepSTRF.training.interpret_run import run_dstrfs, write_dstrfs
+
+    found = run_dstrfs(
+        args.checkpoint,
+        dataset=args.dataset,
+        dataset_kwargs=dict(args.dataset_kwargs),
+        stimulus=args.stimulus,
+        window=args.window,
+        neurons=args.neurons,
+        start=args.start,
+        stop=args.stop,
+        chunk_size=args.chunk_size,
+        device=args.device,
+    )
+    shape = tuple(found.result.dstrfs.shape)
+    print(f"dSTRFs of {found.dataset} stimulus {found.stimulus} ({found.stimulus_name}): {shape} (N, T, F, L)")
+    print("index          median")
+    for name, values in found.indices.items():
+        print(f"{name:<14} {float(values.nanmedian()):.3f}")
+    for path in write_dstrfs(found, args.out, plots=not args.no_plots):
+        print(f"wrote {path}")
     return 0
 
 
