@@ -3,9 +3,10 @@
 The simulated neurons adapt: their rate is divided by a running average of their own past
 rate. A linear model has one STRF for the whole stimulus, so its dynamic STRFs (the
 model's locally linear receptive field at every time bin) never change and its
-nonlinearity indices are all zero. A StateNet fitted to the same neurons has dSTRFs that
-grow and shrink (gain change) and change shape as the neuron adapts. The ground truth is
-computed the same way from the neurons' own equations, for comparison.
+nonlinearity indices are all zero. The true neurons' dSTRFs, computed the same way from
+their own equations, change size (gain change) and shape as they adapt. A StateNet fitted
+to the same neurons is a nonlinear model whose dSTRFs change too: compare its indices with
+the ground truth (run the full version; the quick one trains for two epochs only).
 
 Writes ``dstrf_strip.png`` (dSTRFs of one neuron along a test stimulus), ``indices.png``
 (gain change, temporal hold and shape change per neuron for each model) and ``indices.json``.
