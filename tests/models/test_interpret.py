@@ -6,7 +6,16 @@ from torch import nn
 
 from deepSTRF.datasets import SimulatedDataset
 from deepSTRF.datasets.audio.lnp import adapt, lnp_rate
-from deepSTRF.models.audio import AudioEncodingModel, Linear, LinearNonlinear, StateNet
+from deepSTRF.models.audio import (
+    AudioEncodingModel,
+    ConvNet2D,
+    DNet,
+    Linear,
+    LinearNonlinear,
+    NetworkReceptiveField,
+    StateNet,
+    Transformer,
+)
 from deepSTRF.models.interpret import (
     DynamicSTRFs,
     dynamic_strfs,
@@ -15,6 +24,7 @@ from deepSTRF.models.interpret import (
     shape_change,
     temporal_hold,
 )
+from deepSTRF.models.prefiltering import make_prefiltering
 from deepSTRF.models.wav2spec import make_wav2spec
 
 F, L, N = 6, 5, 3
@@ -86,6 +96,32 @@ def test_statenet_matches_the_full_jacobian_and_ignores_the_chunk_size():
     other = dynamic_strfs(model, x, window=window, times=times, neurons=neurons, chunk_size=64)
     torch.testing.assert_close(other.dstrfs, result.dstrfs, rtol=1e-12, atol=1e-14)
     assert result.times.tolist() == times and result.neurons.tolist() == neurons
+
+
+ZOO = {
+    "nrf": lambda: NetworkReceptiveField(F, L, n_hidden=4, out_neurons=N),
+    "dnet": lambda: DNet(F, L, n_hidden=4, out_neurons=N),
+    "convnet2d": lambda: ConvNet2D(F, kernel_size=(2, 3), c_hidden=2, n_hidden=4, out_neurons=N),
+    "transformer": lambda: Transformer(F, d_model=8, n_heads=2, dim_feedforward=16, window=6, out_neurons=N),
+    "statenet-s4": lambda: StateNet(F, rnn_type="S4", kernel_size=3, stride=2, hidden_channels=2, out_neurons=N),
+    "ln+adaptrans": lambda: LinearNonlinear(
+        F, L, out_neurons=N, prefiltering=make_prefiltering("adaptrans", n_frequency_bands=F, dt=10.0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_zoo_model_matches_its_jacobian(name):
+    torch.manual_seed(6)
+    model = ZOO[name]().double()
+    x = _stimulus(18).abs() + 0.5  # a positive level, so rectifying prefilters pass it
+    result = dynamic_strfs(model, x, window=9, times=[4, 17], chunk_size=4)
+    model.eval()
+    full = torch.autograd.functional.jacobian(lambda s: model(s[None, None])[0, :, 0], x)
+    for k, t in enumerate([4, 17]):
+        expected = torch.nn.functional.pad(full[:, t], (8, 0))[:, :, t : t + 9]
+        torch.testing.assert_close(result.dstrfs[:, k], expected, rtol=1e-9, atol=1e-12)
+    assert result.dstrfs.abs().amax() > 0
 
 
 def test_causal_and_no_side_effects():
