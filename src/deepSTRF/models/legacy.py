@@ -69,43 +69,35 @@ LEGACY_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "LinearNonlinear": (
         f"{_AUDIO}.strf_models.LinearNonlinear",
-        ("n_frequency_bands", "temporal_window_size", "out_neurons", *_MODULE_ARGS),
+        ("n_frequency_bands", "temporal_window_size", "out_neurons", *_MODULE_ARGS[:3]),
     ),
     "NetworkReceptiveField": (
         f"{_AUDIO}.strf_models.NetworkReceptiveField",
-        ("n_frequency_bands", "temporal_window_size", "n_hidden", "out_neurons", *_MODULE_ARGS),
+        ("n_frequency_bands", "temporal_window_size", "n_hidden", "out_neurons", *_MODULE_ARGS[:3]),
     ),
     "DNet": (
         f"{_AUDIO}.strf_models.DNet",
-        (
-            "n_frequency_bands", "temporal_window_size", "n_hidden", "init_tau", "decay_input", "out_neurons",
-            *_MODULE_ARGS,
-        ),
+        ("n_frequency_bands", "temporal_window_size", "n_hidden", "init_tau", "decay_input", "out_neurons")
+        + _MODULE_ARGS[:3],
     ),
     "ConvNet2D": (
         f"{_AUDIO}.convnet.ConvNet2D",
-        ("n_frequency_bands", "kernel_size", "c_hidden", "n_hidden", "out_neurons", *_MODULE_ARGS),
+        ("n_frequency_bands", "kernel_size", "c_hidden", "n_hidden", "out_neurons", *_MODULE_ARGS[:2]),
     ),
     "StateNet": (
         f"{_AUDIO}.statenet.StateNet",
-        (
-            "n_frequency_bands", "temporal_window_size", "kernel_size", "stride", "hidden_channels", "connectivity",
-            "rnn_type", "out_neurons", *_MODULE_ARGS,
-        ),
+        ("n_frequency_bands", "temporal_window_size", "kernel_size", "stride", "hidden_channels", "connectivity")
+        + ("rnn_type", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
     ),
     "Transformer": (
         f"{_AUDIO}.transformer.Transformer",
-        (
-            "n_frequency_bands", "freq_patch_size", "time_patch_size", "context_window", "embedding_dim", "n_heads",
-            "n_layers", "out_neurons", *_MODULE_ARGS,
-        ),
+        ("n_frequency_bands", "freq_patch_size", "time_patch_size", "context_window", "embedding_dim", "n_heads")
+        + ("n_layers", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
     ),
     "ICNet": (
         f"{_AUDIO}.icnet.ICNet",
-        (
-            "audio_fs", "out_neurons", "dt_ms", "n_filters", "sincnet_kernel_size", "encoder_channels",
-            "encoder_kernel_size", "n_encoder_layers", "bottleneck_channels", "encoder_strides",
-        ),
+        ("audio_fs", "out_neurons", "dt_ms", "n_filters", "sincnet_kernel_size", "encoder_channels")
+        + ("encoder_kernel_size", "n_encoder_layers", "bottleneck_channels", "encoder_strides"),
     ),
 }
 
@@ -304,7 +296,7 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         parent = new.rpartition(".")[0]
         if new.endswith("pos_encoding.div_term") or new.endswith("l_kernel"):
             continue
-        if parent.endswith("kernel") and leaf in ("P", "SIG") and f"{parent}.weight" in new.replace(leaf, "weight"):
+        if leaf in ("P", "SIG") and {f"{key.rpartition('.')[0]}.{k}" for k in ("P", "SIG", "weight")} <= set(state):
             if leaf == "P":
                 out[f"{parent}.positions"] = value
             else:
@@ -345,16 +337,41 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
     return out
 
 
+def _groups(keys: list[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.rpartition(".")[0], []).append(key)
+    return groups
+
+
+def _module_order(prefix: str) -> list[Any]:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in prefix.split(".")]
+
+
 def _match_in_order(
     converted: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], prefix: str
 ) -> dict[str, torch.Tensor]:
-    """Re-key the ``prefix`` tensors of ``converted`` to ``expected``'s keys, in order, when shapes agree."""
-    ours = [k for k in expected if k.startswith(prefix)]
-    theirs = [k for k in converted if k.startswith(prefix)]
-    if len(ours) != len(theirs) or any(expected[a].shape != converted[b].shape for a, b in zip(ours, theirs)):
+    """Re-key the ``prefix`` tensors of ``converted`` to ``expected``'s, module by module in order.
+
+    The modules holding tensors under ``prefix`` are paired in their order of definition
+    (numeric path order for ``converted``, whose keys a safetensors file sorts); paired
+    modules must hold the same tensor names and shapes, or nothing is changed.
+    """
+    ours = _groups([k for k in expected if k.startswith(prefix)])
+    theirs = _groups([k for k in converted if k.startswith(prefix)])
+    their_modules = sorted(theirs, key=_module_order)
+    if len(ours) != len(theirs):
         return converted
+    mapping = {}
+    for our_module, their_module in zip(ours, their_modules):
+        leaves = {k.rpartition(".")[2]: k for k in theirs[their_module]}
+        for key in ours[our_module]:
+            source = leaves.get(key.rpartition(".")[2])
+            if source is None or converted[source].shape != expected[key].shape:
+                return converted
+            mapping[key] = source
     out = {k: v for k, v in converted.items() if not k.startswith(prefix)}
-    out.update({a: converted[b] for a, b in zip(ours, theirs)})
+    out.update({key: converted[source] for key, source in mapping.items()})
     return out
 
 
