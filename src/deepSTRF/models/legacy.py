@@ -331,6 +331,11 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         if name == "StateNet" and config["init_kwargs"].get("connectivity") == "FC" and new.startswith("encoder_layers."):
             index, _, rest = new[len("encoder_layers.") :].partition(".")
             new = {"1": "encoder_layers.0.1.", "3": "encoder_layers.1."}.get(index, f"encoder_layers.{index}.") + rest
+        if name == "Transformer" and new.startswith("tsfm.layers."):
+            index, _, rest = new[len("tsfm.layers.") :].partition(".")
+            rest = rest.replace("self_attn.in_proj_weight", "attention.qkv.weight")
+            rest = rest.replace("self_attn.in_proj_bias", "attention.qkv.bias")
+            new = f"core.{index}." + rest.replace("self_attn.out_proj.", "attention.out.")
         if name == "StateNet" and new.startswith("rnn.cell."):
             new = "rnn." + new[len("rnn.cell.") :]
         out[new] = value
