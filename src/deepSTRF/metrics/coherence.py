@@ -43,7 +43,7 @@ def coherence(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     fs: float = 1.0,
     nperseg: int = 256,

@@ -42,7 +42,7 @@ def corrcoef(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Pearson correlation between the prediction and the PSTH, per neuron.
 
@@ -85,7 +85,7 @@ def fve(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Fraction of the PSTH's variance explained by the prediction, per neuron.
 

@@ -87,7 +87,7 @@ def _powers(responses: object, mask: object, reduction: object) -> tuple[NoiseDe
     return decompose(responses, mask), check_reduction(reduction)
 
 
-def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sahani–Linden signal power: the variance of the stimulus-locked response.
 
     ``SP = Var_p(psth) − mean_p(v_p / r_p)`` (see the module notes); can be negative
@@ -119,7 +119,7 @@ def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, redu
     return reduce_neurons(dec.signal, reduction)
 
 
-def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sahani–Linden noise power: the trial-to-trial variance of a single trial.
 
     ``NP = mean_p v_p``, the mean over positions of the unbiased variance across trials.
@@ -150,7 +150,7 @@ def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduc
     return reduce_neurons(dec.noise, reduction)
 
 
-def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Signal-to-noise ratio ``SP / NP`` (NaN where the noise power is zero).
 
     Args:
@@ -180,7 +180,7 @@ def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: st
 
 
 def explainable_variance(
-    responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none"
+    responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     """Fraction of a single trial's variance that is stimulus-locked, ``SP / TP``.
 

@@ -54,7 +54,7 @@ def normalized_corrcoef(
     responses: torch.Tensor,
     method: str = "schoppe",
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     n_splits: int = 100,
     seed: int = 0,
@@ -118,7 +118,7 @@ def cc_max(
     responses: torch.Tensor,
     method: str = "schoppe",
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     n_splits: int = 100,
     seed: int = 0,
@@ -194,7 +194,7 @@ def feve(
     pred: torch.Tensor,
     responses: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Fraction of explainable variance explained (Cadena et al., 2019), per neuron.
 
