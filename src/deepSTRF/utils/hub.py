@@ -39,15 +39,23 @@ from deepSTRF.models.checkpoint import (
 )
 from deepSTRF.models.neural_model import NeuralModel
 
+#: deepSTRF 0.1.0's names of the checkpoint files.
+CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, MODEL_CARD_FILE = CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME
+
 __all__ = [
     "CARD_NAME",
+    "CONFIG_FILE",
     "CONFIG_NAME",
     "FORMAT",
     "FORMAT_VERSION",
+    "METADATA_FILE",
     "METADATA_NAME",
+    "MODEL_CARD_FILE",
+    "WEIGHTS_FILE",
     "WEIGHTS_NAME",
     "convert_checkpoint",
     "load_pretrained",
+    "load_pretrained_from_dir",
     "read_config",
     "save_pretrained_to_dir",
     "upload_pretrained",
@@ -174,3 +182,37 @@ def convert_checkpoint(
         token=token,
     )
     return save_pretrained_to_dir(model, dst, metadata={**metadata, "converted_from": config["converted_from"]})
+
+
+def load_pretrained_from_dir(
+    model_class: type[NeuralModel],
+    load_dir: str | Path,
+    *,
+    extra_kwargs: dict[str, Any] | None = None,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> tuple[NeuralModel, dict[str, Any]]:
+    """deepSTRF 0.1.0's loader: :func:`load_pretrained` of a folder, returning ``(model, metadata)``.
+
+    Unlike 0.1.0 (which only warned), a checkpoint of another class is an error.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = Linear(n_frequency_bands=8).save_pretrained(f"{tmp}/m", metadata={"cc": 0.5})
+        ...     model, metadata = load_pretrained_from_dir(Linear, folder)
+        >>> metadata
+        {'cc': 0.5}
+    """
+    model, metadata = load_checkpoint(
+        Path(load_dir),
+        model_class,
+        extra_kwargs=extra_kwargs,
+        strict=strict,
+        map_location=map_location,
+        cache_dir=None,
+        revision=None,
+        token=None,
+    )
+    return model, metadata
