@@ -3,9 +3,10 @@
 A notebook in script form (``# %%`` cells): the checkpoint is one of the test fixtures
 written with the published wheel (``tools/make_legacy_fixtures.py``), a Linear model with a
 separable STRF kernel, 8 bands, 2 neurons, whose weights are random (a test fixture, not
-a fitted model: expect scores near or below zero; a lab's own checkpoint goes here). It loads with no conversion step, reproduces the
-published library's own output, is converted once to this library's format with
-``deepstrf convert``, scored on a simulated dataset of the same geometry and its STRFs are
+a fitted model: expect scores near or below zero; a lab's own checkpoint goes here). It
+loads with no conversion step, reproduces the published library's own output, is converted
+once to this library's format with ``deepstrf convert``, scored on a simulated dataset of
+the same geometry and its STRFs are
 plotted.
 
 Writes ``strfs.png``, ``converted/`` (the checkpoint in this library's format) and
@@ -37,7 +38,9 @@ def main() -> None:
 
     # %% The 0.1.0 checkpoint loads as it is: its config and weights are converted on load
     config = read_config(FIXTURE)
-    print(f"{config['model_class']} ({config['converted_from']}), kernel {config['init_kwargs']['kernel']['__module__']}")
+    print(
+        f"{config['model_class']} ({config['converted_from']}), kernel {config['init_kwargs']['kernel']['__module__']}"
+    )
     model = NeuralModel.from_pretrained(FIXTURE)
 
     # %% It reproduces the published library's output on the input saved with the fixture

@@ -33,10 +33,11 @@ sys.modules.setdefault("pytorch_lightning", _stub)
 sys.modules.setdefault("pytorch_lightning.utilities", _utilities)
 warnings.filterwarnings("ignore")
 
+from safetensors.torch import save_file  # noqa: E402
+
 import deepSTRF  # noqa: E402
 import deepSTRF.models.audio as zoo  # noqa: E402
 from deepSTRF.models import activations, layers, prefiltering  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
 
 T_FRAMES = 24
 
@@ -94,9 +95,7 @@ CONFIGS = {
         {},
     ),
     "nrf_double_exponential": (
-        lambda: zoo.NetworkReceptiveField(
-            8, 3, 4, 2, output_activation=activations.ParametricDoubleExponential(2)
-        ),
+        lambda: zoo.NetworkReceptiveField(8, 3, 4, 2, output_activation=activations.ParametricDoubleExponential(2)),
         {},
     ),
 }
@@ -112,7 +111,7 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
-            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel")) or ".kernel." in name and "rnn" in name:
+            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel")) or (".kernel." in name and "rnn" in name):
                 continue  # fixed matrices, or quantities the layer recomputes
             else:
                 tensor.add_(0.1 * noise)

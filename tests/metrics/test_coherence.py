@@ -48,7 +48,9 @@ def test_pooled_stimuli_with_nan_tails_equal_pooled_scipy_spectra():
         np.testing.assert_allclose(coh[j].numpy(), np.abs(pxy) ** 2 / (pxx * pyy), rtol=1e-9)
     # garbage in the prediction where the target is missing changes nothing
     pred_t[1, :, :, 97:] = float("nan")
-    torch.testing.assert_close(coherence(pred_t, torch.from_numpy(target), nperseg=32, noverlap=16, reduction="none")[1], coh)
+    torch.testing.assert_close(
+        coherence(pred_t, torch.from_numpy(target), nperseg=32, noverlap=16, reduction="none")[1], coh
+    )
 
 
 def test_masked_bins_drop_their_segments():
@@ -56,7 +58,9 @@ def test_masked_bins_drop_their_segments():
     mask = np.ones((2, 2, 1, 96), bool)
     mask[0, :, :, 40] = False
     mask[1, 1, :, 5:9] = False
-    _, coh = coherence(torch.from_numpy(pred), torch.from_numpy(target), mask=torch.from_numpy(mask), nperseg=16, reduction="none")
+    _, coh = coherence(
+        torch.from_numpy(pred), torch.from_numpy(target), mask=torch.from_numpy(mask), nperseg=16, reduction="none"
+    )
     window = signal.get_window("hann", 16)
     for j in range(2):
         sxy = sxx = syy = 0.0

@@ -11,7 +11,9 @@ def test_raw_scores_match_reference(data, ref, use_mask):
     pred, x = ref.torch64(data.pred, data.x)
     m = None if mask is None else torch.from_numpy(mask)
     expected = ref.raw(data.pred, data.x, mask)
-    np.testing.assert_allclose(corrcoef(pred, x, mask=m, reduction="none").numpy(), expected["cc"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        corrcoef(pred, x, mask=m, reduction="none").numpy(), expected["cc"], rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_allclose(fve(pred, x, mask=m, reduction="none").numpy(), expected["fve"], rtol=1e-10, atol=1e-12)
 
 
@@ -26,7 +28,9 @@ def test_float32_close_to_float64(data):
 def test_psth_target_equals_trials_target(data, ref):
     pred, x = ref.torch64(data.pred, data.x)
     psth = x.nanmean(dim=2, keepdim=True)
-    torch.testing.assert_close(corrcoef(pred, psth, reduction="none"), corrcoef(pred, x, reduction="none"), equal_nan=True)
+    torch.testing.assert_close(
+        corrcoef(pred, psth, reduction="none"), corrcoef(pred, x, reduction="none"), equal_nan=True
+    )
     torch.testing.assert_close(fve(pred, psth, reduction="none"), fve(pred, x, reduction="none"), equal_nan=True)
 
 

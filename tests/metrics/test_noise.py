@@ -30,7 +30,10 @@ def test_equal_trials_match_the_sahani_linden_form(ref):
     # With R trials everywhere, SP = (R Var(PSTH) - TP) / (R - 1), TP = Var(PSTH) + (R - 1)/R NP.
     gen = np.random.default_rng(3)
     x = gen.poisson(gen.gamma(2.0, 1.0, size=(4, 3, 1, 60)), size=(4, 3, 7, 60)).astype(float)
-    sp, npow = signal_power(torch.from_numpy(x), reduction="none").numpy(), noise_power(torch.from_numpy(x), reduction="none").numpy()
+    sp, npow = (
+        signal_power(torch.from_numpy(x), reduction="none").numpy(),
+        noise_power(torch.from_numpy(x), reduction="none").numpy(),
+    )
     for j in range(3):
         psth = x[:, j].mean(axis=1).ravel()
         tp = psth.var(ddof=1) + 6 / 7 * npow[j]
@@ -44,8 +47,12 @@ def test_trial_numbering_does_not_matter(data):
     x = torch.from_numpy(data.x)
     shuffled = x.clone()
     shuffled[0] = shuffled[0].flip(dims=(1,))  # renumber the trials of one (complete) stimulus
-    torch.testing.assert_close(signal_power(shuffled, reduction="none"), signal_power(x, reduction="none"), equal_nan=True)
-    torch.testing.assert_close(noise_power(shuffled, reduction="none"), noise_power(x, reduction="none"), equal_nan=True)
+    torch.testing.assert_close(
+        signal_power(shuffled, reduction="none"), signal_power(x, reduction="none"), equal_nan=True
+    )
+    torch.testing.assert_close(
+        noise_power(shuffled, reduction="none"), noise_power(x, reduction="none"), equal_nan=True
+    )
 
 
 def test_hand_computed_values():
@@ -78,7 +85,9 @@ def test_batch_consistency_and_float32(data):
     x = torch.from_numpy(data.x)
     full = signal_power(x, reduction="none")
     torch.testing.assert_close(signal_power(x[:, 1:3], reduction="none"), full[1:3])
-    torch.testing.assert_close(signal_power(x.float(), reduction="none").double(), full, rtol=1e-4, atol=1e-5, equal_nan=True)
+    torch.testing.assert_close(
+        signal_power(x.float(), reduction="none").double(), full, rtol=1e-4, atol=1e-5, equal_nan=True
+    )
 
 
 def test_errors():

@@ -11,7 +11,9 @@ def test_schoppe_and_feve_match_reference(data, ref, use_mask):
     m = None if mask is None else torch.from_numpy(mask)
     pred, x = ref.torch64(data.pred, data.x)
     expected = ref.noise(data.x, mask, pred=data.pred)
-    np.testing.assert_allclose(normalized_corrcoef(pred, x, mask=m, reduction="none").numpy(), expected["schoppe"], rtol=1e-9)
+    np.testing.assert_allclose(
+        normalized_corrcoef(pred, x, mask=m, reduction="none").numpy(), expected["schoppe"], rtol=1e-9
+    )
     np.testing.assert_allclose(cc_max(x, mask=m, reduction="none").numpy(), expected["ccmax"], rtol=1e-9)
     np.testing.assert_allclose(feve(pred, x, mask=m, reduction="none").numpy(), expected["feve"], rtol=1e-9)
 
@@ -23,7 +25,9 @@ def test_hsu_matches_reference(data, ref, use_mask):
     pred, x = ref.torch64(data.pred, data.x)
     expected = ref.hsu(data.x, n_splits=12, seed=3, mask=mask, pred=data.pred)
     assert np.isfinite(expected["ccmax"][:-1]).all() and np.isnan(expected["ccmax"][-1])
-    np.testing.assert_allclose(cc_max(x, "hsu", mask=m, n_splits=12, seed=3, reduction="none").numpy(), expected["ccmax"], rtol=1e-9)
+    np.testing.assert_allclose(
+        cc_max(x, "hsu", mask=m, n_splits=12, seed=3, reduction="none").numpy(), expected["ccmax"], rtol=1e-9
+    )
     out = normalized_corrcoef(pred, x, "hsu", mask=m, n_splits=12, seed=3, reduction="none")
     np.testing.assert_allclose(out.numpy(), expected["hsu"], rtol=1e-9)
 
@@ -61,11 +65,14 @@ def test_ratio_to_the_ceiling(data):
 def test_hsu_is_seeded_and_batch_consistent(data):
     x = torch.from_numpy(data.x)
     a = cc_max(x, "hsu", n_splits=7, seed=11, reduction="none")
-    torch.testing.assert_close(cc_max(x, "hsu", n_splits=7, seed=11, reduction="none"), a, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(
+        cc_max(x, "hsu", n_splits=7, seed=11, reduction="none"), a, rtol=0, atol=0, equal_nan=True
+    )
     assert not torch.equal(cc_max(x, "hsu", n_splits=7, seed=12, reduction="none")[:4], a[:4])
     torch.testing.assert_close(cc_max(x[:, 2:5], "hsu", n_splits=7, seed=11, reduction="none"), a[2:5], equal_nan=True)
     torch.testing.assert_close(
-        cc_max(x[1:4], "hsu", n_splits=7, seed=11, reduction="none")[:1], cc_max(x[1:4, :1], "hsu", n_splits=7, seed=11, reduction="none")
+        cc_max(x[1:4], "hsu", n_splits=7, seed=11, reduction="none")[:1],
+        cc_max(x[1:4, :1], "hsu", n_splits=7, seed=11, reduction="none"),
     )
 
 
@@ -83,7 +90,9 @@ def test_noise_free_trials():
     rate = torch.rand(3, 2, 1, 20, generator=gen, dtype=torch.float64)
     trials = rate.expand(3, 2, 4, 20)
     for method in ("schoppe", "hsu"):
-        torch.testing.assert_close(normalized_corrcoef(rate, trials, method, reduction="none"), torch.ones(2, dtype=torch.float64))
+        torch.testing.assert_close(
+            normalized_corrcoef(rate, trials, method, reduction="none"), torch.ones(2, dtype=torch.float64)
+        )
         torch.testing.assert_close(cc_max(trials, method, reduction="none"), torch.ones(2, dtype=torch.float64))
     torch.testing.assert_close(feve(rate, trials, reduction="none"), torch.ones(2, dtype=torch.float64))
 

@@ -85,7 +85,7 @@ def test_read_config_reports_the_conversion():
 
 
 def test_prefiltered_checkpoint_without_the_module_says_what_to_pass():
-    with pytest.raises(ValueError, match="prefiltering.*extra_kwargs"):
+    with pytest.raises(ValueError, match=r"prefiltering.*extra_kwargs"):
         NeuralModel.from_pretrained(FIXTURES / "ln_adaptrans")
 
 
@@ -99,7 +99,7 @@ def test_unknown_class_is_a_clear_error(tmp_path):
     folder = _copy("linear", tmp_path)
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "_model_class": "VideoModel"}))
-    with pytest.raises(ValueError, match="0.1.0 checkpoint of class 'VideoModel'"):
+    with pytest.raises(ValueError, match=r"0\.1\.0 checkpoint of class 'VideoModel'"):
         NeuralModel.from_pretrained(folder)
 
 

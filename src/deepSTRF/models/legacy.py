@@ -77,8 +77,15 @@ LEGACY_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "DNet": (
         f"{_AUDIO}.strf_models.DNet",
-        ("n_frequency_bands", "temporal_window_size", "n_hidden", "init_tau", "decay_input", "out_neurons")
-        + _MODULE_ARGS[:3],
+        (
+            "n_frequency_bands",
+            "temporal_window_size",
+            "n_hidden",
+            "init_tau",
+            "decay_input",
+            "out_neurons",
+            *_MODULE_ARGS[:3],
+        ),
     ),
     "ConvNet2D": (
         f"{_AUDIO}.convnet.ConvNet2D",
@@ -86,18 +93,24 @@ LEGACY_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "StateNet": (
         f"{_AUDIO}.statenet.StateNet",
-        ("n_frequency_bands", "temporal_window_size", "kernel_size", "stride", "hidden_channels", "connectivity")
-        + ("rnn_type", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        (
+            *("n_frequency_bands", "temporal_window_size", "kernel_size", "stride", "hidden_channels"),
+            *("connectivity", "rnn_type", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        ),
     ),
     "Transformer": (
         f"{_AUDIO}.transformer.Transformer",
-        ("n_frequency_bands", "freq_patch_size", "time_patch_size", "context_window", "embedding_dim", "n_heads")
-        + ("n_layers", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        (
+            *("n_frequency_bands", "freq_patch_size", "time_patch_size", "context_window", "embedding_dim"),
+            *("n_heads", "n_layers", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        ),
     ),
     "ICNet": (
         f"{_AUDIO}.icnet.ICNet",
-        ("audio_fs", "out_neurons", "dt_ms", "n_filters", "sincnet_kernel_size", "encoder_channels")
-        + ("encoder_kernel_size", "n_encoder_layers", "bottleneck_channels", "encoder_strides"),
+        (
+            *("audio_fs", "out_neurons", "dt_ms", "n_filters", "sincnet_kernel_size", "encoder_channels"),
+            *("encoder_kernel_size", "n_encoder_layers", "bottleneck_channels", "encoder_strides"),
+        ),
     ),
 }
 
@@ -195,7 +208,9 @@ def _strf_geometry(name: str, kwargs: dict[str, Any]) -> tuple[int, int]:
     )
 
 
-def convert_config(config: dict[str, Any], state: dict[str, torch.Tensor] | None = None, where: str = "config") -> dict[str, Any]:
+def convert_config(
+    config: dict[str, Any], state: dict[str, torch.Tensor] | None = None, where: str = "config"
+) -> dict[str, Any]:
     """Convert a 0.1.0 ``config.json`` (and, to recover module arguments, its weights) to this library's format.
 
     Args:
@@ -233,15 +248,22 @@ def convert_config(config: dict[str, Any], state: dict[str, torch.Tensor] | None
                 f_bands, t_frames = _strf_geometry(name, kwargs)
                 found = _module(
                     "deepSTRF.models.layers.strf.ParametricSTRF",
-                    F=f_bands, T=t_frames, C_in=int(p["C_in"]), C_out=int(p["C_out"]),
-                    num_gaussians=int(p["G"]), bias=bool(p["bias"]),
+                    F=f_bands,
+                    T=t_frames,
+                    C_in=int(p["C_in"]),
+                    C_out=int(p["C_out"]),
+                    num_gaussians=int(p["G"]),
+                    bias=bool(p["bias"]),
                 )
             elif found is not None and "__separable__" in found:
                 w = state[prefix + "weight_f"]
                 found = _module(
                     "deepSTRF.models.layers.strf.SeparableSTRF",
-                    F=int(w.shape[2]), T=int(state[prefix + "weight_t"].shape[3]), C_in=int(w.shape[1]),
-                    C_out=int(w.shape[0]), bias=bool(found["__separable__"]["bias"]),
+                    F=int(w.shape[2]),
+                    T=int(state[prefix + "weight_t"].shape[3]),
+                    C_in=int(w.shape[1]),
+                    C_out=int(w.shape[0]),
+                    bias=bool(found["__separable__"]["bias"]),
                 )
             encoded = found
         if encoded is None and arg in ("prefiltering", "wav2spec") and any(k.startswith(f"{arg}.") for k in state):
@@ -328,7 +350,11 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
                 weight = value.reshape(c_out, span // k, k, length).permute(3, 0, 1, 2)
                 out["encoder_layers.0.weight"] = weight.contiguous()
             continue
-        if name == "StateNet" and config["init_kwargs"].get("connectivity") == "FC" and new.startswith("encoder_layers."):
+        if (
+            name == "StateNet"
+            and config["init_kwargs"].get("connectivity") == "FC"
+            and new.startswith("encoder_layers.")
+        ):
             index, _, rest = new[len("encoder_layers.") :].partition(".")
             new = {"1": "encoder_layers.0.1.", "3": "encoder_layers.1."}.get(index, f"encoder_layers.{index}.") + rest
         if name == "Transformer" and new.startswith("tsfm.layers."):

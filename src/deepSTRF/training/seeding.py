@@ -63,7 +63,6 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> torch.Generato
     return torch.Generator().manual_seed(seed)
 
 
-
 def set_random_seed(seed: int, *, strict: bool = False) -> None:
     """deepSTRF 0.1.0's name: :func:`seed_everything`, with ``strict`` for ``deterministic``.
 
@@ -71,6 +70,7 @@ def set_random_seed(seed: int, *, strict: bool = False) -> None:
         >>> set_random_seed(3, strict=False)
     """
     seed_everything(seed, deterministic=strict)
+
 
 def seed_worker(worker_id: int) -> None:
     """``worker_init_fn`` for a ``DataLoader``: seed Python and NumPy in each worker from torch's seed.

@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.transformer import Transformer
 from deepSTRF.models.layers import SinusoidalPositionalEncoding
 

@@ -53,8 +53,16 @@ def _convnet(prefilter):
 
 def _transformer(window, prefilter):
     pre = _adaptrans() if prefilter else None
-    return Transformer(F, freq_patch_size=4, time_patch_size=2, context_window=window, embedding_dim=4, n_heads=2,
-                       out_neurons=N, prefiltering=pre)
+    return Transformer(
+        F,
+        freq_patch_size=4,
+        time_patch_size=2,
+        context_window=window,
+        embedding_dim=4,
+        n_heads=2,
+        out_neurons=N,
+        prefiltering=pre,
+    )
 
 
 def _statenet(rnn_type, connectivity, prefilter):

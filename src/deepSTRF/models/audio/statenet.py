@@ -174,7 +174,8 @@ class StateNet(AudioEncodingModel):
     drive a causal sequence model of width ``H``: ``'GRU'``, ``'LSTM'``, ``'RNN'`` (alias
     ``'vanilla'``), ``'LMU'`` (the full cell :class:`~deepSTRF.models.dependencies.lmu.LMU`, memory
     128, window 99 frames, fixed ``A``/``B``, as published), ``'LMUFFT'`` (the feedback-free parallel
-    variant :class:`~deepSTRF.models.dependencies.lmu.LMUFFT`, same sizes; a different model), ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra) or ``'S4'``
+    variant :class:`~deepSTRF.models.dependencies.lmu.LMUFFT`, same sizes; a different model),
+    ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra) or ``'S4'``
     (:class:`~deepSTRF.models.dependencies.s4.S4Block`). A per-frame linear readout with
     the output activation maps the ``H`` states to the ``N`` neurons (Rançon, Masquelier
     & Cottereau 2025, Commun. Biol. 8: 1456). Temporal context comes only from the

@@ -4,8 +4,8 @@ The LMU couples a linear memory that holds a Legendre-polynomial summary of the
 last ``theta`` frames of a scalar signal ``u`` with a nonlinear hidden state:
 
 .. math::
-    u_t = e_x^\top x_t + e_h^\top h_{t-1} + e_m^\top m_{t-1}, \qquad
-    m_t = \bar A\, m_{t-1} + \bar B\, u_t, \qquad
+    u_t = e_x^\top x_t + e_h^\top h_{t-1} + e_m^\top m_{t-1}, \\qquad
+    m_t = \bar A\\, m_{t-1} + \bar B\\, u_t, \\qquad
     h_t = \tanh(W_x x_t + W_h h_{t-1} + W_m m_t),
 
 where ``(A, B)`` are the continuous-time Legendre delay matrices and
@@ -262,6 +262,9 @@ class LMU(ConfigurableModule):
         (torch.Size([2, 37, 8]), torch.Size([2, 8]), torch.Size([2, 16]))
     """
 
+    A: torch.Tensor
+    B: torch.Tensor
+
     def __init__(
         self,
         input_size: int,
@@ -319,7 +322,9 @@ class LMU(ConfigurableModule):
             h, m = state
         # m_t = [h, m] @ to_memory + (e_x x_t) B^T ;  h_t = tanh(W_x x_t + [h, m_t] @ to_hidden)
         b_row = self.B.transpose(0, 1)  # (1, d)
-        to_memory = torch.cat([self.e_h.transpose(0, 1) @ b_row, self.A.transpose(0, 1) + self.e_m.transpose(0, 1) @ b_row])
+        to_memory = torch.cat(
+            [self.e_h.transpose(0, 1) @ b_row, self.A.transpose(0, 1) + self.e_m.transpose(0, 1) @ b_row]
+        )
         to_hidden = torch.cat([self.W_h.transpose(0, 1), self.W_m.transpose(0, 1)])
         drive_m = (x @ self.e_x.transpose(0, 1)) * b_row  # (B, T, d)
         drive_h = x @ self.W_x.transpose(0, 1)  # (B, T, H)

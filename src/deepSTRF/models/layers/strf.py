@@ -388,7 +388,8 @@ class CausalSTRFConv(ConfigurableModule):
             return None
         self._check_input(x)
         weight = self._weight() * scale.view(-1, 1, 1, 1)
-        bias = shift if self.kernel.bias is None else torch.addcmul(shift, self.kernel.bias, scale)
+        kernel_bias = self.bias
+        bias = shift if kernel_bias is None else torch.addcmul(shift, kernel_bias, scale)
         return strf_conv(nnf.pad(x, (self.T - 1, 0)), weight, bias)
 
     def extra_repr(self) -> str:

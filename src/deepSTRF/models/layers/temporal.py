@@ -108,8 +108,9 @@ class LearnableExponentialDecay(ConfigurableModule):
     input weight of the leaky integrator ``y_t = r y_{t-1} + (1 - r) x_t`` (Rahman et
     al. 2019; deepSTRF 0.1.0), truncated to ``K`` lags: a constant input passes with
     gain ``1 - r**K``, close to 1 when ``K`` spans several time constants; with
-    ``decay_input=False`` the current frame passes unscaled (``h[0] = 1``). The input is taken to have held its first value before
-    the first frame (replicate padding), so a steady input gives a steady output.
+    ``decay_input=False`` the current frame passes unscaled (``h[0] = 1``). The input
+    is taken to have held its first value before the first frame (replicate padding),
+    so a steady input gives a steady output.
     This is the hidden-unit decay of the dynamic network model (Rahman et al. 2019)
     with a PLIF-like sigmoid parameterisation (Fang et al. 2021).
 
