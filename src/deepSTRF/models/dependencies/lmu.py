@@ -320,19 +320,27 @@ class LMU(ConfigurableModule):
             m = x.new_zeros(batch, self.memory_size)
         else:
             h, m = state
-        # m_t = [h, m] @ to_memory + (e_x x_t) B^T ;  h_t = tanh(W_x x_t + [h, m_t] @ to_hidden)
+        # With s = [h, m]: m_t = s_{t-1} @ M + d_t and h_t = tanh(W_x x_t + h_{t-1} W_h^T + m_t W_m^T), where
+        # M = [e_h^T B^T; A^T + e_m^T B^T] and d_t = (e_x x_t) B^T. Substituting m_t, one product per step
+        # gives both: [pre-activation of h_t, m_t] = s_{t-1} @ [M_h W_m^T + [W_h^T; 0], M] + drive_t.
         b_row = self.B.transpose(0, 1)  # (1, d)
         to_memory = torch.cat(
             [self.e_h.transpose(0, 1) @ b_row, self.A.transpose(0, 1) + self.e_m.transpose(0, 1) @ b_row]
-        )
-        to_hidden = torch.cat([self.W_h.transpose(0, 1), self.W_m.transpose(0, 1)])
+        )  # (H + d, d)
+        w_m = self.W_m.transpose(0, 1)  # (d, H)
+        recurrent_h = to_memory @ w_m
+        recurrent_h[:H] += self.W_h.transpose(0, 1)
+        recurrent = torch.cat([recurrent_h, to_memory], dim=1)  # (H + d, H + d)
         drive_m = (x @ self.e_x.transpose(0, 1)) * b_row  # (B, T, d)
-        drive_h = x @ self.W_x.transpose(0, 1)  # (B, T, H)
+        drive = torch.cat([x @ self.W_x.transpose(0, 1) + drive_m @ w_m, drive_m], dim=-1)  # (B, T, H + d)
+        state_t = torch.cat([h, m], dim=1)
         outputs = []
         for t in range(length):
-            m = torch.addmm(drive_m[:, t], torch.cat([h, m], dim=1), to_memory)
-            h = torch.tanh(torch.addmm(drive_h[:, t], torch.cat([h, m], dim=1), to_hidden))
+            z = torch.addmm(drive[:, t], state_t, recurrent)
+            h = torch.tanh(z[:, :H])
+            state_t = torch.cat([h, z[:, H:]], dim=1)
             outputs.append(h)
+        m = state_t[:, H:]
         if not outputs:
             return x.new_zeros(batch, 0, H), (h, m)
         return torch.stack(outputs, dim=1), (h, m)
