@@ -39,12 +39,12 @@ CASES = {  # label -> (library, model)
 }
 
 
-def _child(model_name: str, warmup: int, repeats: int) -> None:
+def _child(model_name: str, warmup: int, repeats: int, threads: int) -> None:
     import torch
     from _timing import time_model
 
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     from deepSTRF.models.audio import StateNet, Transformer
 
@@ -58,14 +58,16 @@ def _child(model_name: str, warmup: int, repeats: int) -> None:
     print(json.dumps({"train": result["train"]["median"], "eval": result["eval"]["median"]}))
 
 
-def _run(library: str, model: str, python: str, warmup: int, repeats: int) -> dict[str, float]:
+def _run(library: str, model: str, python: str, warmup: int, repeats: int, threads: int) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["OMP_NUM_THREADS"] = "2"
+    env["OMP_NUM_THREADS"] = str(threads)
     if library == "ours":
         env["PYTHONPATH"] = str(ROOT / "src")
     command = [python, str(Path(__file__).resolve()), "--child", model, "--warmup", str(warmup)]
-    command += ["--repeats", str(repeats)]
-    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, check=True)
+    command += ["--repeats", str(repeats), "--threads", str(threads)]
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{library} {model} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -75,11 +77,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (SPEC: 2; 1 on a loaded machine)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.warmup, args.repeats)
+        _child(args.child, args.warmup, args.repeats, args.threads)
         return
     if not args.published_python:
         parser.error("--published-python is required")
@@ -87,7 +90,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for label, (library, model) in CASES.items():
             python = args.published_python if library == "published" else sys.executable
-            result = _run(library, model, python, args.warmup, args.repeats)
+            result = _run(library, model, python, args.warmup, args.repeats, args.threads)
             for phase in ("train", "eval"):
                 times[label][phase].append(result[phase])
     medians = {label: {p: statistics.median(v) for p, v in phases.items()} for label, phases in times.items()}

@@ -23,6 +23,7 @@ from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
 NAMES = sorted(json.loads((FIXTURES / "index.json").read_text())["fixtures"])
+UNSUPPORTED = {"statenet_s4"}  # 0.1.0's DPLR S4 kernel is not implemented here (S4Block is S4D)
 
 
 def _extra(name: str) -> dict:
@@ -50,7 +51,7 @@ def test_fixtures_cover_every_published_model_class():
     assert sum(f.stat().st_size for f in FIXTURES.rglob("*") if f.is_file()) < 2_000_000
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(set(NAMES) - UNSUPPORTED))
 def test_published_checkpoint_reproduces_published_output(name):
     model = NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs=_extra(name) or None)
     assert type(model).__name__ == json.loads((FIXTURES / name / "fixture.json").read_text())["class"]
@@ -74,6 +75,11 @@ def test_convert_writes_our_format_that_round_trips(name, tmp_path):
     x, expected = _io(name)
     with torch.no_grad():
         torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+
+
+def test_unsupported_s4_checkpoint_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"rnn_type='S4'.*DPLR.*cannot be converted yet"):
+        NeuralModel.from_pretrained(FIXTURES / "statenet_s4")
 
 
 def test_read_config_reports_the_conversion():

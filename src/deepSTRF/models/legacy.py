@@ -227,6 +227,11 @@ def convert_config(
         ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes.
     """
     name, kwargs = _check(config, where)
+    if name == "StateNet" and kwargs.get("rnn_type") == "S4":
+        raise ValueError(
+            f"{where} is a deepSTRF {LEGACY_VERSION} StateNet with rnn_type='S4', whose S4Block uses the DPLR "
+            "kernel; this version's S4Block is the diagonal S4D, so the checkpoint cannot be converted yet"
+        )
     path, known = LEGACY_CLASSES[name]
     state = state or {}
     out: dict[str, Any] = {}
