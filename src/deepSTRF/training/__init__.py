@@ -26,9 +26,9 @@ from deepSTRF.training.ridge import RidgeResult, fit_ridge, ridge_to_linear
 from deepSTRF.training.run_config import RunConfig
 from deepSTRF.training.seeding import seed_everything, set_random_seed
 
-#: deepSTRF 0.1.0's name for :func:`run_seeds` (which takes a dataset and a model builder;
-#: 0.1.0's ``(model_factory, loader_factory)`` form is gone, see the migration page).
 fit_multi_seed = run_seeds
+"""deepSTRF 0.1.0's name for :func:`run_seeds`, which takes a dataset and a model builder
+(0.1.0's ``(model_factory, loader_factory)`` form is gone, see the migration page)."""
 
 __all__ = [
     "ExperimentResult",

@@ -39,8 +39,14 @@ from deepSTRF.models.checkpoint import (
 )
 from deepSTRF.models.neural_model import NeuralModel
 
-#: deepSTRF 0.1.0's names of the checkpoint files.
-CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, MODEL_CARD_FILE = CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME
+CONFIG_FILE = CONFIG_NAME
+"""deepSTRF 0.1.0's name of :data:`CONFIG_NAME`."""
+WEIGHTS_FILE = WEIGHTS_NAME
+"""deepSTRF 0.1.0's name of :data:`WEIGHTS_NAME`."""
+METADATA_FILE = METADATA_NAME
+"""deepSTRF 0.1.0's name of :data:`METADATA_NAME`."""
+MODEL_CARD_FILE = CARD_NAME
+"""deepSTRF 0.1.0's name of :data:`CARD_NAME`."""
 
 __all__ = [
     "CARD_NAME",
