@@ -40,13 +40,13 @@ from deepSTRF.models.checkpoint import (
 from deepSTRF.models.neural_model import NeuralModel
 
 CONFIG_FILE = CONFIG_NAME
-"""deepSTRF 0.1.0's name of :data:`CONFIG_NAME`."""
+"""deepSTRF 0.1.0's name of ``CONFIG_NAME``."""
 WEIGHTS_FILE = WEIGHTS_NAME
-"""deepSTRF 0.1.0's name of :data:`WEIGHTS_NAME`."""
+"""deepSTRF 0.1.0's name of ``WEIGHTS_NAME``."""
 METADATA_FILE = METADATA_NAME
-"""deepSTRF 0.1.0's name of :data:`METADATA_NAME`."""
+"""deepSTRF 0.1.0's name of ``METADATA_NAME``."""
 MODEL_CARD_FILE = CARD_NAME
-"""deepSTRF 0.1.0's name of :data:`CARD_NAME`."""
+"""deepSTRF 0.1.0's name of ``CARD_NAME``."""
 
 __all__ = [
     "CARD_NAME",
