@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (SPEC: 2; 1 on a loaded machine)")
+    parser.add_argument("--models", default="lmu,lmufft,transformer", help="comma-separated subset of the models")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -86,9 +87,11 @@ def main() -> None:
         return
     if not args.published_python:
         parser.error("--published-python is required")
-    times: dict[str, dict[str, list[float]]] = {label: {"train": [], "eval": []} for label in CASES}
+    wanted = set(args.models.split(","))
+    cases = {label: case for label, case in CASES.items() if case[1] in wanted}
+    times: dict[str, dict[str, list[float]]] = {label: {"train": [], "eval": []} for label in cases}
     for _ in range(args.rounds):
-        for label, (library, model) in CASES.items():
+        for label, (library, model) in cases.items():
             python = args.published_python if library == "published" else sys.executable
             result = _run(library, model, python, args.warmup, args.repeats, args.threads)
             for phase in ("train", "eval"):
@@ -97,8 +100,8 @@ def main() -> None:
     print("| model | train step (ms) | eval forward (ms) | speed-up vs 0.1.0 (train / eval) |")
     print("| --- | --- | --- | --- |")
     for label, m in medians.items():
-        model = CASES[label][1]
-        reference = medians[next(k for k, (lib, mod) in CASES.items() if lib == "published" and mod in model)]
+        model = cases[label][1]
+        reference = medians[next(k for k, (lib, mod) in cases.items() if lib == "published" and mod in model)]
         ratio = f"{reference['train'] / m['train']:.2f}x / {reference['eval'] / m['eval']:.2f}x"
         print(f"| {label} | {1000 * m['train']:.0f} | {1000 * m['eval']:.0f} | {ratio} |")
     if args.json is not None:

@@ -175,7 +175,7 @@ def test_causal_strf_conv_errors():
         CausalSTRFConv(F=0, T=3, C_in=1, C_out=2)
     with pytest.raises(TypeError, match=r"`T` must be an int"):
         CausalSTRFConv(F=4, T=3.0, C_in=1, C_out=2)
-    with pytest.raises(TypeError, match=r"`kernel` must be None, an nn.Conv2d or an STRFKernel.*got Linear"):
+    with pytest.raises(TypeError, match=r"`kernel` must be None, an nn.Conv2d, an nn.Sequential of nn.Conv2d or an STRFKernel.*got Linear"):
         CausalSTRFConv(F=4, T=3, C_in=1, C_out=2, kernel=nn.Linear(3, 3))
     with pytest.raises(ValueError, match=r"\(C_out, C_in, F, T\) = \(2, 1, 4, 3\), got \(2, 1, 5, 3\)"):
         CausalSTRFConv(F=4, T=3, C_in=1, C_out=2, kernel=ParametricSTRF(5, 3, 1, 2))

@@ -29,6 +29,7 @@ where ``(A, B)`` are the continuous-time Legendre delay matrices and
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -228,6 +229,47 @@ def _xavier_normal(*shape: int) -> torch.Tensor:
     return nn.init.xavier_normal_(torch.empty(shape))
 
 
+class _Recurrence(torch.autograd.Function):
+    """``s_t = [tanh(z_t[:H]), z_t[H:]]`` with ``z_t = s_{t-1} @ R + drive_t``, and its hand-written backward.
+
+    Stepping through time with a preallocated ``(T + 1, B, K)`` buffer and no autograd graph
+    per step; the backward pass runs the recurrence in reverse (backpropagation through
+    time) and forms the gradient of ``R`` with one matrix product at the end.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, drive: torch.Tensor, recurrent: torch.Tensor, state: torch.Tensor, H: int) -> torch.Tensor:
+        length = drive.shape[0]
+        states = drive.new_empty(length + 1, *state.shape)
+        states[0] = state
+        for t in range(length):
+            z = states[t + 1]
+            torch.addmm(drive[t], states[t], recurrent, out=z)
+            z[:, :H].tanh_()
+        ctx.save_for_backward(states, recurrent)
+        ctx.H = H
+        return states
+
+    @staticmethod
+    def backward(ctx: Any, grad_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None]:
+        states, recurrent = ctx.saved_tensors
+        H = ctx.H
+        length = states.shape[0] - 1
+        grad_z = torch.empty_like(grad_states[1:])
+        carry = torch.zeros_like(states[0])
+        recurrent_t = recurrent.transpose(0, 1)
+        for t in range(length - 1, -1, -1):
+            g = grad_z[t]
+            torch.add(grad_states[t + 1], carry, out=g)
+            h = states[t + 1, :, :H]
+            g[:, :H].mul_(1.0 - h * h)
+            carry = g @ recurrent_t
+        grad_recurrent = states[:-1].reshape(-1, states.shape[-1]).transpose(0, 1) @ grad_z.reshape(
+            -1, grad_z.shape[-1]
+        )
+        return grad_z, grad_recurrent, carry + grad_states[0], None
+
+
 class LMU(ConfigurableModule):
     """Legendre Memory Unit layer (the full cell, with feedback) over a whole sequence, batch first.
 
@@ -333,17 +375,9 @@ class LMU(ConfigurableModule):
         recurrent = torch.cat([recurrent_h, to_memory], dim=1)  # (H + d, H + d)
         drive_m = (x @ self.e_x.transpose(0, 1)) * b_row  # (B, T, d)
         drive = torch.cat([x @ self.W_x.transpose(0, 1) + drive_m @ w_m, drive_m], dim=-1)  # (B, T, H + d)
-        state_t = torch.cat([h, m], dim=1)
-        outputs = []
-        for t in range(length):
-            z = torch.addmm(drive[:, t], state_t, recurrent)
-            h = torch.tanh(z[:, :H])
-            state_t = torch.cat([h, z[:, H:]], dim=1)
-            outputs.append(h)
-        m = state_t[:, H:]
-        if not outputs:
-            return x.new_zeros(batch, 0, H), (h, m)
-        return torch.stack(outputs, dim=1), (h, m)
+        states = _Recurrence.apply(drive.transpose(0, 1).contiguous(), recurrent, torch.cat([h, m], dim=1), H)
+        out = states[1:, :, :H].transpose(0, 1)  # (B, T, H)
+        return out, (states[-1, :, :H], states[-1, :, H:])
 
     def extra_repr(self) -> str:
         return (
