@@ -355,7 +355,7 @@ class LMU(ConfigurableModule):
         check_tensor("x", x, ndim=3, floating=True)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"`x` must have shape (B, T, {self.input_size}), got {tuple(x.shape)}")
-        batch, length, _ = x.shape
+        batch = x.shape[0]
         H = self.hidden_size
         if state is None:
             h = x.new_zeros(batch, H)
