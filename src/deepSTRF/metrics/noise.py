@@ -112,7 +112,7 @@ def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, redu
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> signal_power(trials)
+        >>> signal_power(trials, reduction="none")
         tensor([1.3333])
     """
     dec, reduction = _powers(responses, mask, reduction)
@@ -143,7 +143,7 @@ def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduc
 
     Example:
         >>> trials = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]).view(1, 1, 2, 3)
-        >>> noise_power(trials)
+        >>> noise_power(trials, reduction="none")
         tensor([1.3333])
     """
     dec, reduction = _powers(responses, mask, reduction)
@@ -172,7 +172,7 @@ def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: st
 
     Example:
         >>> trials = torch.tensor([[1.0, 3.0, 1.0, 3.0], [1.0, 1.0, 3.0, 3.0]]).view(1, 1, 2, 4)
-        >>> snr(trials)
+        >>> snr(trials, reduction="none")
         tensor([0.1667])
     """
     dec, reduction = _powers(responses, mask, reduction)
@@ -207,7 +207,7 @@ def explainable_variance(
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> explainable_variance(trials)
+        >>> explainable_variance(trials, reduction="none")
         tensor([1.])
     """
     dec, reduction = _powers(responses, mask, reduction)
