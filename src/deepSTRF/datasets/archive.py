@@ -104,7 +104,7 @@ def check_archive(archive: str | os.PathLike[str]) -> None:
         raise ValueError(f"`archive` must be a zip or tar file, got {archive}")
 
 
-def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[Path]:
+def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, strip: int = 0) -> list[Path]:
     """Safely extract a zip or tar archive into ``dest``.
 
     The archive's top-level entries become entries of ``dest`` (which is created if
@@ -115,6 +115,8 @@ def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
     Args:
         archive: The archive file.
         dest: Folder to extract into.
+        strip: Leading folders to drop (each must be the archive's only top-level entry at its
+            level), e.g. 2 for archives that wrap everything in ``crcns/aa2/``.
 
     Returns:
         The top-level paths created in ``dest``, sorted.
@@ -122,7 +124,7 @@ def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
     Raises:
         UnsafeArchiveError: If a member could escape ``dest`` or is a link or special file.
         FileExistsError: If a top-level entry of the archive already exists in ``dest``.
-        ValueError: If the file is neither a zip nor a tar archive.
+        ValueError: If the file is neither a zip nor a tar archive, or ``strip`` cannot be applied.
 
     Example:
         >>> import tempfile, tarfile, io
@@ -150,7 +152,16 @@ def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
                     tf.extractall(tmp, members=members, filter="data")
                 else:  # pragma: no cover - Python without extraction filters; members were checked above
                     tf.extractall(tmp, members=members)
-        entries = sorted(tmp.iterdir())
+        top = tmp
+        for level in range(strip):
+            inside = sorted(top.iterdir())
+            if len(inside) != 1 or not inside[0].is_dir():
+                raise ValueError(
+                    f"`strip` must leave one folder per level; level {level} of {archive.name} holds "
+                    f"{[p.name for p in inside]}"
+                )
+            top = inside[0]
+        entries = sorted(top.iterdir())
         clashes = [e.name for e in entries if (dest / e.name).exists()]
         if clashes:
             raise FileExistsError(f"{archive.name}: {clashes} already exist in {dest}; remove them to extract again")
