@@ -102,7 +102,9 @@ ZOO = {
     "nrf": lambda: NetworkReceptiveField(F, L, n_hidden=4, out_neurons=N),
     "dnet": lambda: DNet(F, L, n_hidden=4, out_neurons=N),
     "convnet2d": lambda: ConvNet2D(F, kernel_size=(2, 3), c_hidden=2, n_hidden=4, out_neurons=N),
-    "transformer": lambda: Transformer(F, d_model=8, n_heads=2, dim_feedforward=16, window=6, out_neurons=N),
+    "transformer": lambda: Transformer(
+        F, freq_patch_size=3, time_patch_size=2, context_window=6, embedding_dim=4, n_heads=2, out_neurons=N
+    ),
     "statenet-s4": lambda: StateNet(F, rnn_type="S4", kernel_size=3, stride=2, hidden_channels=2, out_neurons=N),
     "ln+adaptrans": lambda: LinearNonlinear(
         F, L, out_neurons=N, prefiltering=make_prefiltering("adaptrans", n_frequency_bands=F, dt=10.0)
