@@ -109,10 +109,29 @@ class AudioEncodingModel(NeuralModel):
 
     def _reference(self) -> torch.Tensor:
         """A tensor carrying the model's floating dtype and device."""
-        for tensor in (*self.parameters(), *self.buffers()):
-            if tensor.is_floating_point():
-                return tensor
-        return torch.zeros(())
+        return self._floating_reference()
+
+    def _check_stimulus_shape(self, x: torch.Tensor) -> None:
+        """A spectrogram ``(B, 1, F, T)`` with this model's ``F``, or a waveform ``(B, 1, T_audio)`` with a front-end."""
+        name = type(self).__name__
+        if not isinstance(self.wav2spec, nn.Identity):
+            if x.dim() != 3 or x.shape[1] != 1:
+                raise ValueError(
+                    f"{name} has a waveform front-end: `stimulus` must be a mono waveform (B, 1, T_audio), "
+                    f"got shape {tuple(x.shape)}"
+                )
+            return
+        channels = getattr(self.prefiltering, "in_channels", 1)
+        if x.dim() != 4 or x.shape[1] != channels or x.shape[2] != self.F:
+            hint = ""
+            if x.dim() == 3 and x.shape[1] == self.F:
+                hint = "; add the channel axis with `stimulus.unsqueeze(1)`"
+            elif x.dim() == 4 and x.shape[2] != self.F:
+                hint = f": the model has F={self.F} frequency bands, the stimulus {x.shape[2]}"
+            raise ValueError(
+                f"{name}: `stimulus` must be a spectrogram (B, C, F, T) = (B, {channels}, {self.F}, T), "
+                f"got shape {tuple(x.shape)}{hint}"
+            )
 
     def STRF_gradmap(self, T: int | None = None, baseline: torch.Tensor | None = None) -> torch.Tensor:
         """Gradient map of each neuron's response with respect to the spectrogram.
