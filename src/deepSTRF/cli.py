@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 
 __all__ = ["build_parser", "main", "run_config_from_args"]
@@ -410,7 +411,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "per_neuron": {k: listed(v) for k, v in result.scores.items()},
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        atomic_write_json(args.json, payload)
         print(f"metrics written to {args.json}")
     return 0
 
@@ -461,7 +462,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if run:
         recorded = run["config"]
         print(f"run folder {folder}: {recorded['model']} fitted by {recorded['method']} on {recorded['dataset']}")
-        summary = json.loads((folder / "metrics.json").read_text()).get("summary", {})
+        summary = read_json(folder / "metrics.json").get("summary", {})
         rows: list[list[object]] = [["test metric", "mean", "median"]]
         print(_table(rows + [[k, v["mean"], v["median"]] for k, v in summary.items()]))
     config = read_config(checkpoint)
@@ -471,7 +472,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
-        print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
+        print(f"metadata: {json.dumps(read_json(metadata), sort_keys=True)}")
     return 0
 
 

@@ -173,10 +173,10 @@ class NeuralModel(ConfigurableModule, ABC):
             >>> from deepSTRF.models.audio.strf_models import Linear
             >>> model = Linear(n_frequency_bands=2)
             >>> with model.finite_checks():
-            ...     model(torch.full((1, 1, 2, 4), float("nan")))
+            ...     model(torch.full((1, 1, 2, 4), float("nan")))  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            ValueError: Linear: `stimulus` must be finite, got 8 NaN/inf value(s) in a tensor of shape (1, 1, 2, 4); clean or mask the stimulus before the forward pass
+            ValueError: Linear: `stimulus` must be finite, got 8 NaN/inf value(s) in a tensor of shape (1, 1, 2, 4); ...
         """
         previous = self.__dict__.get("check_finite")
         self.check_finite = enabled

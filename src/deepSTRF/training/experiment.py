@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 from deepSTRF.datasets.splits import random_split
 from deepSTRF.models.neural_model import NeuralModel
@@ -265,7 +266,7 @@ def run_experiment(
 def _write_record(out: Path, record: dict[str, Any], is_main: bool) -> None:
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_json(out / "config.json", record)
 
 
 def _finish_folder(
@@ -283,7 +284,7 @@ def _finish_folder(
 ) -> None:
     """Add the checkpoint, the ceiling and STRF scores, and the STRF figure to a finished run folder."""
     metrics_file = out / "metrics.json"
-    payload = json.loads(metrics_file.read_text())
+    payload = read_json(metrics_file)
     payload["best_seed"] = best
     if ceiling is not None:
         payload["ceiling"] = {"per_neuron": {k: listed(v) for k, v in ceiling.items()}, "summary": summarise(ceiling)}
@@ -295,7 +296,7 @@ def _finish_folder(
             "mean": nan_to_none(corr.nanmean()),
             "median": nan_to_none(corr.nanmedian()),
         }
-    metrics_file.write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_json(metrics_file, payload)
     if config.split not in ("kfold", "loso") and isinstance(model, NeuralModel):
         metadata = {
             "dataset": config.dataset,

@@ -112,7 +112,7 @@ class AudioEncodingModel(NeuralModel):
         return self._floating_reference()
 
     def _check_stimulus_shape(self, x: torch.Tensor) -> None:
-        """A spectrogram ``(B, 1, F, T)`` with this model's ``F``, or a waveform ``(B, 1, T_audio)`` with a front-end."""
+        """A spectrogram ``(B, 1, F, T)`` with this model's ``F``; a waveform ``(B, 1, T_audio)`` with a front-end."""
         name = type(self).__name__
         if not isinstance(self.wav2spec, nn.Identity):
             if x.dim() != 3 or x.shape[1] != 1:
