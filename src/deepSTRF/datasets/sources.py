@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deepSTRF.datasets.archive import extract_archive
-from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir
+from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir, redact
 
 ZENODO_API = "https://zenodo.org/api/records"
 OSF_API = "https://api.osf.io/v2/files"
@@ -132,7 +132,7 @@ def ensure_files(
     to_extract = [f for f in missing if f.extract and (root / f.filename).exists()]
     to_download = [f for f in missing if f not in to_extract]
     if to_download and not download:
-        lines = "\n".join(f"  - {f.filename} ({f.description or 'data'}): {f.url}" for f in to_download)
+        lines = "\n".join(f"  - {f.filename} ({f.description or 'data'}): {redact(f.url)}" for f in to_download)
         raise FileNotFoundError(
             f"The {dataset} dataset is not complete in {root}. Missing:\n{lines}\n"
             f"Pass download=True to fetch them, or download them yourself and place them in {root} "

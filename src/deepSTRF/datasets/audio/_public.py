@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_positive_float
-from deepSTRF.datasets.download import DownloadError, get_data_dir
+from deepSTRF.datasets.download import DownloadError, get_data_dir, redact
 from deepSTRF.datasets.sources import RemoteFile
 
 
@@ -42,10 +42,24 @@ def check_timing(dt_ms: float, waveform: bool, audio_fs: float | None) -> tuple[
     return dt_ms, round(hop)
 
 
+#: Environment variable that allows downloading a file whose published checksum cannot be read.
+ENV_ALLOW_UNVERIFIED = "DEEPSTRF_ALLOW_UNVERIFIED"
+
+
+def allow_unverified() -> bool:
+    """Whether ``DEEPSTRF_ALLOW_UNVERIFIED`` is set to a true value (``1``, ``true``, ``yes``)."""
+    return os.environ.get(ENV_ALLOW_UNVERIFIED, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def with_published_checksums(
     files: list[RemoteFile], lookup: Callable[[RemoteFile], tuple[str | None, int | None]]
 ) -> list[RemoteFile]:
-    """Fill in checksums and sizes from the host's API; warn (and download unverified) if it cannot answer."""
+    """Fill in checksums and sizes from the host's API.
+
+    When the host's API cannot answer, the download is refused with a
+    :class:`DownloadError` unless ``DEEPSTRF_ALLOW_UNVERIFIED=1`` opts in to
+    downloading the file unverified (with a warning).
+    """
     out = []
     for f in files:
         if f.checksum is not None:
@@ -54,8 +68,16 @@ def with_published_checksums(
         try:
             checksum, size = lookup(f)
         except (DownloadError, KeyError) as err:
+            if not allow_unverified():
+                raise DownloadError(
+                    f"could not read the published checksum of {f.filename} ({err}), so it cannot be verified; "
+                    f"try again later, or set {ENV_ALLOW_UNVERIFIED}=1 to download it without verification"
+                ) from err
             warnings.warn(
-                f"could not read the published checksum of {f.filename} ({err}); it will be downloaded unverified",
+                redact(
+                    f"could not read the published checksum of {f.filename} ({err}); it will be downloaded "
+                    f"unverified ({ENV_ALLOW_UNVERIFIED} is set)"
+                ),
                 RuntimeWarning,
                 stacklevel=3,
             )
