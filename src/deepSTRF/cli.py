@@ -507,7 +507,8 @@ def _os_error_line(err: OSError) -> str:
     target = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
     reason = err.strerror or _one_line(err)
     if isinstance(err, PermissionError):
-        return f"cannot access {target or 'a file'}: {reason}; choose a folder you can write (e.g. --out/--root) or fix its permissions"
+        where = target or "a file"
+        return f"cannot access {where}: {reason}; choose a folder you can write (--out, --root) or fix its permissions"
     if err.strerror is None or not target:
         return _one_line(err)
     if isinstance(err, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):

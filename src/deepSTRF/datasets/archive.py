@@ -36,7 +36,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-
 #: Default largest total uncompressed size of an archive, in bytes (64 GiB).
 MAX_TOTAL_BYTES = 64 * 2**30
 #: Default largest number of members of an archive.
