@@ -24,6 +24,7 @@ Example:
     torch.Size([3])
 """
 
+from deepSTRF.metrics._masked import MetricWarning
 from deepSTRF.metrics.coherence import coherence
 from deepSTRF.metrics.correlation import corrcoef, fve
 from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackknife_ci
@@ -33,6 +34,7 @@ from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
 
 __all__ = [
     "ConfidenceInterval",
+    "MetricWarning",
     "bootstrap_ci",
     "cc_max",
     "coherence",
