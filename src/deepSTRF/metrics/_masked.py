@@ -70,7 +70,7 @@ def warn_one_trial(responses: torch.Tensor) -> None:
             "responses with one trial (R = 1): it needs at least 2 repeats of a stimulus, so it returns NaN; "
             "pass the single trials (B, N, R, T), not their mean",
             MetricWarning,
-            stacklevel=2,
+            stacklevel=1,  # one location: shown once per process under the default filter
         )
 
 
@@ -81,7 +81,7 @@ def warn_no_valid(count: torch.Tensor) -> None:
             "some neurons have no valid position (every target value is missing (NaN) or masked out), so their "
             "score is NaN; check the mask and the responses of those neurons",
             MetricWarning,
-            stacklevel=2,
+            stacklevel=1,  # one location: shown once per process under the default filter
         )
 
 

@@ -54,6 +54,7 @@ import torch
 
 from deepSTRF._io import _ACTIVE, fsync_dir, remove_stale, stale_siblings, temp_sibling, write_synced
 from deepSTRF._optional import require
+from deepSTRF._validation import check_device
 from deepSTRF._version import __version__
 from deepSTRF.models.configurable import (
     ConfigurableModule,
@@ -349,6 +350,10 @@ def _resolve_folder(
     repo_id_or_path: str | Path, cache_dir: str | Path | None, revision: str | None, token: str | None
 ) -> Path:
     """A local checkpoint folder, downloading a Hub repository snapshot if needed."""
+    if not isinstance(repo_id_or_path, (str, os.PathLike)):
+        raise TypeError(
+            f"`repo_id_or_path` must be a folder path or a Hub id 'owner/name', got {type(repo_id_or_path).__name__}"
+        )
     path = Path(repo_id_or_path)
     if not path.exists():
         recover_interrupted_save(path)
@@ -476,7 +481,7 @@ def load_checkpoint(
         isinstance(extra_kwargs, dict) and all(isinstance(k, str) for k in extra_kwargs)
     ):
         raise TypeError(f"`extra_kwargs` must be a dict with string keys or None, got {type(extra_kwargs).__name__}")
-    device = torch.device(map_location)
+    device = check_device("map_location", map_location)
     folder = _resolve_folder(repo_id_or_path, cache_dir, revision, token)
     config = read_config(folder)
     model_cls = _model_class(config["model_class"], cls, folder / CONFIG_NAME)
