@@ -232,14 +232,16 @@ def save_pretrained_to_dir(
     if metadata is not None:
         files.append((METADATA_NAME, (json.dumps(metadata, indent=2) + "\n").encode("utf-8")))
     files.append((CARD_NAME, card.encode("utf-8")))
-    # config.json is written last: a staging folder holding it is complete
-    files.append((CONFIG_NAME, (json.dumps(config, indent=2, allow_nan=False) + "\n").encode("utf-8")))
+    config_bytes = (json.dumps(config, indent=2, allow_nan=False) + "\n").encode("utf-8")
     staging = temp_sibling(save_dir, "partial")
     _ACTIVE.add(staging)
     try:
         os.mkdir(staging)
         for name, data in files:
             write_synced(staging / name, data)
+        # config.json appears last and whole (renamed into place): a staging folder holding it is complete
+        write_synced(staging / f"{CONFIG_NAME}.tmp", config_bytes)
+        os.replace(staging / f"{CONFIG_NAME}.tmp", staging / CONFIG_NAME)
         fsync_dir(staging)
         _install(staging, save_dir)
     except BaseException:
