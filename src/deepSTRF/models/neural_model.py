@@ -131,7 +131,7 @@ class NeuralModel(ConfigurableModule, ABC):
         x = stimulus
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
             x = self._convert_stimulus(x)
-        if x.dim() == 0 or x.shape[-1] == 0:
+        if not x.shape or x.shape[-1] == 0:
             raise ValueError(
                 f"{type(self).__name__}: `stimulus` must have a time axis with T >= 1 bins (last axis), "
                 f"got shape {tuple(x.shape)}"

@@ -113,16 +113,19 @@ class AudioEncodingModel(NeuralModel):
 
     def _check_stimulus_shape(self, x: torch.Tensor) -> None:
         """A spectrogram ``(B, 1, F, T)`` with this model's ``F``; a waveform ``(B, 1, T_audio)`` with a front-end."""
-        name = type(self).__name__
-        if not isinstance(self.wav2spec, nn.Identity):
-            if x.dim() != 3 or x.shape[1] != 1:
+        modules = self._modules  # direct look-ups: this runs on every call
+        shape = x.shape
+        if not isinstance(modules["wav2spec"], nn.Identity):
+            if len(shape) != 3 or shape[1] != 1:
                 raise ValueError(
-                    f"{name} has a waveform front-end: `stimulus` must be a mono waveform (B, 1, T_audio), "
-                    f"got shape {tuple(x.shape)}"
+                    f"{type(self).__name__} has a waveform front-end: `stimulus` must be a mono waveform "
+                    f"(B, 1, T_audio), got shape {tuple(shape)}"
                 )
             return
-        channels = getattr(self.prefiltering, "in_channels", 1)
-        if x.dim() != 4 or x.shape[1] != channels or x.shape[2] != self.F:
+        prefilter = modules["prefiltering"]
+        channels = 1 if isinstance(prefilter, nn.Identity) else getattr(prefilter, "in_channels", 1)
+        if len(shape) != 4 or shape[1] != channels or shape[2] != self.F:
+            name = type(self).__name__
             hint = ""
             if x.dim() == 3 and x.shape[1] == self.F:
                 hint = "; add the channel axis with `stimulus.unsqueeze(1)`"
