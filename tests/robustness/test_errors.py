@@ -400,3 +400,21 @@ CONVERSIONS = [
     ("nested list", np.zeros((1, 1, F, 5)).tolist(), torch.float32),
 ]
 # fmt: on
+
+
+def test_a_cuda_saved_training_state_resumes_on_a_cpu_machine(tmp_path, monkeypatch):
+    """A state whose tensors were saved from ``cuda:0`` (the file's location tags say so) loads on a CPU."""
+    fitter(checkpoint_dir=tmp_path).fit(data())
+    state = torch.load(tmp_path / "training_state.pt", weights_only=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(state, tmp_path / "training_state.pt")
+    if not torch.cuda.is_available():  # the fixture is real: plain torch.load refuses it here
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "training_state.pt", weights_only=True)
+    loaded = load_state(tmp_path / "training_state.pt")["model"]
+    assert loaded and all(t.device.type == "cpu" for t in loaded.values())
+    resumed = Fitter(
+        lin(), FitConfig(max_epochs=2, batch_size=2), device="cpu", checkpoint_dir=tmp_path, progress=False
+    )
+    assert resumed.fit(data()).epochs_run == 2
