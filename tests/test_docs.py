@@ -18,6 +18,8 @@ import deepSTRF
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
+pytestmark = pytest.mark.integration
+
 pytest.importorskip("mkdocs")
 pytest.importorskip("mkdocstrings_handlers.python")
 

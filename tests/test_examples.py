@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
+pytestmark = pytest.mark.integration
+
 pytest.importorskip("matplotlib")
 
 #: script -> files it must write (relative to --out)

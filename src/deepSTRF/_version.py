@@ -1,2 +1,2 @@
 #: The version of the installed deepSTRF package (``major.minor.patch``).
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -112,12 +112,13 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default_dataset: str |
     )
 
 
-# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig()
+# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig(), and the
+# choices of a field from the lists of training.config and training.run_config (see `_choices`)
 _SPLIT_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--split",
         "split",
-        {"choices": ("canonical", "random", "kfold", "loso")},
+        {},
         "canonical: the dataset's train/test split; random: --test-fraction of the stimuli for test; "
         "kfold/loso: cross-validation",
     ),
@@ -135,7 +136,7 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--method",
         "method",
-        {"choices": ("gd", "ridge")},
+        {},
         "gd: gradient descent; ridge: closed-form ridge STRF of a linear model",
     ),
     (
@@ -147,18 +148,13 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     ("--ridge-folds", "ridge_folds", {"type": int, "metavar": "K"}, "cross-validation folds of the ridge penalty"),
 ]
 _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
-    ("--loss", "loss", {"choices": ("mse", "poisson", "poisson_log")}, "training loss"),
-    ("--target", "target", {"choices": ("psth", "trials")}, "fit the trial mean (psth) or every trial"),
-    ("--optimizer", "optimizer", {"choices": ("adam", "adamw", "sgd")}, "optimiser"),
+    ("--loss", "loss", {}, "training loss"),
+    ("--target", "target", {}, "fit the trial mean (psth) or every trial"),
+    ("--optimizer", "optimizer", {}, "optimiser"),
     ("--lr", "lr", {"type": float}, "learning rate"),
     ("--weight-decay", "weight_decay", {"type": float}, "weight decay"),
     ("--momentum", "momentum", {"type": float}, "SGD momentum"),
-    (
-        "--scheduler",
-        "scheduler",
-        {"type": _none_or_text, "choices": (None, "plateau", "cosine"), "metavar": "{none,plateau,cosine}"},
-        "learning-rate schedule",
-    ),
+    ("--scheduler", "scheduler", {"type": _none_or_text}, "learning-rate schedule"),
     ("--epochs", "max_epochs", {"type": int, "metavar": "N"}, "maximum number of epochs"),
     (
         "--patience",
@@ -166,7 +162,7 @@ _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
         {"type": _optional_int, "metavar": "N"},
         "epochs without validation improvement before stopping, or 'none'",
     ),
-    ("--metric", "metric", {"choices": ("cc", "ccnorm", "feve", "fve", "loss")}, "validation metric"),
+    ("--metric", "metric", {}, "validation metric"),
     ("--min-delta", "min_delta", {"type": float}, "smallest validation improvement that counts"),
     ("--batch-size", "batch_size", {"type": int, "metavar": "B"}, "stimuli per step, over all processes"),
     ("--grad-clip", "grad_clip", {"type": _optional_float, "metavar": "NORM"}, "clip the gradient norm, or 'none'"),
@@ -178,10 +174,31 @@ _TRAINING_FLAGS = [
 ]
 
 
+def _choices() -> dict[str, tuple[Any, ...]]:
+    """The accepted values of each field with a fixed set, from the one list the configuration checks."""
+    from deepSTRF.training.config import LOSSES, OPTIMIZERS, SCHEDULERS, TARGETS, VALIDATION_METRICS
+    from deepSTRF.training.run_config import METHODS, SPLITS
+
+    return {
+        "split": SPLITS,
+        "method": METHODS,
+        "loss": LOSSES,
+        "target": TARGETS,
+        "optimizer": OPTIMIZERS,
+        "scheduler": (None, *SCHEDULERS),
+        "metric": VALIDATION_METRICS,
+    }
+
+
 def _add_table(group: Any, table: list[tuple[str, str, dict[str, Any], str]], defaults: Any) -> None:
+    choices = _choices()
     for flag, field, keywords, text in table:
         default = getattr(defaults, field)
         shown = "none" if default is None else default
+        if field in choices:
+            keywords = {**keywords, "choices": choices[field]}
+            if None in choices[field]:
+                keywords["metavar"] = "{" + ",".join("none" if c is None else c for c in choices[field]) + "}"
         group.add_argument(flag, dest=field, default=default, help=f"{text} (default: {shown})", **keywords)
 
 
@@ -261,6 +278,9 @@ def _add_fit_parser(commands: Any) -> None:
 
 
 def _add_other_parsers(commands: Any) -> None:
+    from deepSTRF.training.config import VALIDATION_METRICS
+    from deepSTRF.training.objectives import DEFAULT_METRICS
+
     p = commands.add_parser(
         "evaluate",
         help="score a fitted model on a dataset",
@@ -279,8 +299,8 @@ def _add_other_parsers(commands: Any) -> None:
     p.add_argument(
         "--metrics",
         nargs="+",
-        choices=["ccnorm", "cc", "feve", "fve", "loss"],
-        default=["ccnorm", "cc", "feve", "fve"],
+        choices=VALIDATION_METRICS,
+        default=list(DEFAULT_METRICS),
         help="metrics to compute (default: %(default)s)",
     )
     p.add_argument("--batch-size", type=int, default=8, metavar="B", help="stimuli per batch (default: %(default)s)")
@@ -489,6 +509,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model class: {config['model_class']}")
     print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
+    if config.get("data"):
+        print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
         print(f"metadata: {json.dumps(read_json(metadata), sort_keys=True)}")

@@ -19,7 +19,7 @@ def _signals(seed: int, b: int, n: int, t: int) -> tuple[np.ndarray, np.ndarray]
 def test_single_stimulus_equals_scipy(nperseg, noverlap):
     pred, target = _signals(0, 1, 3, 200)
     freqs, coh = coherence(
-        torch.from_numpy(pred), torch.from_numpy(target), fs=50.0, nperseg=nperseg, noverlap=noverlap
+        torch.from_numpy(pred), torch.from_numpy(target), dt_ms=20.0, nperseg=nperseg, noverlap=noverlap
     )
     for j in range(3):
         f_ref, c_ref = signal.coherence(
@@ -98,11 +98,28 @@ def test_errors():
         coherence(p, x, nperseg=16, noverlap=16)
     with pytest.raises(ValueError, match="`noverlap` must be an int >= 0, got -1"):
         coherence(p, x, nperseg=16, noverlap=-1)
-    with pytest.raises(ValueError, match="`fs` must be > 0, got 0"):
-        coherence(p, x, fs=0)
+    with pytest.raises(ValueError, match="`dt_ms` must be > 0, got 0"):
+        coherence(p, x, dt_ms=0)
     with pytest.raises(TypeError, match="`nperseg` must be an int, got float"):
         coherence(p, x, nperseg=16.0)
     with pytest.raises(ValueError, match="`reduction` must be one of"):
         coherence(p, x, nperseg=16, reduction="max")
     with pytest.raises(ValueError, match=r"`target` must have shape \(B, N, R, T\)"):
         coherence(p, torch.zeros(1, 2, 3, 41), nperseg=16)
+
+
+def test_fs_is_a_deprecated_spelling_of_the_bin_rate():
+    pred, target = _signals(2, 1, 2, 128)
+    p, x = torch.from_numpy(pred), torch.from_numpy(target)
+    freqs, coh = coherence(p, x, dt_ms=20.0, nperseg=32)
+    with pytest.warns(DeprecationWarning, match=r"`fs` is deprecated, use `dt_ms` \(= 1000 / fs\)"):
+        old_freqs, old_coh = coherence(p, x, fs=50.0, nperseg=32)
+    torch.testing.assert_close(old_freqs, freqs)
+    torch.testing.assert_close(old_coh, coh)
+    assert float(freqs[-1]) == 25.0  # Nyquist of 20 ms bins, in Hz
+    cycles, _ = coherence(p, x, nperseg=32)
+    assert float(cycles[-1]) == 0.5  # no bin width: cycles per bin
+    with pytest.raises(TypeError, match=r"got both `fs` \(deprecated\) and `dt_ms`"):
+        coherence(p, x, dt_ms=20.0, fs=50.0, nperseg=32)
+    with pytest.raises(ValueError, match=r"`dt_ms` must be > 0, got -1"):
+        coherence(p, x, dt_ms=-1.0, nperseg=32)

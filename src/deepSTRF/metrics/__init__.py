@@ -31,9 +31,13 @@ from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackkni
 from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.noise import explainable_variance, noise_power, signal_power, snr
 from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
+from deepSTRF.metrics.registry import LOSSES, METRICS, MetricInfo
 
 __all__ = [
+    "LOSSES",
+    "METRICS",
     "ConfidenceInterval",
+    "MetricInfo",
     "MetricWarning",
     "bootstrap_ci",
     "cc_max",

@@ -5,7 +5,10 @@ A checkpoint is a folder holding
 - ``config.json``: ``{"format": "deepSTRF-checkpoint", "format_version": 1,
   "library_version", "model_class", "dtype", "init_kwargs"}``, where
   ``init_kwargs`` are the model's recorded constructor arguments, library
-  modules among them nested as ``{"__module__", "kwargs"}`` entries;
+  modules among them nested as ``{"__module__", "kwargs"}`` entries, and, when
+  the model knows them, ``"data": {"dt_ms", "audio_fs"}``: the time base of the
+  data it was fitted on (see :attr:`~deepSTRF.models.neural_model.NeuralModel.data_spec`;
+  optional, so checkpoints written without it still load);
 - ``model.safetensors``: the ``state_dict`` (nothing is ever unpickled);
 - ``metadata.json`` (optional): free JSON information, e.g. scores;
 - ``README.md``: a model card.
@@ -59,6 +62,7 @@ from deepSTRF._version import __version__
 from deepSTRF.models.configurable import (
     ConfigurableModule,
     class_path,
+    current_names,
     decode_value,
     encode_value,
     find_unserialisable,
@@ -67,10 +71,21 @@ from deepSTRF.models.configurable import (
 
 _M = TypeVar("_M", bound=ConfigurableModule)
 
+#: Value of the ``"format"`` entry that marks a deepSTRF checkpoint configuration.
 FORMAT = "deepSTRF-checkpoint"
+#: Newest ``"format_version"`` this library reads and the one it writes.
 FORMAT_VERSION = 1
-CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME = "config.json", "model.safetensors", "metadata.json", "README.md"
+#: File holding the configuration (class, dtype, constructor arguments).
+CONFIG_NAME = "config.json"
+#: File holding the weights (safetensors, never pickled).
+WEIGHTS_NAME = "model.safetensors"
+#: Optional file holding free JSON information (scores, data settings...).
+METADATA_NAME = "metadata.json"
+#: The model card shown by the Hugging Face Hub.
+CARD_NAME = "README.md"
 _FILES = (CONFIG_NAME, WEIGHTS_NAME, METADATA_NAME, CARD_NAME)
+#: Keys of the optional ``"data"`` entry of ``config.json``: the model's data time base.
+DATA_KEYS = ("dt_ms", "audio_fs")
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
@@ -214,6 +229,10 @@ def save_pretrained_to_dir(
         "dtype": _model_dtype(model),
         "init_kwargs": init_kwargs,
     }
+    # NeuralModel (above this module) defines `data_spec`; other configurable modules have none.
+    data_spec = getattr(model, "data_spec", None)
+    if data_spec:
+        config["data"] = dict(data_spec)
     missing = find_unserialisable(init_kwargs) + _unloadable_classes(init_kwargs)
     if missing:
         warnings.warn(
@@ -401,6 +420,12 @@ def _check_config(config: Any, file: Path) -> dict[str, Any]:
         raise ValueError(f"{file} records dtype {config['dtype']!r}; expected one of {list(_DTYPES)}")
     if not isinstance(config.get("init_kwargs"), dict):
         raise ValueError(f"{file} has no valid 'init_kwargs' entry")
+    data = config.get("data", {})
+    if not isinstance(data, dict) or not all(
+        key in DATA_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        for key, value in data.items()
+    ):
+        raise ValueError(f"{file} has an invalid 'data' entry {data!r}; expected positive numbers under {DATA_KEYS}")
     return config
 
 
@@ -498,7 +523,7 @@ def load_checkpoint(
                     f"cannot rebuild constructor argument {name!r} from {folder} (pass it with `extra_kwargs`): {err}"
                 ) from err
     try:
-        model = model_cls(**kwargs, **extra)
+        model = model_cls(**current_names(model_cls, kwargs), **extra)
     except TypeError as err:
         raise TypeError(f"cannot rebuild {model_cls.__name__} from {folder}: {err}") from err
 
@@ -524,6 +549,8 @@ def load_checkpoint(
     if shapes:
         raise ValueError(f"weights in {weights_file} have the wrong shapes (file vs model): {shapes}")
     model.load_state_dict(state, strict=strict)
+    if config.get("data"):
+        cast(Any, model).set_data_spec(**config["data"])  # only a NeuralModel saves "data"
     metadata_file = folder / METADATA_NAME
     metadata = _read_json(metadata_file, "metadata") if metadata_file.is_file() else {}
     return model.eval(), metadata

@@ -31,6 +31,7 @@ was built with are recorded, so :meth:`NeuralModel.save_pretrained` and
 
 from __future__ import annotations
 
+import math
 from abc import ABC
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,9 +42,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepSTRF._validation import check_int
+from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.models.checkpoint import load_checkpoint, save_pretrained_to_dir, upload_pretrained
 from deepSTRF.models.configurable import ConfigurableModule
+from deepSTRF.models.wav2spec._base import WaveformFrontEnd
 
 _M = TypeVar("_M", bound="NeuralModel")
 
@@ -94,6 +96,7 @@ class NeuralModel(ConfigurableModule, ABC):
         self.prefiltering = nn.Identity()
         self.core = nn.Identity()
         self.register_module("readout", None)
+        self._data_spec: dict[str, float] = {}
 
     def __call__(self, stimulus: Any, *args: Any, **kwargs: Any) -> Any:
         return super().__call__(self.check_stimulus(stimulus), *args, **kwargs)
@@ -221,6 +224,84 @@ class NeuralModel(ConfigurableModule, ABC):
             slot = getattr(self, name)
             if not isinstance(slot, nn.Module):
                 raise TypeError(f"{type(self).__name__}.{name} must be an nn.Module, got {type(slot).__name__}")
+
+    @property
+    def data_spec(self) -> dict[str, float]:
+        """The time base of the data the model is for: ``{"dt_ms": ..., "audio_fs": ...}``, the keys known.
+
+        ``dt_ms`` is the response bin width in ms, ``audio_fs`` the sample rate in Hz of a
+        waveform input. A waveform front-end (``wav2spec``) fixes both; otherwise they are
+        what :meth:`set_data_spec` recorded (the Fitter records its training data's).
+        Checkpoints save them, and evaluation refuses data on another time base.
+
+        Example:
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> model = Linear(n_frequency_bands=8, temporal_window_size=3)
+            >>> model.data_spec
+            {}
+            >>> model.set_data_spec(dt_ms=5.0)
+            >>> model.data_spec
+            {'dt_ms': 5.0}
+        """
+        spec = dict(self.__dict__.get("_data_spec", {}))
+        if isinstance(self.wav2spec, WaveformFrontEnd):
+            spec.update(dt_ms=self.wav2spec.dt_ms, audio_fs=self.wav2spec.audio_fs)
+        return spec
+
+    def set_data_spec(self, dt_ms: float | None = None, audio_fs: float | None = None) -> None:
+        """Record the bin width (and, for waveform input, the sample rate) of the model's data.
+
+        Args:
+            dt_ms: Response bin width in ms; ``None`` leaves it as it is.
+            audio_fs: Sample rate in Hz of waveform stimuli; ``None`` leaves it as it is.
+
+        Raises:
+            TypeError: If a value is not a real number.
+            ValueError: If a value is not positive, or differs from what the waveform front-end fixes.
+        """
+        values = {"dt_ms": dt_ms, "audio_fs": audio_fs}
+        given = {name: check_positive_float(name, value) for name, value in values.items() if value is not None}
+        front_end = self.wav2spec
+        if isinstance(front_end, WaveformFrontEnd):
+            for name, value in given.items():
+                fixed = getattr(front_end, name)
+                if not math.isclose(value, fixed, rel_tol=1e-9):
+                    raise ValueError(
+                        f"`{name}` must be {fixed:g}, the value of the model's {type(front_end).__name__} "
+                        f"front-end, got {value:g}"
+                    )
+        self.__dict__.setdefault("_data_spec", {}).update(given)
+
+    def check_data_spec(self, data: dict[str, float | None], source: str = "the data") -> None:
+        """Raise if ``data``'s time base differs from the model's (:attr:`data_spec`).
+
+        Values unknown on either side are not compared; ``audio_fs`` is compared only when
+        both are known (spectrogram data has none).
+
+        Args:
+            data: ``{"dt_ms": ..., "audio_fs": ...}`` of the data (missing keys or ``None`` values are unknown).
+            source: What the data is, for the message (e.g. ``"dataset 'ns1'"``).
+
+        Raises:
+            ValueError: If a known value differs, naming both.
+
+        Example:
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> model = Linear(n_frequency_bands=8, temporal_window_size=3)
+            >>> model.set_data_spec(dt_ms=5.0)
+            >>> model.check_data_spec({"dt_ms": 10.0}, "dataset 'simulated'")
+            Traceback (most recent call last):
+            ...
+            ValueError: Linear expects dt_ms=5 (the data it was fitted on) but dataset 'simulated' has dt_ms=10
+        """
+        units = {"dt_ms": "", "audio_fs": " Hz"}
+        for name, mine in self.data_spec.items():
+            theirs = data.get(name)
+            if theirs is not None and not math.isclose(mine, theirs, rel_tol=1e-9):
+                raise ValueError(
+                    f"{type(self).__name__} expects {name}={mine:g}{units[name]} (the data it was fitted on) "
+                    f"but {source} has {name}={theirs:g}{units[name]}"
+                )
 
     def count_trainable_params(self) -> int:
         """Return the number of parameter elements with ``requires_grad=True`` (shared ones once)."""

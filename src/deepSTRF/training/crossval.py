@@ -42,14 +42,11 @@ from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.fitter import Fitter
 from deepSTRF.training.loggers import make_logger
-from deepSTRF.training.objectives import pad_cat, score_split
+from deepSTRF.training.objectives import DEFAULT_METRICS, pad_cat, score_split
 from deepSTRF.training.results import RunResult, nan_to_none, write_scores
 from deepSTRF.training.seeding import seed_everything
 
 __all__ = ["DEFAULT_METRICS", "Fold", "cross_validate", "run_seeds", "validation_split"]
-
-#: Metrics reported for test stimuli.
-DEFAULT_METRICS = ("ccnorm", "cc", "feve", "fve")
 
 
 @dataclass(frozen=True)

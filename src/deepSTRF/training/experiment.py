@@ -34,7 +34,9 @@ from deepSTRF._version import __version__
 from deepSTRF.datasets.splits import random_split
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.registry import build_model
+from deepSTRF.training.config import metric_mode
 from deepSTRF.training.crossval import DEFAULT_METRICS, cross_validate, run_seeds, validation_split
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import barrier, init_distributed
 from deepSTRF.training.fitter import FitResult, Fitter
 from deepSTRF.training.ground_truth import effective_strfs, true_rate_scores
@@ -123,6 +125,7 @@ def _fit_ridge(
         device=config.device,
     )
     model = ridge_to_linear(result, dtype=torch.get_default_dtype())
+    match_data_spec(model, dataset, record=True)
     fitter = Fitter(model, config.fit, device=config.device, progress=False)
     seed = config.seeds[0]
     run = RunResult(seeds=[seed], per_seed={seed: fitter.evaluate(Subset(dataset, test), DEFAULT_METRICS)})
@@ -141,7 +144,7 @@ def _best_seed(run: RunResult, metric: str) -> int:
     scores = {s: run.fits[s][0].best_score for s in run.seeds if math.isfinite(run.fits[s][0].best_score)}
     if not scores:
         return run.seeds[0]
-    pick = min if metric == "loss" else max
+    pick = max if metric_mode(metric) == "max" else min
     return pick(scores, key=lambda s: scores[s])
 
 

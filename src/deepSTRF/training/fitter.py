@@ -30,10 +30,11 @@ from tqdm import tqdm
 
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
-from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler
+from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler, metric_mode
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, make_loader
 from deepSTRF.training.loggers import TrainingLogger
-from deepSTRF.training.objectives import batch_mask, batch_target, pad_cat, score_split, summed_loss
+from deepSTRF.training.objectives import DEFAULT_METRICS, batch_mask, batch_target, pad_cat, score_split, summed_loss
 from deepSTRF.training.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["FitResult", "Fitter", "NonFiniteLossError"]
@@ -175,7 +176,7 @@ class Fitter:
         self.optimizer = build_optimizer(model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
         keys = BestWeights.neuron_axis_keys(model) if config.per_neuron_best else []
-        mode = "min" if config.metric == "loss" else "max"
+        mode = metric_mode(config.metric)
         self._net: nn.Module = model
         if self.ctx.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -295,22 +296,21 @@ class Fitter:
             mask = all_gather_padded(mask, self.ctx, fill=0.0)
         return pred, resp, mask > 0.5
 
-    def evaluate(
-        self, data: Dataset | DataLoader, metrics: Sequence[str] = ("ccnorm", "cc", "feve", "fve")
-    ) -> dict[str, torch.Tensor]:
+    def evaluate(self, data: Dataset | DataLoader, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, torch.Tensor]:
         """Per-neuron metrics of the model on a whole split.
 
         Args:
             data: See :meth:`predict`.
-            metrics: Names among ``'cc'``, ``'ccnorm'``, ``'feve'``, ``'fve'`` and ``'loss'``
-                (each computed once over all stimuli of the split).
+            metrics: Names among :data:`~deepSTRF.training.config.VALIDATION_METRICS` (the registered
+                :data:`deepSTRF.metrics.METRICS` and ``'loss'``), each computed once over all stimuli of the split.
 
         Returns:
             ``{name: (N,) tensor on CPU}``; NaN for a neuron a metric cannot score
             (e.g. normalised scores need repeated trials).
 
         Raises:
-            ValueError: If a metric name is unknown.
+            ValueError: If a metric name is unknown, or the data's ``dt_ms`` / ``audio_fs`` differs from the
+                model's :attr:`~deepSTRF.models.neural_model.NeuralModel.data_spec`.
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -321,6 +321,7 @@ class Fitter:
             >>> {name: tuple(values.shape) for name, values in scores.items()}
             {'cc': (3,), 'loss': (3,)}
         """
+        match_data_spec(self.model, data, record=False)
         pred, resp, mask = self.predict(data)
         return {name: score_split(name, pred, resp, mask, self.config.loss).cpu() for name in metrics}
 
@@ -387,7 +388,8 @@ class Fitter:
                 then holds the weights of the best epoch so far and the state file of the
                 last completed epoch is left as it was.
             ValueError: If ``per_neuron_best`` or the ``'plateau'`` scheduler is used without
-                ``val``, or a saved training state does not match the configuration.
+                ``val``, a saved training state does not match the configuration, or the model
+                records another ``dt_ms`` / ``audio_fs`` than ``train`` (which it records otherwise).
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -402,6 +404,7 @@ class Fitter:
             True
         """
         cfg = self.config
+        match_data_spec(self.model, train, record=True, source="the training data")
         if val is None and (cfg.per_neuron_best or cfg.scheduler == "plateau"):
             raise ValueError("`per_neuron_best` and the 'plateau' scheduler need validation data (`val`)")
         _check_not_empty("train", train)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._aa1_files import (
@@ -114,7 +115,7 @@ class CRCNSAA1Dataset(NeuralDataset):
     (pre-onset and post-stimulus spikes are not counted; trials without spikes are zero trials).
     A (stimulus, unit) pair without a spike file is missing.
 
-    Spectrogram mode: causal mel spectrogram, ``n_mels`` bands from ``f_min_hz`` to ``f_max_hz``
+    Spectrogram mode: causal mel spectrogram, ``n_frequency_bands`` bands from ``f_min_hz`` to ``f_max_hz``
     (default 32 bands, 250 Hz to 8 kHz, the band of the flat ripples), a Hann window of ``window_ms``
     ending with each bin, power spectrum, then ``compression`` (``'cube_root'``, ``'log'`` = natural
     log of power + 1e-6, or ``'none'``). Waveform mode: the 32 kHz audio (resampled to ``audio_fs``)
@@ -139,7 +140,7 @@ class CRCNSAA1Dataset(NeuralDataset):
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         stim_types: Stimulus types to load, among ``'conspecific'`` and ``'flatrip'``.
         areas: Areas to load, among ``'Field_L'`` and ``'MLd'``.
-        n_mels: Number of mel bands.
+        n_frequency_bands: Number of mel bands (``n_mels`` is its deprecated spelling).
         f_min_hz: Lowest mel edge.
         f_max_hz: Highest mel edge.
         window_ms: STFT window length.
@@ -155,6 +156,7 @@ class CRCNSAA1Dataset(NeuralDataset):
         'CRCNSAA1Dataset'
     """
 
+    @accepts_old_names(n_mels="n_frequency_bands")
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -167,7 +169,7 @@ class CRCNSAA1Dataset(NeuralDataset):
         audio_fs: float = 32000.0,
         stim_types: Sequence[str] = STIM_TYPES,
         areas: Sequence[str] = ("Field_L", "MLd"),
-        n_mels: int = 32,
+        n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
         window_ms: float = 10.0,
@@ -179,7 +181,7 @@ class CRCNSAA1Dataset(NeuralDataset):
             if isinstance(values, str) or not values or any(v not in allowed for v in values):
                 raise ValueError(f"`{name}` must be a non-empty list of {list(allowed)}, got {values!r}")
         check_choice("compression", compression, ["cube_root", "log", "none"])
-        n_mels = check_int("n_mels", n_mels)
+        n_bands = check_int("n_frequency_bands", n_frequency_bands)
         f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
         window_ms = check_positive_float("window_ms", window_ms)
         if f_min_hz >= f_max_hz:
@@ -199,9 +201,9 @@ class CRCNSAA1Dataset(NeuralDataset):
                         sr,
                         dt_ms,
                         n_bins,
-                        n_mels=n_mels,
-                        f_min=f_min_hz,
-                        f_max=f_max_hz,
+                        n_mels=n_bands,
+                        f_min_hz=f_min_hz,
+                        f_max_hz=f_max_hz,
                         window_ms=window_ms,
                         power=2.0,
                     )
@@ -259,7 +261,7 @@ class CRCNSAA1Dataset(NeuralDataset):
             name="CRCNS-AA1",
             info={
                 "stimulus": "waveform" if waveform else "causal mel spectrogram",
-                "n_mels": n_mels,
+                "n_frequency_bands": n_bands,
                 "f_range_hz": (f_min_hz, f_max_hz),
                 "window_ms": window_ms,
                 "compression": compression,
