@@ -53,8 +53,8 @@ def temp_sibling(path: Path, kind: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name == "nt":
+        return True  # on Windows os.kill(pid, 0) would send CTRL_C_EVENT: never guess, keep the files
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
