@@ -193,7 +193,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ...     try:
         ...         read_json(Path(tmp, "m.json"))
         ...     except CorruptFileError as err:
-        ...         print(str(err).split(tmp)[1][:28])
+        ...         print(str(err).split(tmp)[1][:25])
         /m.json is not valid JSON
     """
     path = Path(path)

@@ -154,7 +154,7 @@ class NeuralModel(ConfigurableModule, ABC):
             tensor = x
         else:
             try:
-                tensor = torch.as_tensor(np.asarray(x) if not isinstance(x, np.ndarray) else x)
+                tensor = torch.as_tensor(np.asarray(x))
             except (TypeError, ValueError, RuntimeError) as err:
                 raise TypeError(
                     f"{type(self).__name__}: `stimulus` must be a floating-point tensor (or real array-like), "
