@@ -144,7 +144,7 @@ def write_scores(folder: str | Path, scores: dict[str, torch.Tensor], extra: dic
     """Write per-neuron scores to ``folder/metrics.json`` (with a summary and ``extra``) and ``folder/metrics.csv``.
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     write_scores(tmp, {"cc": torch.tensor([0.25, 0.5])})
         ...     json.loads((Path(tmp) / "metrics.json").read_text())["summary"]["cc"]["median"]
