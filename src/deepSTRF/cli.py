@@ -311,8 +311,11 @@ def _add_other_parsers(commands: Any) -> None:
     p = commands.add_parser(
         "datasets",
         help="list the public datasets",
-        description="List the datasets with their sizes, sources and citations.",
+        description="List the datasets with their sizes, access, parts, sources and citations; with --verify, "
+        "re-check a downloaded copy against the structure and counts its loader assumes.",
     )
+    p.add_argument("--verify", default=None, metavar="NAME", help="verify the downloaded copy of this dataset")
+    p.add_argument("--root", type=Path, default=None, metavar="DIR", help="dataset folder for --verify")
     p.set_defaults(handler=_cmd_datasets)
 
     p = commands.add_parser(
@@ -330,6 +333,14 @@ def _add_other_parsers(commands: Any) -> None:
         help="destination folder (default: <DEEPSTRF_DATA_DIR or the platform cache>/<name>)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--part",
+        action="append",
+        default=None,
+        metavar="PART",
+        help="download only this part (an area, an animal; repeat for several; see `deepstrf datasets`)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would be fetched and its size, fetch nothing")
     p.set_defaults(handler=_cmd_download)
 
     p = commands.add_parser(
@@ -455,27 +466,62 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_datasets(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import list_datasets
+def _size_text(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from deepSTRF.datasets.catalog import get_loader, list_datasets
+
+    if args.verify is not None:
+        loader = get_loader(args.verify)
+        verify = getattr(loader, "verify", None)
+        if verify is None:
+            raise _UsageError(f"{args.verify} has no verify(); nothing to check")
+        report = verify(args.root)
+        print(report)
+        return 0 if report.ok else 1
     print("simulated: embedded, generated on the fly (no download)")
     print("  neurons with known STRFs, Poisson trials; the default of `deepstrf fit`")
     for info in list_datasets():
-        account = "; free account needed" if info.needs_account else ""
+        account = "; free CRCNS account needed" if info.needs_account else "; open access"
         print(f"{info.name}: {info.size}{account}")
         print(f"  {info.description}")
         print(f"  {info.url} ({info.licence})")
+        if info.parts:
+            print(f"  parts: {', '.join(info.part_names)}")
         for citation in info.citations:
             print(f"  cite: {citation}")
     return 0
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import download_dataset
+    from deepSTRF.datasets import catalog
 
     if args.name.lower() == "simulated":
         raise _UsageError("the simulated dataset is generated on the fly; there is nothing to download")
-    folder = download_dataset(args.name, args.root, progress=not args.no_progress)
+    if args.dry_run:
+        entry = catalog.get_dataset_info(args.name)
+        folder = catalog.dataset_folder(args.name, args.root)
+        plan = catalog.plan_download(args.name, args.root, parts=args.part)
+        print(f"{entry.name} ({entry.access} access) into {folder}: {len(plan)} file(s) to fetch")
+        for f in plan:
+            size = f.size if f.size is not None else f.approx_size
+            approx = "" if f.size is not None else "about "
+            part = f" [{f.part}]" if f.part else ""
+            print(f"  {f.filename}{part}: {approx}{_size_text(size)} from {f.url}")
+        total = sum((f.size if f.size is not None else f.approx_size) or 0 for f in plan)
+        print(f"total: about {_size_text(total)}")
+        return 0
+    if args.part:
+        folder = catalog.download_dataset(args.name, args.root, parts=args.part, progress=not args.no_progress)
+    else:
+        folder = catalog.download_dataset(args.name, args.root, progress=not args.no_progress)
     print(f"{args.name} is in {folder}")
     return 0
 

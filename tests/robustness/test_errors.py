@@ -24,8 +24,7 @@ from deepSTRF._validation import check_device
 from deepSTRF.datasets import NeuralDataset, SimulatedDataset, neural_collate
 from deepSTRF.datasets import archive as ar
 from deepSTRF.datasets import download as dl
-from deepSTRF.datasets.audio._public import with_published_checksums
-from deepSTRF.datasets.sources import RemoteFile, ensure_files
+from deepSTRF.datasets.sources import RemoteFile, ensure_files, with_published_checksums
 from deepSTRF.models.audio.convnet import ConvNet2D
 from deepSTRF.models.audio.icnet import ICNet
 from deepSTRF.models.audio.statenet import StateNet

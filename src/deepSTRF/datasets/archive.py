@@ -188,6 +188,7 @@ def extract_archive(
     archive: str | os.PathLike[str],
     dest: str | os.PathLike[str],
     *,
+    strip: int = 0,
     max_total_bytes: float | None = None,
     max_members: float | None = None,
     max_ratio: float | None = None,
@@ -202,6 +203,8 @@ def extract_archive(
     Args:
         archive: The archive file.
         dest: Folder to extract into.
+        strip: Leading folders to drop (each must be the archive's only top-level entry at its
+            level), e.g. 2 for archives that wrap everything in ``crcns/aa2/``.
         max_total_bytes: Largest total uncompressed size (see :func:`check_archive`).
         max_members: Largest number of members.
         max_ratio: Largest uncompressed / archive size ratio.
@@ -213,7 +216,7 @@ def extract_archive(
         UnsafeArchiveError: If a member could escape ``dest`` or is a link or special file, or
             the archive exceeds a size limit (nothing is written then).
         FileExistsError: If a top-level entry of the archive already exists in ``dest``.
-        ValueError: If the file is neither a zip nor a tar archive.
+        ValueError: If the file is neither a zip nor a tar archive, or ``strip`` cannot be applied.
 
     Example:
         >>> import tempfile, tarfile, io
@@ -241,7 +244,16 @@ def extract_archive(
                     tf.extractall(tmp, members=members, filter="data")
                 else:  # pragma: no cover - Python without extraction filters; members were checked above
                     tf.extractall(tmp, members=members)
-        entries = sorted(tmp.iterdir())
+        top = tmp
+        for level in range(strip):
+            inside = sorted(top.iterdir())
+            if len(inside) != 1 or not inside[0].is_dir():
+                raise ValueError(
+                    f"`strip` must leave one folder per level; level {level} of {archive.name} holds "
+                    f"{[p.name for p in inside]}"
+                )
+            top = inside[0]
+        entries = sorted(top.iterdir())
         clashes = [e.name for e in entries if (dest / e.name).exists()]
         if clashes:
             raise FileExistsError(f"{archive.name}: {clashes} already exist in {dest}; remove them to extract again")

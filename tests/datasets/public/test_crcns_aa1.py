@@ -120,7 +120,7 @@ def test_download_with_login(tmp_path, aa1_kit, file_server, monkeypatch):
     ds = crcns_aa1.CRCNSAA1Dataset(root, download=True, username="u", password="pw-123", progress=False)
     assert len(ds) == 3 and (root / "crcns-aa1").is_dir()
     file_server.files["/aa-1/filelist.txt"] = b"aa-1/crcns-aa1.zip 5\n"  # a wrong size is rejected
-    with pytest.raises(Exception, match="expected 5 bytes"):
+    with pytest.raises(Exception, match="expected 5 bytes"), pytest.warns(DeprecationWarning, match="download_aa1"):
         crcns_aa1.download_aa1(tmp_path / "other", username="u", password="pw-123", progress=False)
 
 

@@ -98,3 +98,37 @@ def read_audio(path: str) -> tuple[np.ndarray, float]:
     soundfile = require("soundfile", extra="data", purpose="reading audio files")
     data, rate = soundfile.read(path, dtype="float64", always_2d=True)
     return data[:, 0], float(rate)
+
+
+def centred_mel_spectrogram(
+    x: np.ndarray,
+    audio_fs: float,
+    hop: int,
+    *,
+    n_mels: int,
+    f_min_hz: float,
+    f_max_hz: float,
+    window_len: int,
+    power: float,
+) -> np.ndarray:
+    """Centred mel spectrogram ``(n_mels, floor(n / hop) + 1)``, the convention of the published pipelines.
+
+    Frame ``t`` is centred on sample ``t * hop`` (periodic Hann window of ``window_len`` samples,
+    FFT of the same size, reflect padding at both ends), so it looks ``window_len / 2`` samples
+    ahead: not causal. Used only by the ``preset="published"`` of the loaders.
+
+    Example:
+        >>> centred_mel_spectrogram(np.ones(1000), 16000.0, 80, n_mels=8, f_min_hz=0.0, f_max_hz=8000.0,
+        ...                         window_len=160, power=2.0).shape
+        (8, 13)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    half = window_len // 2
+    padded = np.pad(x, half, mode="reflect") if x.size > half else np.pad(x, half)
+    n_frames = x.size // hop + 1
+    index = np.arange(window_len)[None, :] + hop * np.arange(n_frames)[:, None]
+    taper = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(window_len) / window_len)  # periodic Hann
+    frames = padded[np.minimum(index, padded.size - 1)] * taper
+    mag = np.abs(np.fft.rfft(frames, axis=1)).T ** power
+    filters = mel_filterbank(window_len // 2 + 1, n_mels, audio_fs, f_min_hz=f_min_hz, f_max_hz=f_max_hz).numpy()
+    return filters.T @ mag

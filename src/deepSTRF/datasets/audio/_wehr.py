@@ -58,8 +58,11 @@ def detrend_trace(trace: np.ndarray, sf: float, method: str) -> np.ndarray:
 def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> list[Repeat]:
     """Every natural-sound presentation of one recording file, as mV slices of its trace.
 
+    A trigger without ``file`` gives an empty ``stim_file``; the caller matches its description.
+
     Raises:
-        ValueError: If the file lacks ``response``/``triggers`` or a natural-sound trigger lacks its fields.
+        ValueError: If the file lacks ``response``/``triggers``, a trigger lacks ``type``, or a
+            natural-sound trigger lacks ``param.duration`` or ``time``.
     """
     mat = load_mat(path)
     response = field(mat, "response", path)
@@ -74,7 +77,7 @@ def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> 
         duration = as_float(field(param, "duration", path))
         onset = round(as_float(field(trig, "time", path))) - 1
         n = round(duration * sf / 1000.0)
-        stim_file = as_str(field(trig, "file", path)).replace("\\", "/").lstrip("/")
+        stim_file = as_str(trig.get("file", "")).replace("\\", "/").lstrip("/")  # empty: match the description
         desc = as_str(param.get("description", "")) if isinstance(param, dict) else ""
         out.append(Repeat(stim_file, desc, duration, trace[onset : onset + n], sf, Path(path).name))
     return out
@@ -85,6 +88,18 @@ def read_wehr_stimulus(path: str | os.PathLike[str]) -> tuple[np.ndarray, float,
     stim = field(load_mat(path), "stimulus", path)
     param = field(stim, "param", path)
     return as_vector(field(stim, "samples", path)), as_float(field(param, "sf", path)), as_str(param.get("description"))
+
+
+def stimulus_descriptions(stimuli: Path) -> dict[str, str]:
+    """``{description: path relative to stimuli}`` of every readable stimulus file below ``stimuli``."""
+    out: dict[str, str] = {}
+    for path in sorted(stimuli.rglob("*.mat")):
+        try:
+            desc = read_wehr_stimulus(path)[2].strip()
+        except ValueError:
+            continue
+        out.setdefault(desc, path.relative_to(stimuli).as_posix())
+    return out
 
 
 def apply_ramp(x: np.ndarray, audio_fs: float, ramp_ms: float) -> np.ndarray:
