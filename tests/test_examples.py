@@ -24,6 +24,7 @@ OUTPUTS = {
     "load_your_data": ["dataset_summary.json", "responses.png", "my_recording.h5", "session.nwb"],
     "cross_validation": ["cv_scores.png", "summary.json", "run/metrics.json"],
     "checkpoints": ["reloaded.json", "ln_adaptrans/config.json", "ln_adaptrans/model.safetensors"],
+    "published_checkpoint": ["strfs.png", "scores.json", "converted/config.json", "converted/model.safetensors"],
 }
 
 

@@ -9,6 +9,8 @@ Subcommands:
 - ``deepstrf datasets``: the public datasets, with sizes and citations.
 - ``deepstrf download NAME``: download a public dataset into the cache.
 - ``deepstrf info RUN_OR_CHECKPOINT``: what a checkpoint holds, without building the model.
+- ``deepstrf convert SRC DST``: write a deepSTRF 0.1.0 checkpoint (folder or Hub id) in this
+  library's format (0.1.0 checkpoints also load directly, converted on the fly).
 
 A user's mistake or a problem of the machine (a bad option, a missing or unwritable
 file, a corrupt JSON file, a failed download, no GPU) ends with one line on stderr that
@@ -351,6 +353,17 @@ def _add_other_parsers(commands: Any) -> None:
     p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
     p.set_defaults(handler=_cmd_info)
 
+    p = commands.add_parser(
+        "convert",
+        help="convert a deepSTRF 0.1.0 checkpoint",
+        description="Write a checkpoint saved by deepSTRF 0.1.0 (folder or Hugging Face Hub id) to DST in this "
+        "library's format. A 0.1.0 model built with a prefilter or waveform front-end module does not record "
+        "it: convert those in Python with deepSTRF.utils.hub.convert_checkpoint(..., extra_kwargs=...).",
+    )
+    p.add_argument("src", help="deepSTRF 0.1.0 checkpoint folder or Hugging Face Hub id")
+    p.add_argument("dst", type=Path, help="destination folder")
+    p.set_defaults(handler=_cmd_convert)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``deepstrf`` command.
@@ -553,13 +566,24 @@ def _cmd_info(args: argparse.Namespace) -> int:
     config = read_config(checkpoint)
     print(f"checkpoint: {checkpoint}")
     print(f"model class: {config['model_class']}")
-    print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
+    saved_by = config.get("converted_from", f"deepSTRF {config['library_version']}")
+    converted = " (converted on load)" if "converted_from" in config else ""
+    print(f"dtype: {config['dtype']}; saved by {saved_by}{converted}")
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
     if config.get("data"):
         print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
         print(f"metadata: {json.dumps(read_json(metadata), sort_keys=True)}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from deepSTRF.utils.hub import convert_checkpoint, read_config
+
+    folder = convert_checkpoint(args.src, args.dst)
+    config = read_config(folder)
+    print(f"{config['model_class']} converted from deepSTRF 0.1.0 ({args.src}) to {folder}")
     return 0
 
 

@@ -8,8 +8,8 @@ Conventions shared by every function here:
 - ``mask`` (optional) is a bool tensor broadcastable to ``(B, N, 1, T)``; False
   excludes a position.
 - Per-neuron statistics pool all valid (stimulus, time) positions of the neuron.
-- ``reduction``: ``'none'`` gives ``(N,)``; ``'mean'`` and ``'median'`` ignore NaN
-  neurons; ``'sum'`` adds the non-NaN ones.
+- ``reduction``: ``'mean'`` (the default, as in deepSTRF 0.1.0) and ``'median'``
+  ignore NaN neurons; ``'sum'`` adds the non-NaN ones; ``'none'`` gives ``(N,)``.
 - A statistic with zero variance is NaN, never padded with an epsilon.
 - No Python loop over neurons, stimuli or trials, and no host synchronisation: the
   functions run unchanged on GPU tensors and keep fixed output shapes.
@@ -20,8 +20,10 @@ Example:
     >>> gen = torch.Generator().manual_seed(0)
     >>> rate = torch.rand(4, 3, 1, 200, generator=gen) * 4
     >>> trials = torch.poisson(rate.expand(4, 3, 10, 200), generator=gen)
-    >>> metrics.normalized_corrcoef(rate, trials).shape
+    >>> metrics.normalized_corrcoef(rate, trials, reduction="none").shape
     torch.Size([3])
+    >>> metrics.normalized_corrcoef(rate, trials).shape  # the mean over neurons
+    torch.Size([])
 """
 
 from deepSTRF.metrics._masked import MetricWarning

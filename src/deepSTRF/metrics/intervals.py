@@ -2,10 +2,10 @@
 
 ``metric`` is any callable that returns one value per neuron, ``(N,)``: called as
 ``metric(pred, responses, mask=mask)`` when ``pred`` is given, else
-``metric(responses, mask=mask)``. Every metric of :mod:`deepSTRF.metrics` fits with its
-default ``reduction='none'``; bind other arguments with :func:`functools.partial`
-(e.g. ``partial(normalized_corrcoef, method='hsu')``, ``partial(mse_loss,
-reduction='none')``).
+``metric(responses, mask=mask)``, with ``reduction='none'`` added when the callable takes
+a ``reduction`` argument: every metric of :mod:`deepSTRF.metrics` fits as it is (their
+default reduction is the mean over neurons); bind other arguments with
+:func:`functools.partial` (e.g. ``partial(normalized_corrcoef, method='hsu')``).
 
 Replicates are evaluated in batches: the replicated data of several replicates are
 stacked along the neuron axis and scored in one call, as many per call as fit in
@@ -15,6 +15,8 @@ stacked along the neuron axis and scored in one call, as many per call as fit in
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import statistics
 import warnings
@@ -72,10 +74,23 @@ def _check_common(
     return pred_t, responses, resolve_mask(mask, responses), float(level)
 
 
+def _takes_reduction(metric: Metric) -> bool:
+    """Whether ``reduction='none'`` should be passed: the metric takes it and no ``partial`` binds it."""
+    if isinstance(metric, functools.partial) and "reduction" in metric.keywords:
+        return False
+    try:
+        return "reduction" in inspect.signature(metric).parameters
+    except (TypeError, ValueError):  # a callable without an inspectable signature
+        return False
+
+
 def _call(
     metric: Metric, pred: torch.Tensor | None, responses: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
-    values = metric(responses, mask=mask) if pred is None else metric(pred, responses, mask=mask)
+    kwargs: dict[str, object] = {"mask": mask}
+    if _takes_reduction(metric):
+        kwargs["reduction"] = "none"
+    values = metric(responses, **kwargs) if pred is None else metric(pred, responses, **kwargs)
     if not isinstance(values, torch.Tensor) or values.shape != (responses.shape[1],):
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
         raise ValueError(f"`metric` must return one value per neuron, shape ({responses.shape[1]},), got {shape}")

@@ -59,6 +59,7 @@ from deepSTRF._io import _ACTIVE, fsync_dir, remove_stale, stale_siblings, temp_
 from deepSTRF._optional import require
 from deepSTRF._validation import check_device
 from deepSTRF._version import __version__
+from deepSTRF.models import legacy
 from deepSTRF.models.configurable import (
     ConfigurableModule,
     class_path,
@@ -460,8 +461,11 @@ def read_config(
         >>> config["model_class"], config["dtype"], config["init_kwargs"]["temporal_window_size"]
         ('deepSTRF.models.audio.strf_models.Linear', 'float64', 3)
     """
-    file = _resolve_folder(repo_id_or_path, cache_dir, revision, token) / CONFIG_NAME
-    return _check_config(_read_json(file, "the model configuration"), file)
+    folder = _resolve_folder(repo_id_or_path, cache_dir, revision, token)
+    config = _read_json(folder / CONFIG_NAME, "the model configuration")
+    if legacy.is_legacy_config(config):  # written by deepSTRF 0.1.0: converted on the fly
+        return legacy.read_legacy(folder)[0]
+    return _check_config(config, folder / CONFIG_NAME)
 
 
 def _model_class(recorded: str, cls: type[_M], file: Path) -> type[_M]:
@@ -536,6 +540,8 @@ def load_checkpoint(
         raise ValueError(f"{weights_file} is not a readable safetensors file: {err}") from err
     model = model.to(device=device, dtype=_DTYPES[config["dtype"]])
     expected = model.state_dict()
+    if "converted_from" in config:
+        state = legacy.align_state(config, legacy.convert_state(config, state), expected)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if strict and (missing or unexpected):
         raise ValueError(
