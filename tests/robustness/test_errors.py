@@ -147,7 +147,7 @@ CASES = [
     ("ConvNet2D (B,F,T)", lambda t: ConvNet2D(n_frequency_bands=12, c_hidden=2, n_hidden=4)(spec(2, 12, 9)), ValueError, r"ConvNet2D: .*\(B, 1, 12, T\).*unsqueeze"),
     ("ConvNet2D wrong bands", lambda t: ConvNet2D(n_frequency_bands=12, c_hidden=2, n_hidden=4)(spec(2, 1, 10, 9)), ValueError, "model has F=12 .* the stimulus 10"),
     ("StateNet wrong F", lambda t: StateNet(F, kernel_size=3)(spec(1, 1, 3, 9)), ValueError, "StateNet: .*F=6"),
-    ("Transformer wrong F", lambda t: Transformer(n_frequency_bands=F, d_model=8, n_heads=2, n_layers=1)(spec(1, 1, 3, 9)), ValueError, "Transformer: .*F=6"),
+    ("Transformer wrong F", lambda t: Transformer(n_frequency_bands=F, embedding_dim=8, n_heads=2, n_layers=1)(spec(1, 1, 3, 9)), ValueError, "Transformer: .*F=6"),
     ("waveform model given a spectrogram", lambda t: lin(wav2spec=CausalMelSpectrogram(16000, 5.0, n_filters=F))(spec(1, 1, F, 9)), ValueError, r"waveform front-end: .* \(B, 1, T_audio\), got shape \(1, 1, 6, 9\)"),
     ("ICNet length not a multiple of the hop", lambda t: ICNet(16000, 2, n_filters=2, sincnet_kernel_size=8, encoder_channels=4, encoder_kernel_size=4)(spec(1, 1, 801)), ValueError, "multiple of hop=80"),
     ("ICNet (B, T) waveform", lambda t: ICNet(16000, 2, n_filters=2, sincnet_kernel_size=8, encoder_channels=4, encoder_kernel_size=4)(spec(1, 800)), ValueError, r"mono waveform \(B, 1, T_audio\)"),
