@@ -26,6 +26,7 @@ Example:
     torch.Size([])
 """
 
+from deepSTRF.metrics._masked import MetricWarning
 from deepSTRF.metrics.coherence import coherence
 from deepSTRF.metrics.correlation import corrcoef, fve
 from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackknife_ci
@@ -40,6 +41,7 @@ __all__ = [
     "METRICS",
     "ConfidenceInterval",
     "MetricInfo",
+    "MetricWarning",
     "bootstrap_ci",
     "cc_max",
     "coherence",
