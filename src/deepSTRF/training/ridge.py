@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF._validation import check_device, check_int, check_positive_float
 from deepSTRF.models.audio.strf_models import Linear
 from deepSTRF.training.lagged import LaggedStream, RidgeStatistics
 
@@ -296,7 +296,7 @@ def fit_ridge(
     """
     n_lags = check_int("n_lags", n_lags)
     chunk_size = check_int("chunk_size", chunk_size)
-    device = torch.device("cpu" if device is None else device)
+    device = check_device("device", "cpu" if device is None else device)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"`dtype` must be a floating torch.dtype, got {dtype!r}")
     grid = torch.as_tensor(DEFAULT_ALPHAS if alphas is None else alphas, dtype=dtype).flatten()
@@ -306,6 +306,8 @@ def fit_ridge(
         check_positive_float("alphas", a)
     grid = grid.sort().values.to(device)
     stims, resps = _collect(data, responses, dtype, device)
+    if not stims:
+        raise ValueError("`data` holds no stimulus: ridge needs at least one stimulus with responses")
     if grid.numel() > 1:
         group, n_held = _fold_groups(len(stims), folds, check_int("n_folds", n_folds), seed)
     else:
