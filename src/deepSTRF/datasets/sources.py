@@ -32,7 +32,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from deepSTRF.datasets.archive import extract_archive
-from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir
+from deepSTRF.datasets.download import ENV_DATA_DIR, DownloadError, download_file, get_data_dir, redact
 
 ZENODO_API = "https://zenodo.org/api/records"
 OSF_API = "https://api.osf.io/v2/files"
@@ -213,7 +213,7 @@ def ensure_files(
     to_extract = [f for f in missing if f.extract and (root / f.filename).exists()]
     to_download = plan_files(root, files)
     if to_download and not download:
-        lines = "\n".join(f"  - {f.filename} ({f.description or 'data'}): {f.url}" for f in to_download)
+        lines = "\n".join(f"  - {f.filename} ({f.description or 'data'}): {redact(f.url)}" for f in to_download)
         raise FileNotFoundError(
             f"The {dataset} dataset is not complete in {root}. Missing:\n{lines}\n"
             f"Pass download=True to fetch them, or download them yourself and place them in {root} "
@@ -260,10 +260,28 @@ def _crcns_dataset(files: Sequence[RemoteFile]) -> str | None:
     return None
 
 
+#: Environment variable that allows downloading a file whose published checksum cannot be read.
+ENV_ALLOW_UNVERIFIED = "DEEPSTRF_ALLOW_UNVERIFIED"
+
+
+def allow_unverified() -> bool:
+    """Whether ``DEEPSTRF_ALLOW_UNVERIFIED`` is set to a true value (``1``, ``true``, ``yes``, ``on``).
+
+    Example:
+        >>> allow_unverified() in (True, False)
+        True
+    """
+    return os.environ.get(ENV_ALLOW_UNVERIFIED, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def with_published_checksums(
     files: list[RemoteFile], lookup: Callable[[RemoteFile], tuple[str | None, int | None]]
 ) -> list[RemoteFile]:
-    """Fill in checksums and sizes from the host's API; warn (and download unverified) if it cannot answer.
+    """Fill in checksums and sizes from the host's API.
+
+    When the host's API cannot answer, the download is refused with a :class:`DownloadError`,
+    unless ``DEEPSTRF_ALLOW_UNVERIFIED=1`` opts in to downloading the file unverified (with a
+    warning).
 
     Args:
         files: Files about to be downloaded.
@@ -284,8 +302,16 @@ def with_published_checksums(
         try:
             checksum, size = lookup(f)
         except (DownloadError, KeyError) as err:
+            if not allow_unverified():
+                raise DownloadError(
+                    f"could not read the published checksum of {f.filename} ({err}), so it cannot be verified; "
+                    f"try again later, or set {ENV_ALLOW_UNVERIFIED}=1 to download it without verification"
+                ) from err
             warnings.warn(
-                f"could not read the published checksum of {f.filename} ({err}); it will be downloaded unverified",
+                redact(
+                    f"could not read the published checksum of {f.filename} ({err}); it will be downloaded "
+                    f"unverified ({ENV_ALLOW_UNVERIFIED} is set)"
+                ),
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -297,8 +323,9 @@ def with_published_checksums(
 def resolve_published(files: list[RemoteFile], opener: urllib.request.OpenerDirector | None = None) -> list[RemoteFile]:
     """Add to each file the checksum and size its host publishes (``RemoteFile.published``).
 
-    OSF and Zenodo answers that cannot be read give a warning (the file is then downloaded
-    unverified); CRCNS lists that cannot be read are an error.
+    OSF and Zenodo answers that cannot be read are an error unless ``DEEPSTRF_ALLOW_UNVERIFIED=1``
+    (then a warning, and the file is downloaded unverified); CRCNS lists that cannot be read are
+    an error.
 
     Args:
         files: Files about to be downloaded.

@@ -45,7 +45,7 @@ def coherence(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     dt_ms: float | None = None,
     nperseg: int = 256,
@@ -85,7 +85,7 @@ def coherence(
     Example:
         >>> t = torch.arange(64.0)
         >>> pred = torch.sin(t / 3).view(1, 1, 1, 64)
-        >>> freqs, coh = coherence(pred, 2 * pred + 1, nperseg=16)
+        >>> freqs, coh = coherence(pred, 2 * pred + 1, nperseg=16, reduction="none")
         >>> freqs.shape, coh.shape, bool(torch.allclose(coh, torch.ones_like(coh)))
         (torch.Size([9]), torch.Size([1, 9]), True)
     """

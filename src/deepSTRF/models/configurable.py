@@ -46,7 +46,10 @@ _TORCH_MODULES: dict[type[nn.Module], tuple[str, ...]] = {
     nn.ELU: ("alpha",),
     nn.GELU: ("approximate",),
 }
-_TORCH_BY_NAME = {f"torch.nn.{cls.__name__}": cls for cls in _TORCH_MODULES}
+_TORCH_BY_NAME: dict[str, type[nn.Module]] = {f"torch.nn.{cls.__name__}": cls for cls in _TORCH_MODULES}
+# Containers and convolutions, serialised structurally (e.g. the separable ``nn.Sequential`` STRF kernel).
+_TORCH_BY_NAME.update({"torch.nn.Sequential": nn.Sequential, "torch.nn.Conv2d": nn.Conv2d})
+_CONV_ATTRS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
 
 UNSERIALISABLE = "__unserialisable__"
 
@@ -163,6 +166,11 @@ def encode_value(value: Any) -> Any:
         return {"__tensor__": value.detach().cpu().tolist(), "dtype": str(value.dtype).removeprefix("torch.")}
     if isinstance(value, ConfigurableModule):
         return {"__module__": class_path(type(value)), "kwargs": encode_value(value.init_config)}
+    if type(value) is nn.Conv2d and isinstance(value.padding, tuple) and value.padding_mode == "zeros":
+        kwargs = {a: encode_value(getattr(value, a)) for a in _CONV_ATTRS}
+        return {"__module__": "torch.nn.Conv2d", "kwargs": {**kwargs, "bias": value.bias is not None}}
+    if type(value) is nn.Sequential:
+        return {"__module__": "torch.nn.Sequential", "args": [encode_value(m) for m in value]}
     if type(value) in _TORCH_MODULES:
         attrs = _TORCH_MODULES[type(value)]
         return {"__module__": f"torch.nn.{type(value).__name__}", "kwargs": {a: getattr(value, a) for a in attrs}}
@@ -256,5 +264,6 @@ def decode_value(encoded: Any, path: str = "") -> Any:
     if "__module__" in encoded:
         cls = resolve_class(encoded["__module__"])
         kwargs = decode_value(encoded.get("kwargs", {}), path)
-        return cls(**current_names(cls, kwargs))
+        args = decode_value(encoded.get("args", []), path)
+        return cls(*args, **current_names(cls, kwargs))
     return {k: decode_value(v, f"{path}.{k}" if path else k) for k, v in encoded.items()}

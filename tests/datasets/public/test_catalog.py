@@ -66,7 +66,11 @@ def test_download_ns1_verifies_published_hashes(tmp_path, ns1_kit, file_server, 
         catalog.download_dataset("ns1", root, progress=False)
     assert not (root / "ReadMe.rtf").exists() and not (root / "ReadMe.rtf.part").exists()
     assert (root / "spikesandwav" / "SH.En.C" / "c1.mat").exists()  # fetched and extracted before the bad file
-    file_server.files["/v2/files/f3rtm/"] = b"not json"  # the API cannot answer: warn, download unverified
+    file_server.files["/v2/files/f3rtm/"] = b"not json"  # the API cannot answer: refused by default...
+    with pytest.raises(dl.DownloadError, match="DEEPSTRF_ALLOW_UNVERIFIED=1 to download it without verification"):
+        catalog.download_dataset("ns1", root, progress=False)
+    assert not (root / "ReadMe.rtf").exists()
+    monkeypatch.setenv("DEEPSTRF_ALLOW_UNVERIFIED", "1")  # ...downloaded unverified, with a warning, on request
     with pytest.warns(RuntimeWarning, match="published checksum of ReadMe.rtf"):
         catalog.download_dataset("ns1", root, progress=False)
     assert (root / "ReadMe.rtf").read_bytes() == blobs["ReadMe.rtf"]
