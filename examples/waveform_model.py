@@ -43,7 +43,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     front_end = SincNet(
-        audio_fs, n_filters=n_bands, kernel_size=161, hop_ms=data.dt_ms, init="erb", envelope=True, activation="symlog"
+        audio_fs, n_filters=n_bands, kernel_size=161, dt_ms=data.dt_ms, init="erb", envelope=True, activation="symlog"
     )
     model = LinearNonlinear(n_frequency_bands=n_bands, temporal_window_size=15, out_neurons=data.n_neurons,
                             wav2spec=front_end)  # fmt: skip

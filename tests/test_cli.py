@@ -70,7 +70,7 @@ FIT_OPTIONS = {
     "--device": (["--device", "cpu"], lambda c: c.device == "cpu"),
     "--logger": (["--logger", "tensorboard"], lambda c: c.logger == "tensorboard"),
 }
-RUNTIME_OPTIONS = {"--out", "--resume", "--no-progress", "--help"}  # tested by the runs below
+RUNTIME_OPTIONS = {"--out", "--resume", "--start-if-missing", "--no-progress", "--help"}  # tested by the runs below
 
 
 def _option_strings(command):
@@ -331,3 +331,45 @@ def test_default_fit_reaches_the_ceiling_and_recovers_the_strfs(tmp_path, capsys
     assert metrics["summary"]["ccnorm"]["mean"] >= 0.9 * ceiling
     assert metrics["strf_correlation"]["mean"] >= 0.9
     NeuralModel.from_pretrained(tmp_path / "run" / "model")
+
+
+# ----------------------------------------------------------------------------- choices come from the registries
+def _choices_of(parser, dest):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found = _choices_of(sub, dest)
+                if found is not None:
+                    return found
+        elif action.dest == dest:
+            return list(action.choices)
+    return None
+
+
+def test_choices_equal_the_registries():
+    from deepSTRF import metrics
+    from deepSTRF.training import config, run_config
+
+    parser = cli.build_parser()
+    assert _choices_of(parser, "metric") == [*metrics.METRICS, "loss"] == list(config.VALIDATION_METRICS)
+    assert _choices_of(parser, "metrics") == [*metrics.METRICS, "loss"]
+    assert _choices_of(parser, "loss") == list(metrics.LOSSES) == list(config.LOSSES)
+    assert _choices_of(parser, "target") == list(config.TARGETS)
+    assert _choices_of(parser, "optimizer") == list(config.OPTIMIZERS)
+    assert _choices_of(parser, "scheduler") == [None, *config.SCHEDULERS]
+    assert _choices_of(parser, "split") == list(run_config.SPLITS)
+    assert _choices_of(parser, "method") == list(run_config.METHODS)
+    evaluate = parser.parse_args(["evaluate", "ckpt"])
+    assert evaluate.metrics == list(metrics.METRICS)
+
+
+def test_evaluate_refuses_data_at_another_bin_width(tmp_path, capsys):
+    _, out = _fit(tmp_path)
+    assert json.loads((out / "model" / "config.json").read_text())["data"] == {"dt_ms": 5.0}
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), *TINY, "--dataset-arg", "dt_ms=10", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "LinearNonlinear expects dt_ms=5 (the data it was fitted on) but dataset 'simulated'" in err
+    assert "has dt_ms=10" in err
+    assert cli.main(["info", str(out)]) == 0
+    assert "data: dt_ms=5" in capsys.readouterr().out

@@ -6,10 +6,13 @@ what to change without their code breaking.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def moved_module(old: str, new: str) -> Callable[[str], Any]:
@@ -65,3 +68,37 @@ def renamed_arguments(owner: str, kwargs: dict[str, Any], renames: Mapping[str, 
         warnings.warn(f"{owner}(): `{old}` is deprecated, use `{new}`", DeprecationWarning, stacklevel=3)
         out[new] = kwargs[old]
     return out
+
+
+def accepts_old_names(**renames: str) -> Callable[[_F], _F]:
+    """Decorator: a function or ``__init__`` also takes the old keyword spellings ``renames`` (``old=new``).
+
+    Each old spelling warns with a ``DeprecationWarning`` and is passed on under its new
+    name. The map is kept as ``_renamed_arguments`` on the wrapper, so that
+    :class:`~deepSTRF.models.configurable.ConfigurableModule` records the new names and a
+    checkpoint written with an old name still loads (silently).
+
+    Example:
+        >>> import warnings
+        >>> @accepts_old_names(hop_ms="dt_ms")
+        ... def frames(duration_ms: float, dt_ms: float) -> float:
+        ...     return duration_ms / dt_ms
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     frames(100.0, hop_ms=5.0)
+        20.0
+        >>> str(caught[0].message)
+        'frames(): `hop_ms` is deprecated, use `dt_ms`'
+    """
+
+    def decorate(function: _F) -> _F:
+        owner = function.__qualname__.removesuffix(".__init__")
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return function(*args, **renamed_arguments(owner, kwargs, renames))
+
+        wrapper._renamed_arguments = dict(renames)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

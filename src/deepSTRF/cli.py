@@ -9,8 +9,16 @@ Subcommands:
 - ``deepstrf datasets``: the public datasets, with sizes and citations.
 - ``deepstrf download NAME``: download a public dataset into the cache.
 - ``deepstrf info RUN_OR_CHECKPOINT``: what a checkpoint holds, without building the model.
+- ``deepstrf convert SRC DST``: write a deepSTRF 0.1.0 checkpoint (folder or Hub id) in this
+  library's format (0.1.0 checkpoints also load directly, converted on the fly).
+- ``deepstrf dstrf RUN_OR_CHECKPOINT``: dynamic STRFs and nonlinearity indices of a fitted
+  model for one stimulus.
 
-Bad options end with a one-line error and exit status 2.
+A user's mistake or a problem of the machine (a bad option, a missing or unwritable
+file, a corrupt JSON file, a failed download, no GPU) ends with one line on stderr that
+says what to do, and exit status 2; ``--debug`` (anywhere on the line, or
+``DEEPSTRF_DEBUG=1``) shows the full traceback instead. An unexpected failure ends
+with exit status 1 and the same one-line form.
 
 Example:
     >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -22,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 
 __all__ = ["build_parser", "main", "run_config_from_args"]
@@ -106,12 +116,13 @@ def _add_data_options(parser: argparse.ArgumentParser, *, default_dataset: str |
     )
 
 
-# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig()
+# (flag, RunConfig or FitConfig field, argparse keywords, help); defaults come from RunConfig(), and the
+# choices of a field from the lists of training.config and training.run_config (see `_choices`)
 _SPLIT_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--split",
         "split",
-        {"choices": ("canonical", "random", "kfold", "loso")},
+        {},
         "canonical: the dataset's train/test split; random: --test-fraction of the stimuli for test; "
         "kfold/loso: cross-validation",
     ),
@@ -129,7 +140,7 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     (
         "--method",
         "method",
-        {"choices": ("gd", "ridge")},
+        {},
         "gd: gradient descent; ridge: closed-form ridge STRF of a linear model",
     ),
     (
@@ -141,18 +152,13 @@ _MODEL_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
     ("--ridge-folds", "ridge_folds", {"type": int, "metavar": "K"}, "cross-validation folds of the ridge penalty"),
 ]
 _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
-    ("--loss", "loss", {"choices": ("mse", "poisson", "poisson_log")}, "training loss"),
-    ("--target", "target", {"choices": ("psth", "trials")}, "fit the trial mean (psth) or every trial"),
-    ("--optimizer", "optimizer", {"choices": ("adam", "adamw", "sgd")}, "optimiser"),
+    ("--loss", "loss", {}, "training loss"),
+    ("--target", "target", {}, "fit the trial mean (psth) or every trial"),
+    ("--optimizer", "optimizer", {}, "optimiser"),
     ("--lr", "lr", {"type": float}, "learning rate"),
     ("--weight-decay", "weight_decay", {"type": float}, "weight decay"),
     ("--momentum", "momentum", {"type": float}, "SGD momentum"),
-    (
-        "--scheduler",
-        "scheduler",
-        {"type": _none_or_text, "choices": (None, "plateau", "cosine"), "metavar": "{none,plateau,cosine}"},
-        "learning-rate schedule",
-    ),
+    ("--scheduler", "scheduler", {"type": _none_or_text}, "learning-rate schedule"),
     ("--epochs", "max_epochs", {"type": int, "metavar": "N"}, "maximum number of epochs"),
     (
         "--patience",
@@ -160,7 +166,7 @@ _TRAINING_OPTIONS: list[tuple[str, str, dict[str, Any], str]] = [
         {"type": _optional_int, "metavar": "N"},
         "epochs without validation improvement before stopping, or 'none'",
     ),
-    ("--metric", "metric", {"choices": ("cc", "ccnorm", "feve", "fve", "loss")}, "validation metric"),
+    ("--metric", "metric", {}, "validation metric"),
     ("--min-delta", "min_delta", {"type": float}, "smallest validation improvement that counts"),
     ("--batch-size", "batch_size", {"type": int, "metavar": "B"}, "stimuli per step, over all processes"),
     ("--grad-clip", "grad_clip", {"type": _optional_float, "metavar": "NORM"}, "clip the gradient norm, or 'none'"),
@@ -172,10 +178,31 @@ _TRAINING_FLAGS = [
 ]
 
 
+def _choices() -> dict[str, tuple[Any, ...]]:
+    """The accepted values of each field with a fixed set, from the one list the configuration checks."""
+    from deepSTRF.training.config import LOSSES, OPTIMIZERS, SCHEDULERS, TARGETS, VALIDATION_METRICS
+    from deepSTRF.training.run_config import METHODS, SPLITS
+
+    return {
+        "split": SPLITS,
+        "method": METHODS,
+        "loss": LOSSES,
+        "target": TARGETS,
+        "optimizer": OPTIMIZERS,
+        "scheduler": (None, *SCHEDULERS),
+        "metric": VALIDATION_METRICS,
+    }
+
+
 def _add_table(group: Any, table: list[tuple[str, str, dict[str, Any], str]], defaults: Any) -> None:
+    choices = _choices()
     for flag, field, keywords, text in table:
         default = getattr(defaults, field)
         shown = "none" if default is None else default
+        if field in choices:
+            keywords = {**keywords, "choices": choices[field]}
+            if None in choices[field]:
+                keywords["metavar"] = "{" + ",".join("none" if c is None else c for c in choices[field]) + "}"
         group.add_argument(flag, dest=field, default=default, help=f"{text} (default: {shown})", **keywords)
 
 
@@ -232,7 +259,16 @@ def _add_fit_parser(commands: Any) -> None:
         metavar="DIR",
         help="run folder, which must not exist unless --resume (default: runs/<time>-<model>-<dataset>)",
     )
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out; an error if --out holds no run (see --start-if-missing)",
+    )
+    g.add_argument(
+        "--start-if-missing",
+        action="store_true",
+        help="with --resume: start a new run when --out does not exist yet, instead of an error",
+    )
     g.add_argument(
         "--logger",
         type=_none_or_text,
@@ -246,6 +282,9 @@ def _add_fit_parser(commands: Any) -> None:
 
 
 def _add_other_parsers(commands: Any) -> None:
+    from deepSTRF.training.config import VALIDATION_METRICS
+    from deepSTRF.training.objectives import DEFAULT_METRICS
+
     p = commands.add_parser(
         "evaluate",
         help="score a fitted model on a dataset",
@@ -264,8 +303,8 @@ def _add_other_parsers(commands: Any) -> None:
     p.add_argument(
         "--metrics",
         nargs="+",
-        choices=["ccnorm", "cc", "feve", "fve", "loss"],
-        default=["ccnorm", "cc", "feve", "fve"],
+        choices=VALIDATION_METRICS,
+        default=list(DEFAULT_METRICS),
         help="metrics to compute (default: %(default)s)",
     )
     p.add_argument("--batch-size", type=int, default=8, metavar="B", help="stimuli per batch (default: %(default)s)")
@@ -276,8 +315,11 @@ def _add_other_parsers(commands: Any) -> None:
     p = commands.add_parser(
         "datasets",
         help="list the public datasets",
-        description="List the datasets with their sizes, sources and citations.",
+        description="List the datasets with their sizes, access, parts, sources and citations; with --verify, "
+        "re-check a downloaded copy against the structure and counts its loader assumes.",
     )
+    p.add_argument("--verify", default=None, metavar="NAME", help="verify the downloaded copy of this dataset")
+    p.add_argument("--root", type=Path, default=None, metavar="DIR", help="dataset folder for --verify")
     p.set_defaults(handler=_cmd_datasets)
 
     p = commands.add_parser(
@@ -295,6 +337,14 @@ def _add_other_parsers(commands: Any) -> None:
         help="destination folder (default: <DEEPSTRF_DATA_DIR or the platform cache>/<name>)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--part",
+        action="append",
+        default=None,
+        metavar="PART",
+        help="download only this part (an area, an animal; repeat for several; see `deepstrf datasets`)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would be fetched and its size, fetch nothing")
     p.set_defaults(handler=_cmd_download)
 
     p = commands.add_parser(
@@ -304,6 +354,51 @@ def _add_other_parsers(commands: Any) -> None:
     )
     p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
     p.set_defaults(handler=_cmd_info)
+
+    p = commands.add_parser(
+        "convert",
+        help="convert a deepSTRF 0.1.0 checkpoint",
+        description="Write a checkpoint saved by deepSTRF 0.1.0 (folder or Hugging Face Hub id) to DST in this "
+        "library's format. A 0.1.0 model built with a prefilter or waveform front-end module does not record "
+        "it: convert those in Python with deepSTRF.utils.hub.convert_checkpoint(..., extra_kwargs=...).",
+    )
+    p.add_argument("src", help="deepSTRF 0.1.0 checkpoint folder or Hugging Face Hub id")
+    p.add_argument("dst", type=Path, help="destination folder")
+    p.set_defaults(handler=_cmd_convert)
+
+
+def _add_dstrf_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "dstrf",
+        help="dynamic STRFs and nonlinearity indices of a fitted model for one stimulus",
+        description="Compute the dynamic STRFs (the model's locally linear receptive field at every time "
+        "bin) of a fitted model for one stimulus of its dataset, and the gain change, temporal hold and "
+        "shape change indices of each neuron. Writes dstrfs.safetensors, indices.json and, with the plot "
+        "extra, dstrf_strip.png and indices.png.",
+    )
+    p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
+    _add_data_options(p, default_dataset=None)
+    p.add_argument(
+        "--stimulus",
+        default=None,
+        metavar="S",
+        help="stimulus index or name (default: the first test stimulus of the run or dataset)",
+    )
+    p.add_argument("--window", type=int, default=None, metavar="L", help="lags per dSTRF (default: the model's T)")
+    p.add_argument("--neurons", type=int, nargs="+", default=None, metavar="N", help="neuron indices (default: all)")
+    p.add_argument("--start", type=int, default=0, metavar="T", help="first time bin (default: %(default)s)")
+    p.add_argument("--stop", type=int, default=None, metavar="T", help="one past the last time bin (default: the end)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=32,
+        metavar="C",
+        help="(neuron, time) pairs per batched pass; memory grows with it (default: %(default)s)",
+    )
+    p.add_argument("--device", type=_device, default=None, help="device (default: cpu)")
+    p.add_argument("--out", type=Path, default=Path("dstrfs"), metavar="DIR", help="output folder (default: dstrfs)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.set_defaults(handler=_cmd_dstrf)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,9 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = _Parser(prog="deepstrf", description="Fit and evaluate encoding models of auditory neurons.")
     parser.add_argument("--version", action="version", version=f"deepstrf {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error (also DEEPSTRF_DEBUG=1)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_fit_parser(commands)
     _add_other_parsers(commands)
+    _add_dstrf_parser(commands)
     return parser
 
 
@@ -362,7 +461,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
     model = config.model
     out = args.out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{args.dataset}"
-    result = run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
+    result = run_experiment(
+        config, out, resume=args.resume, progress=not args.no_progress, start_if_missing=args.start_if_missing
+    )
     if not result.is_main:
         return 0
     counts = ", ".join(f"{n} {part}" for part, n in result.n_stimuli.items())
@@ -410,32 +511,67 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "per_neuron": {k: listed(v) for k, v in result.scores.items()},
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        atomic_write_json(args.json, payload)
         print(f"metrics written to {args.json}")
     return 0
 
 
-def _cmd_datasets(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import list_datasets
+def _size_text(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from deepSTRF.datasets.catalog import get_loader, list_datasets
+
+    if args.verify is not None:
+        loader = get_loader(args.verify)
+        verify = getattr(loader, "verify", None)
+        if verify is None:
+            raise _UsageError(f"{args.verify} has no verify(); nothing to check")
+        report = verify(args.root)
+        print(report)
+        return 0 if report.ok else 1
     print("simulated: embedded, generated on the fly (no download)")
     print("  neurons with known STRFs, Poisson trials; the default of `deepstrf fit`")
     for info in list_datasets():
-        account = "; free account needed" if info.needs_account else ""
+        account = "; free CRCNS account needed" if info.needs_account else "; open access"
         print(f"{info.name}: {info.size}{account}")
         print(f"  {info.description}")
         print(f"  {info.url} ({info.licence})")
+        if info.parts:
+            print(f"  parts: {', '.join(info.part_names)}")
         for citation in info.citations:
             print(f"  cite: {citation}")
     return 0
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from deepSTRF.datasets.catalog import download_dataset
+    from deepSTRF.datasets import catalog
 
     if args.name.lower() == "simulated":
         raise _UsageError("the simulated dataset is generated on the fly; there is nothing to download")
-    folder = download_dataset(args.name, args.root, progress=not args.no_progress)
+    if args.dry_run:
+        entry = catalog.get_dataset_info(args.name)
+        folder = catalog.dataset_folder(args.name, args.root)
+        plan = catalog.plan_download(args.name, args.root, parts=args.part)
+        print(f"{entry.name} ({entry.access} access) into {folder}: {len(plan)} file(s) to fetch")
+        for f in plan:
+            size = f.size if f.size is not None else f.approx_size
+            approx = "" if f.size is not None else "about "
+            part = f" [{f.part}]" if f.part else ""
+            print(f"  {f.filename}{part}: {approx}{_size_text(size)} from {f.url}")
+        total = sum((f.size if f.size is not None else f.approx_size) or 0 for f in plan)
+        print(f"total: about {_size_text(total)}")
+        return 0
+    if args.part:
+        folder = catalog.download_dataset(args.name, args.root, parts=args.part, progress=not args.no_progress)
+    else:
+        folder = catalog.download_dataset(args.name, args.root, progress=not args.no_progress)
     print(f"{args.name} is in {folder}")
     return 0
 
@@ -461,18 +597,77 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if run:
         recorded = run["config"]
         print(f"run folder {folder}: {recorded['model']} fitted by {recorded['method']} on {recorded['dataset']}")
-        summary = json.loads((folder / "metrics.json").read_text()).get("summary", {})
+        summary = read_json(folder / "metrics.json").get("summary", {})
         rows: list[list[object]] = [["test metric", "mean", "median"]]
         print(_table(rows + [[k, v["mean"], v["median"]] for k, v in summary.items()]))
     config = read_config(checkpoint)
     print(f"checkpoint: {checkpoint}")
     print(f"model class: {config['model_class']}")
-    print(f"dtype: {config['dtype']}; saved by deepSTRF {config['library_version']}")
+    saved_by = config.get("converted_from", f"deepSTRF {config['library_version']}")
+    converted = " (converted on load)" if "converted_from" in config else ""
+    print(f"dtype: {config['dtype']}; saved by {saved_by}{converted}")
     print(f"arguments: {json.dumps(config['init_kwargs'], sort_keys=True)}")
+    if config.get("data"):
+        print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
-        print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
+        print(f"metadata: {json.dumps(read_json(metadata), sort_keys=True)}")
     return 0
+
+
+def _cmd_dstrf(args: argparse.Namespace) -> int:
+    from deepSTRF.training.interpret_run import run_dstrfs, write_dstrfs
+
+    found = run_dstrfs(
+        args.checkpoint,
+        dataset=args.dataset,
+        dataset_kwargs=dict(args.dataset_kwargs),
+        stimulus=args.stimulus,
+        window=args.window,
+        neurons=args.neurons,
+        start=args.start,
+        stop=args.stop,
+        chunk_size=args.chunk_size,
+        device=args.device,
+    )
+    shape = tuple(found.result.dstrfs.shape)
+    print(f"dSTRFs of {found.dataset} stimulus {found.stimulus} ({found.stimulus_name}): {shape} (N, T, F, L)")
+    print("index          median")
+    for name, values in found.indices.items():
+        print(f"{name:<14} {float(values.nanmedian()):.3f}")
+    for path in write_dstrfs(found, args.out, plots=not args.no_plots):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from deepSTRF.utils.hub import convert_checkpoint, read_config
+
+    folder = convert_checkpoint(args.src, args.dst)
+    config = read_config(folder)
+    print(f"{config['model_class']} converted from deepSTRF 0.1.0 ({args.src}) to {folder}")
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line, credentials in URLs masked."""
+    from deepSTRF.datasets.download import redact
+
+    return redact(" ".join(str(err).split()) or type(err).__name__)
+
+
+def _os_error_line(err: OSError) -> str:
+    """An ``OSError`` as one line naming the file and what to do."""
+    target = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+    reason = err.strerror or _one_line(err)
+    if isinstance(err, PermissionError):
+        where = target or "a file"
+        return f"cannot access {where}: {reason}; choose a folder you can write (--out, --root) or fix its permissions"
+    if err.strerror is None or not target:
+        return _one_line(err)
+    if isinstance(err, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return f"{target}: {reason}; check the path"
+    return f"{target}: {reason} (a problem of the file system or the machine; free space or check the device)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -482,14 +677,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
 
     Returns:
-        0 on success, 2 for a bad option or input, 1 when a fit fails.
+        0 on success; 2 for a user's mistake or a problem of the machine (bad option or
+        input, missing, unwritable or corrupt file, failed download), with one line on
+        stderr; 1 when a fit fails or for an unexpected error; 130 when interrupted.
 
     Example:
         >>> main(["fit", "--epochs", "0"])
         2
     """
+    from deepSTRF.datasets.download import DownloadError
     from deepSTRF.training.fitter import NonFiniteLossError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DEEPSTRF_DEBUG", "").strip() not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -499,18 +700,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     prog = f"deepstrf {args.command}"
-    if args.command in ("fit", "evaluate"):
-        from deepSTRF.utils.performance import tune_allocator
-
-        tune_allocator()  # the command owns its process: let malloc reuse large blocks
     try:
+        if args.command in ("fit", "evaluate"):
+            from deepSTRF.utils.performance import tune_allocator
+
+            tune_allocator()  # the command owns its process: let malloc reuse large blocks
         return int(args.handler(args))
-    except NonFiniteLossError as err:
-        print(f"{prog}: fit failed: {err}", file=sys.stderr)
-        return 1
-    except (_UsageError, ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, ImportError) as err:
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"{prog}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        hint = " (rerun with --debug for the traceback)"
+        if isinstance(err, NonFiniteLossError):
+            print(f"{prog}: fit failed: {_one_line(err)}", file=sys.stderr)
+            return 1
+        if type(err).__name__ == "OutOfMemoryError":  # torch's, raised by CUDA and MPS
+            line = f"out of device memory ({_one_line(err)[:200]}); lower --batch-size or use --device cpu"
+        elif isinstance(err, OSError):
+            line = _os_error_line(err)
+        elif isinstance(err, DownloadError):
+            line = _one_line(err)
+        elif isinstance(err, (_UsageError, ValueError, TypeError, KeyError, ImportError)):
+            line = _one_line(err)
+        else:
+            print(f"{prog}: unexpected error: {type(err).__name__}: {_one_line(err)}{hint}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error: {line}", file=sys.stderr)
         return 2
 
 

@@ -33,16 +33,16 @@ def _per_neuron(values: torch.Tensor, valid: torch.Tensor, stat: str) -> torch.T
 def test_true_rate_scores_one(ragged):
     rate, trials = simulate(0, ragged)
     for method in ("schoppe", "hsu"):
-        score = normalized_corrcoef(rate, trials, method)
+        score = normalized_corrcoef(rate, trials, method, reduction="none")
         assert (score - 1).abs().max() < 0.03, (method, score)
-    assert (feve(rate, trials) - 1).abs().max() < 0.03
+    assert (feve(rate, trials, reduction="none") - 1).abs().max() < 0.03
     # predicting each neuron's overall mean explains nothing
-    assert feve(rate.mean(dim=(0, 3), keepdim=True).expand_as(rate), trials).abs().max() < 0.03
+    assert feve(rate.mean(dim=(0, 3), keepdim=True).expand_as(rate), trials, reduction="none").abs().max() < 0.03
 
 
 def test_schoppe_is_not_inflated_by_different_stimulus_means():
     rate, trials = simulate(1, ragged=False)
-    ours = normalized_corrcoef(rate, trials).numpy()
+    ours = normalized_corrcoef(rate, trials, reduction="none").numpy()
     # Dividing the pooled covariance by a within-stimulus signal power (averaged over stimuli)
     # instead mixes two bases, and a perfect prediction then scores far above 1.
     x, p = trials.numpy(), rate.numpy()
@@ -64,7 +64,7 @@ def test_signal_and_noise_power_recover_the_truth(ragged):
     rates = rate.expand_as(valid)
     true_sp = _per_neuron(rates, valid, "var")  # variance of the true rate over the positions used
     true_np = _per_neuron(rates, valid, "mean")  # Poisson: trial variance = rate
-    sp, npow = signal_power(trials), noise_power(trials)
+    sp, npow = signal_power(trials, reduction="none"), noise_power(trials, reduction="none")
     assert ((sp - true_sp) / true_sp).abs().max() < 0.06
     assert ((npow - true_np) / true_np).abs().max() < 0.06
     if ragged:  # the bootstrap interval over stimuli covers the truth for nearly every neuron
@@ -75,9 +75,9 @@ def test_signal_and_noise_power_recover_the_truth(ragged):
 
 def test_ceilings_agree_and_fall_with_fewer_trials():
     rate, trials = simulate(3, ragged=False)
-    schoppe, hsu = cc_max(trials), cc_max(trials, "hsu")
+    schoppe, hsu = cc_max(trials, reduction="none"), cc_max(trials, "hsu", reduction="none")
     assert (schoppe - hsu).abs().max() < 0.01
-    fewer = cc_max(trials[:, :, :2])
+    fewer = cc_max(trials[:, :, :2], reduction="none")
     assert (fewer < schoppe).all()
     # expected ceiling: corr(rate, PSTH) for SP / (SP + NP / R)
     valid = torch.ones_like(rate, dtype=torch.bool)

@@ -32,8 +32,8 @@ def test_jackknife_matches_reference(data, reduction):
     def summary(values: np.ndarray) -> np.ndarray:
         return values if reduction == "none" else np.nanmean(values)
 
-    full = summary(metric(pred, x).numpy())
-    reps = np.stack([summary(metric(pred, _drop_trial(x, j)).numpy()) for j in range(x.shape[2])])
+    full = summary(metric(pred, x, reduction="none").numpy())
+    reps = np.stack([summary(metric(pred, _drop_trial(x, j), reduction="none").numpy()) for j in range(x.shape[2])])
     n = len(reps)
     se = np.sqrt((n - 1) / n * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0))
     z = statistics.NormalDist().inv_cdf(0.95)
@@ -54,8 +54,8 @@ def test_bootstrap_matches_reference(data):
     pred, x, mask = torch.from_numpy(data.pred), torch.from_numpy(data.x), torch.from_numpy(data.mask)
     ci = bootstrap_ci(corrcoef, x, pred=pred, mask=mask, n_boot=40, seed=7, level=0.8)
     draws = torch.randint(x.shape[0], (40, x.shape[0]), generator=torch.Generator().manual_seed(7))
-    reps = np.stack([corrcoef(pred[i], x[i], mask=mask[i]).numpy() for i in draws])
-    np.testing.assert_allclose(ci.estimate.numpy(), corrcoef(pred, x, mask=mask).numpy())
+    reps = np.stack([corrcoef(pred[i], x[i], mask=mask[i], reduction="none").numpy() for i in draws])
+    np.testing.assert_allclose(ci.estimate.numpy(), corrcoef(pred, x, mask=mask, reduction="none").numpy())
     np.testing.assert_allclose(ci.lower.numpy(), np.nanquantile(reps, 0.1, axis=0), rtol=1e-10)
     np.testing.assert_allclose(ci.upper.numpy(), np.nanquantile(reps, 0.9, axis=0), rtol=1e-10)
 

@@ -137,3 +137,24 @@ def test_errors():
         poisson_loss(target, target)
     with pytest.raises(TypeError, match="`mask` must be a bool tensor"):
         mse_loss(pred, target, mask=torch.ones(1, 2, 1, 3))
+
+
+def test_published_positional_order_and_default_reductions():
+    """deepSTRF 0.1.0's order: poisson_loss(pred, target, mask, reduction, log_input); metrics reduce to the mean."""
+    from deepSTRF import metrics
+
+    gen = torch.Generator().manual_seed(3)
+    pred = torch.rand(2, 3, 1, 30, generator=gen) + 0.1
+    target = torch.poisson(pred.expand(2, 3, 4, 30), generator=gen)
+    mask = torch.rand(2, 3, 1, 30, generator=gen) > 0.2
+    assert torch.equal(
+        poisson_loss(pred.log(), target, mask, "none", True),
+        poisson_loss(pred.log(), target, mask=mask, reduction="none", log_input=True),
+    )
+    for name in ("corrcoef", "fve", "normalized_corrcoef", "feve"):
+        fn = getattr(metrics, name)
+        per_neuron = fn(pred, target, reduction="none")
+        torch.testing.assert_close(fn(pred, target), per_neuron.nanmean())
+    for name in ("signal_power", "noise_power", "snr", "explainable_variance", "cc_max"):
+        fn = getattr(metrics, name)
+        torch.testing.assert_close(fn(target), fn(target, reduction="none").nanmean())

@@ -175,7 +175,7 @@ def test_causal_strf_conv_errors():
         CausalSTRFConv(F=0, T=3, C_in=1, C_out=2)
     with pytest.raises(TypeError, match=r"`T` must be an int"):
         CausalSTRFConv(F=4, T=3.0, C_in=1, C_out=2)
-    with pytest.raises(TypeError, match=r"`kernel` must be None, an nn.Conv2d or an STRFKernel.*got Linear"):
+    with pytest.raises(TypeError, match=r"`kernel` must be None, an nn.Conv2d, an nn.Sequential.*got Linear"):
         CausalSTRFConv(F=4, T=3, C_in=1, C_out=2, kernel=nn.Linear(3, 3))
     with pytest.raises(ValueError, match=r"\(C_out, C_in, F, T\) = \(2, 1, 4, 3\), got \(2, 1, 5, 3\)"):
         CausalSTRFConv(F=4, T=3, C_in=1, C_out=2, kernel=ParametricSTRF(5, 3, 1, 2))
@@ -204,3 +204,20 @@ def test_a_custom_kernel_starts_with_a_zero_bias_not_uninitialised_memory():
             return torch.ones(self.C_out, self.C_in, self.F, self.T)
 
     assert torch.equal(Flat(3, 2, 1, 4).bias.detach(), torch.zeros(4))
+
+
+def test_separable_sequential_kernel_of_the_seeds():
+    """The (F, 1) then depthwise (1, T) nn.Sequential kernel: effective weight, bias and causal output."""
+    torch.manual_seed(0)
+    kernel = nn.Sequential(nn.Conv2d(2, 3, (6, 1), bias=False), nn.Conv2d(3, 3, (1, 4), groups=3))
+    conv = CausalSTRFConv(F=6, T=4, C_in=2, C_out=3, kernel=kernel).double()
+    wf, wt = kernel[0].weight.detach(), kernel[1].weight.detach()  # (3, 2, 6, 1), (3, 1, 1, 4)
+    torch.testing.assert_close(conv.STRF_weight(), wf * wt)
+    torch.testing.assert_close(conv.bias, kernel[1].bias)
+    x = torch.randn(2, 2, 6, 20, dtype=torch.float64)
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (3, 0)), wf * wt, kernel[1].bias)
+    torch.testing.assert_close(conv(x), expected)
+    with pytest.raises(TypeError, match=r"unpadded nn\.Conv2d"):
+        CausalSTRFConv(6, 4, 2, 3, kernel=nn.Sequential(nn.Conv2d(2, 3, (6, 1)), nn.ReLU()))
+    with pytest.raises(ValueError, match=r"to \(B, C_out=3, 1, 1\)"):
+        CausalSTRFConv(6, 4, 2, 3, kernel=nn.Sequential(nn.Conv2d(2, 3, (6, 1))))

@@ -73,8 +73,8 @@ def test_causal_fir_errors():
 def numpy_decay_kernel(tau, taps, decay_input):
     r = np.exp(-1.0 / np.asarray(tau, dtype=np.float64))
     h = r[:, None] ** np.arange(taps)[None, :]  # lag 0 first
-    if decay_input:
-        h = h / h.sum(axis=1, keepdims=True)
+    if decay_input:  # the leaky integrator's input weight 1 - r (Rahman et al. 2019, deepSTRF 0.1.0)
+        h = h * (1.0 - r[:, None])
     return h[:, ::-1]
 
 
@@ -98,10 +98,10 @@ def test_exponential_decay_starts_at_init_tau(init_tau):
     assert torch.isfinite(layer.build_kernel()).all()
 
 
-def test_exponential_decay_has_unit_dc_gain_with_decay_input():
+def test_exponential_decay_dc_gain_is_one_minus_r_to_the_k_with_decay_input():
     x = torch.full((2, 5, 1, 40), 3.0, dtype=torch.float64)
     normalised = LearnableExponentialDecay(5, kernel_size=9, init_tau=4.0).double()
-    torch.testing.assert_close(normalised(x), x, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(normalised(x), x * (1 - np.exp(-9 / 4.0)), rtol=1e-9, atol=1e-9)
     raw = LearnableExponentialDecay(5, kernel_size=9, init_tau=4.0, decay_input=False).double()
     gain = sum(np.exp(-lag / 4.0) for lag in range(9))
     torch.testing.assert_close(raw(x), x * gain, rtol=1e-10, atol=1e-10)

@@ -143,7 +143,7 @@ def test_adaptation_kernels_reject_bad_input():
 
 
 def test_mel_filterbank_response_is_its_triangles():
-    mel = CausalMelSpectrogram(16000, hop_ms=5.0, n_filters=10)
+    mel = CausalMelSpectrogram(16000, dt_ms=5.0, n_filters=10)
     freqs, gains = filterbank_responses(mel)
     torch.testing.assert_close(gains, mel.filterbank.double().T)
     assert freqs[0] == 0 and freqs[-1] == 8000 and freqs.shape == (gains.shape[1],)
@@ -151,7 +151,7 @@ def test_mel_filterbank_response_is_its_triangles():
 
 @pytest.mark.parametrize("cls", [CausalGammatone, Gammatonegram])
 def test_gammatone_responses_peak_at_the_centre_frequencies(cls):
-    front_end = cls(16000, hop_ms=5.0, n_filters=6, f_min=300.0, f_max=5000.0)
+    front_end = cls(16000, dt_ms=5.0, n_filters=6, f_min_hz=300.0, f_max_hz=5000.0)
     freqs, gains = filterbank_responses(front_end, n_fft=8192)
     peaks = freqs[gains.argmax(dim=1)]
     centres = front_end.centre_freqs.double()
@@ -159,14 +159,14 @@ def test_gammatone_responses_peak_at_the_centre_frequencies(cls):
 
 
 def test_gammatonegram_has_unit_gain_at_its_centre_frequencies():
-    front_end = Gammatonegram(16000, hop_ms=5.0, n_filters=4, f_min=500.0, f_max=4000.0)
+    front_end = Gammatonegram(16000, dt_ms=5.0, n_filters=4, f_min_hz=500.0, f_max_hz=4000.0)
     _, gains = filterbank_responses(front_end, n_fft=16000)  # 1 Hz grid
     at_centre = gains[torch.arange(4), front_end.centre_freqs.round().long()]
     torch.testing.assert_close(at_centre, torch.ones(4, dtype=torch.float64), rtol=0.02, atol=0.0)
 
 
 def test_sincnet_response_matches_an_independent_fft_and_passes_its_band():
-    sinc = SincNet(16000, n_filters=3, kernel_size=129, hop_ms=1000 / 16000)
+    sinc = SincNet(16000, n_filters=3, kernel_size=129, dt_ms=1000 / 16000)
     _, gains = filterbank_responses(sinc, n_fft=1024)
     kernels = sinc.kernels().detach().double().numpy()
     expected = np.abs(np.fft.rfft(kernels, n=1024)) ** 2
@@ -178,7 +178,7 @@ def test_sincnet_response_matches_an_independent_fft_and_passes_its_band():
 
 
 def test_leaf_response_peaks_at_its_gabor_centres():
-    leaf = CausalLEAF(16000, hop_ms=10.0, n_filters=5, kernel_ms=25.0, window_ms=10.0)
+    leaf = CausalLEAF(16000, dt_ms=10.0, n_filters=5, kernel_ms=25.0, window_ms=10.0)
     freqs, gains = filterbank_responses(leaf, n_fft=8192)
     centres = leaf.centre.detach().double() * 16000 / (2 * math.pi)
     peaks = freqs[gains.argmax(dim=1)]

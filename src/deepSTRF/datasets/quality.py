@@ -61,8 +61,8 @@ def compute_neuron_quality(dataset: NeuralDataset, stimuli: Any = None, *, metho
         snr = cc = [float("nan")] * dataset.n_neurons
     else:
         responses = neural_collate([dataset[s] for s in chosen])["responses"].double()
-        snr = metrics.snr(responses).tolist()
-        cc = metrics.cc_max(responses, method=method).tolist()
+        snr = metrics.snr(responses, reduction="none").tolist()
+        cc = metrics.cc_max(responses, method=method, reduction="none").tolist()
     for meta, s, c in zip(out.nrn_meta, snr, cc):
         meta["snr"], meta["cc_max"] = float(s), float(c)
     return out

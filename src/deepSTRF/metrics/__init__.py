@@ -8,8 +8,8 @@ Conventions shared by every function here:
 - ``mask`` (optional) is a bool tensor broadcastable to ``(B, N, 1, T)``; False
   excludes a position.
 - Per-neuron statistics pool all valid (stimulus, time) positions of the neuron.
-- ``reduction``: ``'none'`` gives ``(N,)``; ``'mean'`` and ``'median'`` ignore NaN
-  neurons; ``'sum'`` adds the non-NaN ones.
+- ``reduction``: ``'mean'`` (the default, as in deepSTRF 0.1.0) and ``'median'``
+  ignore NaN neurons; ``'sum'`` adds the non-NaN ones; ``'none'`` gives ``(N,)``.
 - A statistic with zero variance is NaN, never padded with an epsilon.
 - No Python loop over neurons, stimuli or trials, and no host synchronisation: the
   functions run unchanged on GPU tensors and keep fixed output shapes.
@@ -20,19 +20,28 @@ Example:
     >>> gen = torch.Generator().manual_seed(0)
     >>> rate = torch.rand(4, 3, 1, 200, generator=gen) * 4
     >>> trials = torch.poisson(rate.expand(4, 3, 10, 200), generator=gen)
-    >>> metrics.normalized_corrcoef(rate, trials).shape
+    >>> metrics.normalized_corrcoef(rate, trials, reduction="none").shape
     torch.Size([3])
+    >>> metrics.normalized_corrcoef(rate, trials).shape  # the mean over neurons
+    torch.Size([])
 """
 
+from deepSTRF.metrics._masked import MetricWarning
 from deepSTRF.metrics.coherence import coherence
 from deepSTRF.metrics.correlation import corrcoef, fve
 from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackknife_ci
 from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.noise import explainable_variance, noise_power, signal_power, snr
 from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
+from deepSTRF.metrics.registry import LOSSES, METRICS, MetricInfo
+from deepSTRF.metrics.ttrc import ttrc
 
 __all__ = [
+    "LOSSES",
+    "METRICS",
     "ConfidenceInterval",
+    "MetricInfo",
+    "MetricWarning",
     "bootstrap_ci",
     "cc_max",
     "coherence",
@@ -47,4 +56,5 @@ __all__ = [
     "poisson_loss",
     "signal_power",
     "snr",
+    "ttrc",
 ]

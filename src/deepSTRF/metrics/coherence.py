@@ -14,6 +14,8 @@ result equals :func:`scipy.signal.coherence` with the same settings.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from deepSTRF._validation import check_int, check_positive_float
@@ -43,11 +45,12 @@ def coherence(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
-    fs: float = 1.0,
+    dt_ms: float | None = None,
     nperseg: int = 256,
     noverlap: int | None = None,
+    fs: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coherence between the prediction and the target's PSTH, per neuron and frequency.
 
@@ -58,9 +61,10 @@ def coherence(
             (and every segment that contains it).
         reduction: ``'none'`` (per neuron), ``'mean'``, ``'median'`` (NaN-aware, over
             neurons, per frequency) or ``'sum'``.
-        fs: Sampling rate of the bins (e.g. ``1000 / dt_ms`` for Hz); sets the frequencies.
+        dt_ms: Bin width in ms: frequencies are then in Hz; ``None`` gives them in cycles per bin.
         nperseg: Segment length in bins.
         noverlap: Overlap of consecutive segments in bins; ``nperseg // 2`` if None.
+        fs: Deprecated (warns): the bin rate, ``1000 / dt_ms``; pass ``dt_ms`` instead.
 
     Returns:
         ``(frequencies, coherence)``: ``(F,)`` frequencies with ``F = nperseg // 2 + 1``
@@ -70,7 +74,7 @@ def coherence(
     Raises:
         TypeError: If a tensor is not floating point, ``mask`` is not bool, or an integer
             argument is not an int.
-        ValueError: If shapes disagree, ``reduction`` is unknown, ``fs <= 0``,
+        ValueError: If shapes disagree, ``reduction`` is unknown, ``dt_ms <= 0``,
             ``nperseg`` exceeds ``T`` or ``noverlap`` is not in ``[0, nperseg)``.
 
     Shape:
@@ -81,14 +85,19 @@ def coherence(
     Example:
         >>> t = torch.arange(64.0)
         >>> pred = torch.sin(t / 3).view(1, 1, 1, 64)
-        >>> freqs, coh = coherence(pred, 2 * pred + 1, nperseg=16)
+        >>> freqs, coh = coherence(pred, 2 * pred + 1, nperseg=16, reduction="none")
         >>> freqs.shape, coh.shape, bool(torch.allclose(coh, torch.ones_like(coh)))
         (torch.Size([9]), torch.Size([1, 9]), True)
     """
     pred = check_pred(pred)
     target = check_target(target, pred)
     reduction = check_reduction(reduction)
-    fs = check_positive_float("fs", fs)
+    if fs is not None:
+        if dt_ms is not None:
+            raise TypeError("coherence() got both `fs` (deprecated) and `dt_ms`; pass only `dt_ms`")
+        warnings.warn("coherence(): `fs` is deprecated, use `dt_ms` (= 1000 / fs)", DeprecationWarning, stacklevel=2)
+        dt_ms = 1000.0 / check_positive_float("fs", fs)
+    bin_s = 1.0 if dt_ms is None else check_positive_float("dt_ms", dt_ms) / 1000.0
     nperseg = check_int("nperseg", nperseg)
     if nperseg > pred.shape[3]:
         raise ValueError(f"`nperseg` must be <= the number of time bins T = {pred.shape[3]}, got {nperseg}")
@@ -111,5 +120,5 @@ def coherence(
     power_y = (spec_y.abs().square() * seg_ok).sum(dim=dims)
     denom = power_x * power_y
     coh = safe_divide(cross.abs().square(), denom, denom > 0).clamp(max=1.0)
-    freqs = torch.fft.rfftfreq(nperseg, d=1.0 / fs, dtype=pred.dtype, device=pred.device)
+    freqs = torch.fft.rfftfreq(nperseg, d=bin_s, dtype=pred.dtype, device=pred.device)
     return freqs, reduce_neurons(coh, reduction)

@@ -42,7 +42,7 @@ def corrcoef(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Pearson correlation between the prediction and the PSTH, per neuron.
 
@@ -74,7 +74,7 @@ def corrcoef(
 
     Example:
         >>> pred = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 1, 4)
-        >>> corrcoef(pred, 2 * pred + 1)
+        >>> corrcoef(pred, 2 * pred + 1, reduction="none")
         tensor([1.])
     """
     pred, psth, weight, reduction = _psth_and_weight(pred, target, mask, reduction)
@@ -85,7 +85,7 @@ def fve(
     pred: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Fraction of the PSTH's variance explained by the prediction, per neuron.
 
@@ -118,7 +118,7 @@ def fve(
 
     Example:
         >>> target = torch.tensor([0.0, 2.0, 0.0, 2.0]).view(1, 1, 1, 4)
-        >>> fve(torch.full_like(target, 1.0), target)
+        >>> fve(torch.full_like(target, 1.0), target, reduction="none")
         tensor([0.])
     """
     pred, psth, weight, reduction = _psth_and_weight(pred, target, mask, reduction)

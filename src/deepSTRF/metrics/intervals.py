@@ -2,10 +2,10 @@
 
 ``metric`` is any callable that returns one value per neuron, ``(N,)``: called as
 ``metric(pred, responses, mask=mask)`` when ``pred`` is given, else
-``metric(responses, mask=mask)``. Every metric of :mod:`deepSTRF.metrics` fits with its
-default ``reduction='none'``; bind other arguments with :func:`functools.partial`
-(e.g. ``partial(normalized_corrcoef, method='hsu')``, ``partial(mse_loss,
-reduction='none')``).
+``metric(responses, mask=mask)``, with ``reduction='none'`` added when the callable takes
+a ``reduction`` argument: every metric of :mod:`deepSTRF.metrics` fits as it is (their
+default reduction is the mean over neurons); bind other arguments with
+:func:`functools.partial` (e.g. ``partial(normalized_corrcoef, method='hsu')``).
 
 Replicates are evaluated in batches: the replicated data of several replicates are
 stacked along the neuron axis and scored in one call, as many per call as fit in
@@ -15,8 +15,11 @@ stacked along the neuron axis and scored in one call, as many per call as fit in
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import statistics
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -24,6 +27,7 @@ import torch
 
 from deepSTRF._validation import check_int
 from deepSTRF.metrics._masked import (
+    MetricWarning,
     check_pred,
     check_reduction,
     check_target,
@@ -70,10 +74,23 @@ def _check_common(
     return pred_t, responses, resolve_mask(mask, responses), float(level)
 
 
+def _takes_reduction(metric: Metric) -> bool:
+    """Whether ``reduction='none'`` should be passed: the metric takes it and no ``partial`` binds it."""
+    if isinstance(metric, functools.partial) and "reduction" in metric.keywords:
+        return False
+    try:
+        return "reduction" in inspect.signature(metric).parameters
+    except (TypeError, ValueError):  # a callable without an inspectable signature
+        return False
+
+
 def _call(
     metric: Metric, pred: torch.Tensor | None, responses: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
-    values = metric(responses, mask=mask) if pred is None else metric(pred, responses, mask=mask)
+    kwargs: dict[str, object] = {"mask": mask}
+    if _takes_reduction(metric):
+        kwargs["reduction"] = "none"
+    values = metric(responses, **kwargs) if pred is None else metric(pred, responses, **kwargs)
     if not isinstance(values, torch.Tensor) or values.shape != (responses.shape[1],):
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
         raise ValueError(f"`metric` must return one value per neuron, shape ({responses.shape[1]},), got {shape}")
@@ -89,10 +106,12 @@ def _stack(x: torch.Tensor) -> torch.Tensor:
 def _replicates(metric: Metric, batch: _Batch, n_rep: int, per_call: int, n_neurons: int) -> torch.Tensor:
     """Metric values of all replicates, ``(n_rep, N)``."""
     values = []
-    for start in range(0, n_rep, per_call):
-        stop = min(start + per_call, n_rep)
-        pred, responses, mask = batch(start, stop)
-        values.append(_call(metric, pred, responses, mask).view(stop - start, n_neurons))
+    with warnings.catch_warnings():  # a replicate without data is expected here; the caller's inputs were checked
+        warnings.simplefilter("ignore", MetricWarning)
+        for start in range(0, n_rep, per_call):
+            stop = min(start + per_call, n_rep)
+            pred, responses, mask = batch(start, stop)
+            values.append(_call(metric, pred, responses, mask).view(stop - start, n_neurons))
     return torch.cat(values)
 
 

@@ -26,6 +26,7 @@ from deepSTRF.metrics._masked import (
     restrict,
     safe_divide,
     trial_stats,
+    warn_no_valid,
 )
 
 __all__ = ["mse_loss", "poisson_loss"]
@@ -54,6 +55,7 @@ def _reduce(elementwise: torch.Tensor, valid: torch.Tensor, reduction: str) -> t
         count = valid.sum().to(loss.dtype)
         return safe_divide(loss.sum(), count, count > 0)
     count = valid.to(loss.dtype).sum(dim=(0, 2, 3))
+    warn_no_valid(count)
     return reduce_neurons(safe_divide(loss.sum(dim=(0, 2, 3)), count, count > 0), reduction)
 
 
@@ -99,9 +101,9 @@ def mse_loss(
 def poisson_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
-    log_input: bool = False,
     mask: torch.Tensor | None = None,
     reduction: str = "mean",
+    log_input: bool = False,
     eps: float = 1e-8,
 ) -> torch.Tensor:
     r"""Poisson negative log-likelihood (without the constant :math:`\log \bar x!`).
@@ -116,10 +118,10 @@ def poisson_loss(
     Args:
         pred: Predicted rates (non-negative), or log-rates with ``log_input=True``.
         target: Trials or PSTH (counts per bin), NaN where missing.
-        log_input: Whether ``pred`` is a log-rate.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``.
         reduction: ``'mean'`` (over valid positions), ``'sum'``, ``'none'`` (per-neuron
             mean) or ``'median'``.
+        log_input: Whether ``pred`` is a log-rate.
         eps: Added to the rate inside the log (rate input only); must be ``>= 0``.
 
     Returns:

@@ -87,7 +87,7 @@ def _powers(responses: object, mask: object, reduction: object) -> tuple[NoiseDe
     return decompose(responses, mask), check_reduction(reduction)
 
 
-def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sahani–Linden signal power: the variance of the stimulus-locked response.
 
     ``SP = Var_p(psth) − mean_p(v_p / r_p)`` (see the module notes); can be negative
@@ -112,14 +112,14 @@ def signal_power(responses: torch.Tensor, mask: torch.Tensor | None = None, redu
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> signal_power(trials)
+        >>> signal_power(trials, reduction="none")
         tensor([1.3333])
     """
     dec, reduction = _powers(responses, mask, reduction)
     return reduce_neurons(dec.signal, reduction)
 
 
-def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sahani–Linden noise power: the trial-to-trial variance of a single trial.
 
     ``NP = mean_p v_p``, the mean over positions of the unbiased variance across trials.
@@ -143,14 +143,14 @@ def noise_power(responses: torch.Tensor, mask: torch.Tensor | None = None, reduc
 
     Example:
         >>> trials = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]).view(1, 1, 2, 3)
-        >>> noise_power(trials)
+        >>> noise_power(trials, reduction="none")
         tensor([1.3333])
     """
     dec, reduction = _powers(responses, mask, reduction)
     return reduce_neurons(dec.noise, reduction)
 
 
-def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none") -> torch.Tensor:
+def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Signal-to-noise ratio ``SP / NP`` (NaN where the noise power is zero).
 
     Args:
@@ -172,7 +172,7 @@ def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: st
 
     Example:
         >>> trials = torch.tensor([[1.0, 3.0, 1.0, 3.0], [1.0, 1.0, 3.0, 3.0]]).view(1, 1, 2, 4)
-        >>> snr(trials)
+        >>> snr(trials, reduction="none")
         tensor([0.1667])
     """
     dec, reduction = _powers(responses, mask, reduction)
@@ -180,7 +180,7 @@ def snr(responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: st
 
 
 def explainable_variance(
-    responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "none"
+    responses: torch.Tensor, mask: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     """Fraction of a single trial's variance that is stimulus-locked, ``SP / TP``.
 
@@ -207,7 +207,7 @@ def explainable_variance(
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> explainable_variance(trials)
+        >>> explainable_variance(trials, reduction="none")
         tensor([1.])
     """
     dec, reduction = _powers(responses, mask, reduction)

@@ -54,7 +54,7 @@ def normalized_corrcoef(
     responses: torch.Tensor,
     method: str = "schoppe",
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     n_splits: int = 100,
     seed: int = 0,
@@ -96,7 +96,8 @@ def normalized_corrcoef(
     Example:
         >>> rate = torch.tensor([1.0, 3.0, 1.0, 3.0, 2.0, 2.0]).view(1, 1, 1, 6)
         >>> trials = rate.expand(1, 1, 4, 6)  # noise-free trials: CCnorm is the raw correlation
-        >>> normalized_corrcoef(rate, trials), normalized_corrcoef(rate, trials, method="hsu")
+        >>> schoppe = normalized_corrcoef(rate, trials, reduction="none")
+        >>> schoppe, normalized_corrcoef(rate, trials, "hsu", reduction="none")
         (tensor([1.]), tensor([1.]))
     """
     pred = check_pred(pred)
@@ -118,7 +119,7 @@ def cc_max(
     responses: torch.Tensor,
     method: str = "schoppe",
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
     *,
     n_splits: int = 100,
     seed: int = 0,
@@ -176,7 +177,7 @@ def cc_max(
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> cc_max(trials), cc_max(trials, method="hsu")
+        >>> cc_max(trials, reduction="none"), cc_max(trials, method="hsu", reduction="none")
         (tensor([1.]), tensor([1.]))
     """
     responses = check_target(responses, name="responses")
@@ -194,7 +195,7 @@ def feve(
     pred: torch.Tensor,
     responses: torch.Tensor,
     mask: torch.Tensor | None = None,
-    reduction: str = "none",
+    reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Fraction of explainable variance explained (Cadena et al., 2019), per neuron.
 
@@ -237,7 +238,7 @@ def feve(
 
     Example:
         >>> trials = torch.tensor([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 0.0, 2.0]]).view(1, 1, 2, 4)
-        >>> feve(trials[:, :, :1], trials)
+        >>> feve(trials[:, :, :1], trials, reduction="none")
         tensor([1.])
     """
     pred = check_pred(pred)

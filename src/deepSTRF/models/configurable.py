@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepSTRF._deprecation import renamed_arguments
+
 # torch.nn modules that may be serialised, with the attributes that rebuild them.
 _TORCH_MODULES: dict[type[nn.Module], tuple[str, ...]] = {
     nn.Identity: (),
@@ -44,7 +46,10 @@ _TORCH_MODULES: dict[type[nn.Module], tuple[str, ...]] = {
     nn.ELU: ("alpha",),
     nn.GELU: ("approximate",),
 }
-_TORCH_BY_NAME = {f"torch.nn.{cls.__name__}": cls for cls in _TORCH_MODULES}
+_TORCH_BY_NAME: dict[str, type[nn.Module]] = {f"torch.nn.{cls.__name__}": cls for cls in _TORCH_MODULES}
+# Containers and convolutions, serialised structurally (e.g. the separable ``nn.Sequential`` STRF kernel).
+_TORCH_BY_NAME.update({"torch.nn.Sequential": nn.Sequential, "torch.nn.Conv2d": nn.Conv2d})
+_CONV_ATTRS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
 
 UNSERIALISABLE = "__unserialisable__"
 
@@ -74,9 +79,12 @@ class ConfigurableModule(nn.Module):
         if init is None or getattr(init, "_captures_config", False):
             return
         signature = inspect.signature(init)
+        renames: dict[str, str] = getattr(init, "_renamed_arguments", {})
 
         @functools.wraps(init)
         def wrapped(self: nn.Module, *args: Any, **kw: Any) -> None:
+            if renames:  # old spellings (deprecated): record and pass the new names
+                kw = renamed_arguments(cls.__name__, kw, renames)
             if "_init_config" not in self.__dict__:
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
@@ -100,6 +108,21 @@ class ConfigurableModule(nn.Module):
     def init_config(self) -> dict[str, Any]:
         """The constructor arguments this module was built with (defaults applied)."""
         return dict(self.__dict__.get("_init_config", {}))
+
+
+def current_names(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments recorded under a deprecated spelling, renamed (silently) to the current one.
+
+    A checkpoint written before an argument was renamed holds the old name; loading it is
+    not the user's doing, so it does not warn.
+
+    Example:
+        >>> from deepSTRF.models.wav2spec import CausalMelSpectrogram
+        >>> current_names(CausalMelSpectrogram, {"hop_ms": 5.0, "n_filters": 8})
+        {'dt_ms': 5.0, 'n_filters': 8}
+    """
+    renames: dict[str, str] = getattr(cls.__init__, "_renamed_arguments", {})  # type: ignore[misc]
+    return {renames.get(name, name): value for name, value in kwargs.items()}
 
 
 def class_path(cls: type) -> str:
@@ -143,6 +166,11 @@ def encode_value(value: Any) -> Any:
         return {"__tensor__": value.detach().cpu().tolist(), "dtype": str(value.dtype).removeprefix("torch.")}
     if isinstance(value, ConfigurableModule):
         return {"__module__": class_path(type(value)), "kwargs": encode_value(value.init_config)}
+    if type(value) is nn.Conv2d and isinstance(value.padding, tuple) and value.padding_mode == "zeros":
+        kwargs = {a: encode_value(getattr(value, a)) for a in _CONV_ATTRS}
+        return {"__module__": "torch.nn.Conv2d", "kwargs": {**kwargs, "bias": value.bias is not None}}
+    if type(value) is nn.Sequential:
+        return {"__module__": "torch.nn.Sequential", "args": [encode_value(m) for m in value]}
     if type(value) in _TORCH_MODULES:
         attrs = _TORCH_MODULES[type(value)]
         return {"__module__": f"torch.nn.{type(value).__name__}", "kwargs": {a: getattr(value, a) for a in attrs}}
@@ -236,5 +264,6 @@ def decode_value(encoded: Any, path: str = "") -> Any:
     if "__module__" in encoded:
         cls = resolve_class(encoded["__module__"])
         kwargs = decode_value(encoded.get("kwargs", {}), path)
-        return cls(**kwargs)
+        args = decode_value(encoded.get("args", []), path)
+        return cls(*args, **current_names(cls, kwargs))
     return {k: decode_value(v, f"{path}.{k}" if path else k) for k, v in encoded.items()}

@@ -24,7 +24,11 @@ from deepSTRF.training.loggers import TensorBoardLogger, TrainingLogger, WandbLo
 from deepSTRF.training.results import RunResult
 from deepSTRF.training.ridge import RidgeResult, fit_ridge, ridge_to_linear
 from deepSTRF.training.run_config import RunConfig
-from deepSTRF.training.seeding import seed_everything
+from deepSTRF.training.seeding import seed_everything, set_random_seed
+
+fit_multi_seed = run_seeds
+"""deepSTRF 0.1.0's name for :func:`run_seeds`, which takes a dataset and a model builder
+(0.1.0's ``(model_factory, loader_factory)`` form is gone, see the migration page)."""
 
 __all__ = [
     "ExperimentResult",
@@ -39,10 +43,12 @@ __all__ = [
     "TrainingLogger",
     "WandbLogger",
     "cross_validate",
+    "fit_multi_seed",
     "fit_ridge",
     "make_logger",
     "ridge_to_linear",
     "run_experiment",
     "run_seeds",
     "seed_everything",
+    "set_random_seed",
 ]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from deepSTRF import metrics
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 
 __all__ = [
@@ -30,18 +31,34 @@ __all__ = [
     "FitConfig",
     "build_optimizer",
     "build_scheduler",
+    "metric_mode",
 ]
 
-#: Training losses: mean squared error, Poisson deviance on rates, Poisson deviance on log-rates.
-LOSSES = ("mse", "poisson", "poisson_log")
+#: Training losses, as registered in :data:`deepSTRF.metrics.LOSSES`.
+LOSSES = tuple(metrics.LOSSES)
 #: What the loss compares the prediction with: the trial mean, or every trial.
 TARGETS = ("psth", "trials")
 #: Optimisers accepted by ``FitConfig.optimizer``.
 OPTIMIZERS = ("adam", "adamw", "sgd")
 #: Learning-rate schedules accepted by ``FitConfig.scheduler`` (or ``None``).
 SCHEDULERS = ("plateau", "cosine")
-#: Validation metrics for early stopping (all per neuron, averaged over neurons); ``loss`` is minimised.
-VALIDATION_METRICS = ("cc", "ccnorm", "feve", "fve", "loss")
+#: Validation metrics for early stopping (all per neuron, averaged over neurons): the registered
+#: :data:`deepSTRF.metrics.METRICS`, or ``'loss'``, the training loss (minimised).
+VALIDATION_METRICS = (*metrics.METRICS, "loss")
+
+
+def metric_mode(metric: str) -> Literal["min", "max"]:
+    """``'max'`` if a larger validation score is better, ``'min'`` otherwise (``'loss'``).
+
+    Raises:
+        ValueError: If ``metric`` is not one of :data:`VALIDATION_METRICS`.
+
+    Example:
+        >>> metric_mode("cc"), metric_mode("loss")
+        ('max', 'min')
+    """
+    check_choice("metric", metric, VALIDATION_METRICS)
+    return "min" if metric == "loss" else metrics.METRICS[metric].mode
 
 
 @dataclass
@@ -171,7 +188,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> Any:
     if config.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
-            mode="min" if config.metric == "loss" else "max",
+            mode=metric_mode(config.metric),
             factor=0.5,
             patience=max(1, (config.patience or 3) // 3),
             threshold=config.min_delta,

@@ -22,7 +22,7 @@ Example:
     ...     result = cross_validate(data, build, n_folds=2, config=FitConfig(max_epochs=1, batch_size=2),
     ...                             out_dir=tmp, progress=False)
     >>> sorted(result.per_seed[0])
-    ['cc', 'ccnorm', 'feve', 'fve']
+    ['cc', 'ccnorm', 'feve', 'fve', 'ttrc']
 """
 
 from __future__ import annotations
@@ -42,14 +42,11 @@ from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.fitter import Fitter
 from deepSTRF.training.loggers import make_logger
-from deepSTRF.training.objectives import pad_cat, score_split
+from deepSTRF.training.objectives import DEFAULT_METRICS, pad_cat, score_split
 from deepSTRF.training.results import RunResult, nan_to_none, write_scores
 from deepSTRF.training.seeding import seed_everything
 
 __all__ = ["DEFAULT_METRICS", "Fold", "cross_validate", "run_seeds", "validation_split"]
-
-#: Metrics reported for test stimuli.
-DEFAULT_METRICS = ("ccnorm", "cc", "feve", "fve")
 
 
 @dataclass(frozen=True)

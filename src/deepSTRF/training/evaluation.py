@@ -17,7 +17,9 @@ from torch.utils.data import Subset
 from deepSTRF._validation import check_choice
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.config import FitConfig
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.fitter import Fitter
+from deepSTRF.training.objectives import DEFAULT_METRICS
 from deepSTRF.training.run_config import load_dataset, read_run
 
 __all__ = ["EvaluationResult", "evaluate_checkpoint", "resolve_run"]
@@ -77,7 +79,7 @@ def evaluate_checkpoint(
     dataset: str | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     part: str = "test",
-    metrics: Sequence[str] = ("ccnorm", "cc", "feve", "fve"),
+    metrics: Sequence[str] = DEFAULT_METRICS,
     batch_size: int = 8,
     device: str | torch.device | None = None,
 ) -> EvaluationResult:
@@ -100,7 +102,8 @@ def evaluate_checkpoint(
         An :class:`EvaluationResult`.
 
     Raises:
-        ValueError: If ``part`` is unknown, or there is no test split to use.
+        ValueError: If ``part`` is unknown, there is no test split to use, or the dataset's
+            ``dt_ms`` (or ``audio_fs``) differs from the one the model was fitted at.
         FileNotFoundError: If the checkpoint does not exist.
 
     Example:
@@ -130,6 +133,7 @@ def evaluate_checkpoint(
     else:
         raise ValueError(f"dataset {name!r} has no canonical test split; use part='all'")
     model = NeuralModel.from_pretrained(checkpoint)
+    match_data_spec(model, data, record=False, source=f"dataset {name!r} ({kwargs or 'default arguments'})")
     fitter = Fitter(model, FitConfig(batch_size=batch_size), device=device, progress=False)
     scores = fitter.evaluate(Subset(data, stimuli), metrics=metrics)
     return EvaluationResult(str(checkpoint), model, name, kwargs, stimuli, scores)

@@ -29,11 +29,14 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 from deepSTRF.datasets.splits import random_split
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.registry import build_model
+from deepSTRF.training.config import metric_mode
 from deepSTRF.training.crossval import DEFAULT_METRICS, cross_validate, run_seeds, validation_split
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import barrier, init_distributed
 from deepSTRF.training.fitter import FitResult, Fitter
 from deepSTRF.training.ground_truth import effective_strfs, true_rate_scores
@@ -122,6 +125,7 @@ def _fit_ridge(
         device=config.device,
     )
     model = ridge_to_linear(result, dtype=torch.get_default_dtype())
+    match_data_spec(model, dataset, record=True)
     fitter = Fitter(model, config.fit, device=config.device, progress=False)
     seed = config.seeds[0]
     run = RunResult(seeds=[seed], per_seed={seed: fitter.evaluate(Subset(dataset, test), DEFAULT_METRICS)})
@@ -140,13 +144,20 @@ def _best_seed(run: RunResult, metric: str) -> int:
     scores = {s: run.fits[s][0].best_score for s in run.seeds if math.isfinite(run.fits[s][0].best_score)}
     if not scores:
         return run.seeds[0]
-    pick = min if metric == "loss" else max
+    pick = max if metric_mode(metric) == "max" else min
     return pick(scores, key=lambda s: scores[s])
 
 
-def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
+def _prepare_folder(out: Path, config: RunConfig, resume: bool, start_if_missing: bool) -> None:
     if out.is_file():
         raise FileExistsError(f"the run folder {out} is a file")
+    if resume and not (out.is_dir() and any(out.iterdir())):
+        if not start_if_missing:
+            raise FileNotFoundError(
+                f"cannot resume {out}: there is no run there; check the path (--out), or pass "
+                "start_if_missing=True (`--start-if-missing`) to start a new run in it"
+            )
+        warnings.warn(f"no run to resume in {out}: starting a new run there", UserWarning, stacklevel=3)
     if out.is_dir() and any(out.iterdir()):
         if not resume:
             raise FileExistsError(f"the run folder {out} is not empty; resume it or choose another folder")
@@ -159,7 +170,12 @@ def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
 
 
 def run_experiment(
-    config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+    config: RunConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    start_if_missing: bool = False,
 ) -> ExperimentResult:
     """Run a configuration end to end and write its run folder (see the module documentation).
 
@@ -168,12 +184,15 @@ def run_experiment(
         out_dir: Run folder; it must be empty or absent unless ``resume``.
         resume: Continue an interrupted run in ``out_dir`` (its recorded configuration must match).
         progress: Show progress bars.
+        start_if_missing: With ``resume``, start a new run (with a warning) when ``out_dir``
+            holds none, instead of raising ``FileNotFoundError``.
 
     Returns:
         An :class:`ExperimentResult`.
 
     Raises:
         FileExistsError: If ``out_dir`` holds files and ``resume`` is False.
+        FileNotFoundError: If ``resume`` is True, ``out_dir`` holds no run and not ``start_if_missing``.
         ValueError: If the configuration does not fit the dataset or the recorded run.
         TypeError: If a dataset or model argument is not accepted.
 
@@ -191,7 +210,7 @@ def run_experiment(
     out = Path(out_dir)
     ctx = init_distributed(config.device)
     is_main = ctx.is_main
-    _prepare_folder(out, config, resume)
+    _prepare_folder(out, config, resume, start_if_missing)
     barrier(ctx)  # every process checks the folder before rank 0 writes to it
     dataset = load_dataset(config.dataset, config.dataset_kwargs)
     kwargs = _model_kwargs(config, dataset)
@@ -265,7 +284,7 @@ def run_experiment(
 def _write_record(out: Path, record: dict[str, Any], is_main: bool) -> None:
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_json(out / "config.json", record)
 
 
 def _finish_folder(
@@ -283,7 +302,7 @@ def _finish_folder(
 ) -> None:
     """Add the checkpoint, the ceiling and STRF scores, and the STRF figure to a finished run folder."""
     metrics_file = out / "metrics.json"
-    payload = json.loads(metrics_file.read_text())
+    payload = read_json(metrics_file)
     payload["best_seed"] = best
     if ceiling is not None:
         payload["ceiling"] = {"per_neuron": {k: listed(v) for k, v in ceiling.items()}, "summary": summarise(ceiling)}
@@ -295,7 +314,7 @@ def _finish_folder(
             "mean": nan_to_none(corr.nanmean()),
             "median": nan_to_none(corr.nanmedian()),
         }
-    metrics_file.write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_json(metrics_file, payload)
     if config.split not in ("kfold", "loso") and isinstance(model, NeuralModel):
         metadata = {
             "dataset": config.dataset,

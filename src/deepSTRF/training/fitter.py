@@ -28,11 +28,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
-from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler
+from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler, metric_mode
+from deepSTRF.training.data_spec import match_data_spec
 from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, barrier, init_distributed, make_loader
 from deepSTRF.training.loggers import TrainingLogger
-from deepSTRF.training.objectives import batch_mask, batch_target, pad_cat, score_split, summed_loss
+from deepSTRF.training.objectives import DEFAULT_METRICS, batch_mask, batch_target, pad_cat, score_split, summed_loss
 from deepSTRF.training.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["FitResult", "Fitter", "NonFiniteLossError"]
@@ -73,6 +75,32 @@ class FitResult:
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
     neuron_scores: torch.Tensor | None = None
+
+
+def _check_not_empty(name: str, data: object) -> None:
+    """Refuse a dataset (or loader) that holds no stimulus, before any work."""
+    try:
+        size = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return  # an iterable without a length: checked when it yields no batch
+    if size == 0:
+        raise ValueError(f"`{name}` holds no stimulus ({type(data).__name__} of length 0): check the split or subset")
+
+
+def _check_first_batch(model: nn.Module, stims: torch.Tensor, target: torch.Tensor, where: str) -> None:
+    """Check a first batch's values: stimulus finite (through the model's own check), no infinite response."""
+    if isinstance(model, NeuralModel):
+        try:
+            with model.finite_checks():
+                model.check_stimulus(stims)
+        except ValueError as err:
+            raise ValueError(f"the first batch of `{where}`: {err}") from None
+    elif not bool(torch.isfinite(stims).all()):
+        raise ValueError(f"the first batch of `{where}` has NaN or inf stimulus values; clean the stimuli first")
+    if bool(torch.isinf(target).any()):
+        raise ValueError(
+            f"the first batch of `{where}` has infinite responses; use NaN to mark missing data, never inf"
+        )
 
 
 def _floating_dtype(model: nn.Module) -> torch.dtype:
@@ -148,7 +176,7 @@ class Fitter:
         self.optimizer = build_optimizer(model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
         keys = BestWeights.neuron_axis_keys(model) if config.per_neuron_best else []
-        mode = "min" if config.metric == "loss" else "max"
+        mode = metric_mode(config.metric)
         self._net: nn.Module = model
         if self.ctx.is_distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -156,6 +184,7 @@ class Fitter:
         self.history: list[dict[str, float]] = []
         self.stopper = EarlyStopping(config.patience, mode, config.min_delta)
         self.best = BestWeights(keys, mode)
+        self._first_batch_checked = False
 
     def _loader(self, data: Dataset | DataLoader, *, train: bool) -> DataLoader:
         cfg = self.config
@@ -181,9 +210,14 @@ class Fitter:
             loader.sampler.set_epoch(epoch)
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = torch.zeros((), dtype=torch.float64, device=self.device)
+        steps = 0
         for step, batch in enumerate(loader):
             stims = batch["stims"].to(self.device, self.dtype)
             target = batch_target(batch["responses"].to(self.device, self.dtype), cfg.target)
+            if step == 0 and not self._first_batch_checked:
+                _check_first_batch(self.model, stims, target, "train")
+                self._first_batch_checked = True
+            steps += 1
             with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
                 pred = self._net(stims)
             loss_sum, n_valid = summed_loss(pred.to(target.dtype), target, cfg.loss)
@@ -204,7 +238,15 @@ class Fitter:
             self.scaler.update()
             total += loss_sum.detach().double()
             count += n_valid
-        return float(all_reduce_sum(total, ctx) / all_reduce_sum(count, ctx).clamp_min(1))
+        if steps == 0:
+            raise ValueError("the training data yielded no batch: `train` holds no stimulus")
+        count = all_reduce_sum(count, ctx)
+        if float(count) == 0:
+            raise ValueError(
+                "`train` has no valid response: every response is missing (NaN) or masked, so there is nothing to "
+                "fit; check the dataset's responses and the neurons and stimuli selected"
+            )
+        return float(all_reduce_sum(total, ctx) / count)
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, data: Dataset | DataLoader) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -254,22 +296,21 @@ class Fitter:
             mask = all_gather_padded(mask, self.ctx, fill=0.0)
         return pred, resp, mask > 0.5
 
-    def evaluate(
-        self, data: Dataset | DataLoader, metrics: Sequence[str] = ("ccnorm", "cc", "feve", "fve")
-    ) -> dict[str, torch.Tensor]:
+    def evaluate(self, data: Dataset | DataLoader, metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, torch.Tensor]:
         """Per-neuron metrics of the model on a whole split.
 
         Args:
             data: See :meth:`predict`.
-            metrics: Names among ``'cc'``, ``'ccnorm'``, ``'feve'``, ``'fve'`` and ``'loss'``
-                (each computed once over all stimuli of the split).
+            metrics: Names among :data:`~deepSTRF.training.config.VALIDATION_METRICS` (the registered
+                :data:`deepSTRF.metrics.METRICS` and ``'loss'``), each computed once over all stimuli of the split.
 
         Returns:
             ``{name: (N,) tensor on CPU}``; NaN for a neuron a metric cannot score
             (e.g. normalised scores need repeated trials).
 
         Raises:
-            ValueError: If a metric name is unknown.
+            ValueError: If a metric name is unknown, or the data's ``dt_ms`` / ``audio_fs`` differs from the
+                model's :attr:`~deepSTRF.models.neural_model.NeuralModel.data_spec`.
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -280,6 +321,7 @@ class Fitter:
             >>> {name: tuple(values.shape) for name, values in scores.items()}
             {'cc': (3,), 'loss': (3,)}
         """
+        match_data_spec(self.model, data, record=False)
         pred, resp, mask = self.predict(data)
         return {name: score_split(name, pred, resp, mask, self.config.loss).cpu() for name in metrics}
 
@@ -340,11 +382,14 @@ class Fitter:
             A :class:`FitResult`.
 
         Raises:
+            ValueError: If ``train`` or ``val`` is empty or has no valid (non-missing) response, or
+                the first batch has a NaN/inf stimulus or an infinite response.
             NonFiniteLossError: If the loss or the gradient norm becomes NaN/Inf; the model
                 then holds the weights of the best epoch so far and the state file of the
                 last completed epoch is left as it was.
             ValueError: If ``per_neuron_best`` or the ``'plateau'`` scheduler is used without
-                ``val``, or a saved training state does not match the configuration.
+                ``val``, a saved training state does not match the configuration, or the model
+                records another ``dt_ms`` / ``audio_fs`` than ``train`` (which it records otherwise).
 
         Example:
             >>> from deepSTRF.datasets import SimulatedDataset
@@ -359,8 +404,12 @@ class Fitter:
             True
         """
         cfg = self.config
+        match_data_spec(self.model, train, record=True, source="the training data")
         if val is None and (cfg.per_neuron_best or cfg.scheduler == "plateau"):
             raise ValueError("`per_neuron_best` and the 'plateau' scheduler need validation data (`val`)")
+        _check_not_empty("train", train)
+        if val is not None:
+            _check_not_empty("val", val)
         if val is None:
             self.stopper = EarlyStopping(None, "min")
         loader = self._loader(train, train=True)
@@ -390,6 +439,11 @@ class Fitter:
                 score = record["train_loss"]
             else:
                 pred, resp, mask = self.predict(val)
+                if not self.history and not bool((mask & torch.isfinite(resp).any(dim=2, keepdim=True)).any()):
+                    raise ValueError(
+                        "`val` has no valid response: every response is missing (NaN) or masked, so no epoch can "
+                        "be scored; check the validation split, or pass val=None"
+                    )
                 scores = score_split(cfg.metric, pred, resp, mask, cfg.loss)
                 score = float(scores.nanmean()) if bool(torch.isfinite(scores).any()) else math.nan
                 record[metric] = score

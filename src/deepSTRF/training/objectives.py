@@ -24,23 +24,20 @@ import torch
 
 from deepSTRF import metrics
 from deepSTRF._validation import check_choice
-from deepSTRF.training.config import LOSSES, TARGETS
+from deepSTRF.metrics.registry import get_loss
+from deepSTRF.training.config import LOSSES, TARGETS, VALIDATION_METRICS
 
-__all__ = ["SCORES", "batch_mask", "batch_target", "pad_cat", "score_split", "summed_loss"]
+__all__ = ["DEFAULT_METRICS", "SCORES", "batch_mask", "batch_target", "pad_cat", "score_split", "summed_loss"]
 
-#: Per-neuron scores of a prediction against trials (or a PSTH), higher is better.
-SCORES: dict[str, Callable[..., torch.Tensor]] = {
-    "cc": metrics.corrcoef,
-    "ccnorm": metrics.normalized_corrcoef,
-    "feve": metrics.feve,
-    "fve": metrics.fve,
-}
+#: Per-neuron scores of a prediction against trials (or a PSTH): the functions of
+#: :data:`deepSTRF.metrics.METRICS` (all higher is better).
+SCORES: dict[str, Callable[..., torch.Tensor]] = {name: info.function for name, info in metrics.METRICS.items()}
+#: Metrics reported for held-out stimuli: every registered metric.
+DEFAULT_METRICS: tuple[str, ...] = tuple(metrics.METRICS)
 
 
 def _loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str, reduction: str) -> torch.Tensor:
-    if loss == "mse":
-        return metrics.mse_loss(pred, target, mask=mask, reduction=reduction)
-    return metrics.poisson_loss(pred, target, log_input=loss == "poisson_log", mask=mask, reduction=reduction)
+    return get_loss(loss).function(pred, target, mask=mask, reduction=reduction)
 
 
 def batch_mask(batch: dict[str, Any], n_bins: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -163,7 +160,7 @@ def score_split(
         >>> score_split("cc", pred, 2 * pred, torch.ones(1, 1, 1, 3, dtype=torch.bool))
         tensor([1.])
     """
-    check_choice("name", name, [*SCORES, "loss"])
+    check_choice("name", name, VALIDATION_METRICS)
     if name != "loss":
         return SCORES[name](pred, responses, mask=mask, reduction="none")
     return _loss(pred, batch_target(responses, "psth"), mask, loss, "none")

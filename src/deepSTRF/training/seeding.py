@@ -26,7 +26,7 @@ import torch
 
 from deepSTRF._validation import check_int
 
-__all__ = ["get_rng_state", "seed_everything", "seed_worker", "set_rng_state"]
+__all__ = ["get_rng_state", "seed_everything", "seed_worker", "set_random_seed", "set_rng_state"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> torch.Generator:
@@ -61,6 +61,15 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> torch.Generato
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     return torch.Generator().manual_seed(seed)
+
+
+def set_random_seed(seed: int, *, strict: bool = False) -> None:
+    """deepSTRF 0.1.0's name: :func:`seed_everything`, with ``strict`` for ``deterministic``.
+
+    Example:
+        >>> set_random_seed(3, strict=False)
+    """
+    seed_everything(seed, deterministic=strict)
 
 
 def seed_worker(worker_id: int) -> None:

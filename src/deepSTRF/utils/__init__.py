@@ -10,4 +10,6 @@
 - :mod:`deepSTRF.utils.plotting`: STRFs, responses, scores, prefilter kernels and
   filterbanks (the ``plot`` extra).
 - :mod:`deepSTRF.utils.performance`: :func:`~deepSTRF.utils.performance.tune_allocator`.
+- :mod:`deepSTRF.utils.data`: deepSTRF 0.1.0's import path of
+  :func:`~deepSTRF.datasets.neural_collate`.
 """

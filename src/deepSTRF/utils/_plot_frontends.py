@@ -68,7 +68,7 @@ def filterbank_responses(front_end: nn.Module, n_fft: int = 4096) -> tuple[torch
 
     Example:
         >>> from deepSTRF.models.wav2spec import CausalGammatone
-        >>> gt = CausalGammatone(16000, hop_ms=5.0, n_filters=4, f_min=200.0, f_max=4000.0)
+        >>> gt = CausalGammatone(16000, dt_ms=5.0, n_filters=4, f_min_hz=200.0, f_max_hz=4000.0)
         >>> freqs, gains = filterbank_responses(gt)
         >>> gains.shape, bool((freqs[gains.argmax(dim=1)].diff() > 0).all())
         (torch.Size([4, 2049]), True)

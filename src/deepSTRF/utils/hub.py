@@ -39,14 +39,29 @@ from deepSTRF.models.checkpoint import (
 )
 from deepSTRF.models.neural_model import NeuralModel
 
+CONFIG_FILE = CONFIG_NAME
+"""deepSTRF 0.1.0's name of ``CONFIG_NAME``."""
+WEIGHTS_FILE = WEIGHTS_NAME
+"""deepSTRF 0.1.0's name of ``WEIGHTS_NAME``."""
+METADATA_FILE = METADATA_NAME
+"""deepSTRF 0.1.0's name of ``METADATA_NAME``."""
+MODEL_CARD_FILE = CARD_NAME
+"""deepSTRF 0.1.0's name of ``CARD_NAME``."""
+
 __all__ = [
     "CARD_NAME",
+    "CONFIG_FILE",
     "CONFIG_NAME",
     "FORMAT",
     "FORMAT_VERSION",
+    "METADATA_FILE",
     "METADATA_NAME",
+    "MODEL_CARD_FILE",
+    "WEIGHTS_FILE",
     "WEIGHTS_NAME",
+    "convert_checkpoint",
     "load_pretrained",
+    "load_pretrained_from_dir",
     "read_config",
     "save_pretrained_to_dir",
     "upload_pretrained",
@@ -117,3 +132,93 @@ def load_pretrained(
         token=token,
     )
     return (model, metadata) if return_metadata else model
+
+
+def convert_checkpoint(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    extra_kwargs: dict[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    revision: str | None = None,
+    token: str | None = None,
+) -> Path:
+    """Write a deepSTRF 0.1.0 checkpoint (folder or Hub repo) to ``dst`` in this library's format.
+
+    The model is loaded through the conversion of :mod:`deepSTRF.models.legacy` and saved
+    with :func:`save_pretrained_to_dir`; ``metadata.json`` keeps the original metadata plus
+    ``"converted_from"``. The written folder reloads with no ``extra_kwargs``.
+
+    Args:
+        src: A 0.1.0 checkpoint folder or Hub repo id.
+        dst: Destination folder.
+        extra_kwargs: Constructor arguments 0.1.0 did not record (e.g. a ``prefiltering`` module).
+        cache_dir: Hub cache folder.
+        revision: Hub branch, tag or commit.
+        token: Hub access token.
+
+    Returns:
+        The written folder.
+
+    Raises:
+        ValueError: If ``src`` is already in this library's format, or cannot be converted.
+        FileNotFoundError: If ``src`` cannot be found.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = Linear(n_frequency_bands=8).save_pretrained(f"{tmp}/ours")
+        ...     convert_checkpoint(folder, f"{tmp}/again")
+        Traceback (most recent call last):
+            ...
+        ValueError: ... is already in this library's checkpoint format; nothing to convert
+    """
+    config = read_config(src, cache_dir=cache_dir, revision=revision, token=token)
+    if "converted_from" not in config:
+        raise ValueError(f"{src} is already in this library's checkpoint format; nothing to convert")
+    model, metadata = load_checkpoint(
+        src,
+        NeuralModel,
+        extra_kwargs=extra_kwargs,
+        strict=True,
+        map_location="cpu",
+        cache_dir=cache_dir,
+        revision=revision,
+        token=token,
+    )
+    return save_pretrained_to_dir(model, dst, metadata={**metadata, "converted_from": config["converted_from"]})
+
+
+def load_pretrained_from_dir(
+    model_class: type[NeuralModel],
+    load_dir: str | Path,
+    *,
+    extra_kwargs: dict[str, Any] | None = None,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> tuple[NeuralModel, dict[str, Any]]:
+    """deepSTRF 0.1.0's loader: :func:`load_pretrained` of a folder, returning ``(model, metadata)``.
+
+    Unlike 0.1.0 (which only warned), a checkpoint of another class is an error.
+
+    Example:
+        >>> import tempfile
+        >>> from deepSTRF.models.audio.strf_models import Linear
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = Linear(n_frequency_bands=8).save_pretrained(f"{tmp}/m", metadata={"cc": 0.5})
+        ...     model, metadata = load_pretrained_from_dir(Linear, folder)
+        >>> metadata
+        {'cc': 0.5}
+    """
+    model, metadata = load_checkpoint(
+        Path(load_dir),
+        model_class,
+        extra_kwargs=extra_kwargs,
+        strict=strict,
+        map_location=map_location,
+        cache_dir=None,
+        revision=None,
+        token=None,
+    )
+    return model, metadata

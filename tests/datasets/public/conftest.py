@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -412,6 +414,10 @@ class FileServer:
 
         self.files: dict[str, bytes] = {}
         self.cookie: str | None = None
+        self.password: str | None = None  # when set, only this password logs in (CRCNS landing pages)
+        self.logged_in = False
+        self.posts: list[bytes] = []
+        self.user_agents: list[str] = []
         self.requests: list[tuple[str, str]] = []
         server = self
 
@@ -420,8 +426,12 @@ class FileServer:
                 pass
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.posts.append(body)
+                server.user_agents.append(self.headers.get("User-Agent", ""))
                 server.requests.append(("POST", self.path))
+                fields = urllib.parse.parse_qs(body.decode())
+                server.logged_in = server.password is None or fields.get("__ac_password") == [server.password]
                 self.send_response(200)
                 if server.cookie:
                     self.send_header("Set-Cookie", server.cookie)
@@ -431,6 +441,9 @@ class FileServer:
             def do_GET(self):
                 server.requests.append(("GET", self.path))
                 body = server.files.get(self.path)
+                if body is None and re.fullmatch(r"/[a-z]{2}-\d+/?", self.path):  # a CRCNS data set page
+                    ok = server.logged_in and bool(self.headers.get("Cookie"))
+                    body = b"<p>You are logged in as u</p>" if ok else b"<p>Please log in</p>"
                 if body is None:
                     self.send_error(404)
                     return
@@ -530,3 +543,234 @@ def ac1_kit():
     import types
 
     return types.SimpleNamespace(build=build_ac1, sound=ac1_sound, trace=ac1_trace, cell1=AC1_CELL1)
+
+
+# ----------------------------------------------------------------------------- CRCNS AA4 (one HDF5 file per unit)
+
+AA4_FS = 24414
+AA4_SAMPLES = {"11": 4883, "12": 7324, "31": 2442}  # stim key -> samples (0.2 s, 0.3 s, 0.1 s)
+
+
+def aa4_wave(key: str) -> np.ndarray:
+    t = np.arange(AA4_SAMPLES[key]) / AA4_FS
+    return (5000 * np.sin(2 * np.pi * (800 + 100 * int(key)) * t)).astype("<i2")
+
+
+def aa4_md5(key: str) -> str:
+    import hashlib
+
+    return hashlib.md5(aa4_wave(key).tobytes()).hexdigest()
+
+
+# animal -> unit file -> (sortType, {class: {key: [trial spike times in s]}})
+AA4_UNITS = {
+    "GreBlu9508M": {
+        "Site1_L1000R1100_e3_s0.h5": (
+            "single",
+            {"Con": {"11": [[0.0012, 0.05, 0.1995], []], "12": [[0.01], [0.02, 0.25]]}, "ml": {"31": [[], []]}},
+        ),
+        "Site2_L1500R1600_e5_s1_ss1.h5": ("singl", {"Con": {"11": [[0.003], [0.004, -0.1]]}}),
+    },
+    "YelBlu6903F": {
+        "Site1_L900R950_e1_s0.h5": ("multi", {"Con": {"12": [[0.1], [0.2], [0.29]]}}),
+    },
+}
+AA4_TYPES = {"11": "song", "12": "call", "31": "mlnoise"}
+
+
+def write_aa4_unit(path: Path, sort_type: str, classes: dict, site: int) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        fh.attrs["sortType"] = sort_type
+        fh.attrs["site"] = site
+        fh.attrs["electrode"] = 3
+        fh.attrs["ldepth"] = 1000.0
+        fh.attrs["rdepth"] = 1100.0
+        fh.attrs["sortid"] = 0
+        fh.create_group("class_info").attrs["note"] = "not a class"
+        fh.create_group("extra_info")
+        for cls, stims in classes.items():
+            group = fh.create_group(cls)
+            for key, trials in stims.items():
+                stim = group.create_group(key)
+                stim.attrs["stim_type"] = AA4_TYPES[key]
+                stim.attrs["stim_md5"] = aa4_md5(key)
+                stim.attrs["stim_class"] = cls
+                stim.attrs["stim_duration"] = AA4_SAMPLES[key] / AA4_FS
+                for r, spikes in enumerate(trials):
+                    stim.create_group(str(r + 1)).create_dataset("spike_times", data=np.asarray(spikes, dtype=float))
+
+
+def build_aa4(root: Path, archives: bool = False) -> Path:
+    """AA4 tree: <animal>/*.h5 and <animal>/wavfiles/stim<key>.wav; or one <animal>.tar.gz per animal."""
+    import tarfile
+
+    root.mkdir(parents=True, exist_ok=True)
+    for animal, units in AA4_UNITS.items():
+        base = root / animal
+        (base / "wavfiles").mkdir(parents=True)
+        keys = {k for _, classes in units.values() for stims in classes.values() for k in stims}
+        for key in sorted(keys):
+            (base / "wavfiles" / f"stim{key}.wav").write_bytes(_wav_bytes(aa4_wave(key), AA4_FS))
+        for i, (name, (sort_type, classes)) in enumerate(units.items()):
+            write_aa4_unit(base / name, sort_type, classes, site=i + 1)
+        if archives:
+            with tarfile.open(root / f"{animal}.tar.gz", "w:gz") as tf:
+                tf.add(base, arcname=animal)
+            remove_tree(base)
+    return root
+
+
+@pytest.fixture(scope="module")
+def aa4_root(tmp_path_factory):
+    return build_aa4(tmp_path_factory.mktemp("aa4"))
+
+
+@pytest.fixture
+def aa4_kit():
+    import types
+
+    return types.SimpleNamespace(
+        build=build_aa4, fs=AA4_FS, samples=AA4_SAMPLES, units=AA4_UNITS, md5=aa4_md5, types=AA4_TYPES
+    )
+
+
+# ------------------------------------------------------------------- CRCNS AA2 (AA1 text files, flat WAVs, CSVs)
+
+AA2_STIMS = {"AA2.wav": ("conspecific", 6400), "BB2.wav": ("conspecific", 8000), "CC2.wav": ("flatrip", 4800),
+             "DD2.wav": ("songrip", 3200)}  # fmt: skip
+# cell -> type folder -> K -> (wav, spike file text)
+AA2_CELLS = {
+    "blabla1010_1": {"conspecific": {1: ("AA2.wav", "1.5 20.25 \n-3.0 \n\n"), 2: ("BB2.wav", "100.0 \n")}},
+    "blabla1010_2": {"flatrip": {1: ("CC2.wav", "5.0 7.5 \n")}, "songrip": {1: ("DD2.wav", "\n")}},
+    "grgr2020_1": {"conspecific": {1: ("AA2.wav", "2.0 \n3.0 \n")}},
+}
+AA2_REGIONS = {"blabla1010_1": "mld", "blabla1010_2": "L2a", "grgr2020_1": "None"}
+
+
+def aa2_wave(name: str) -> np.ndarray:
+    n = AA2_STIMS[name][1]
+    t = np.arange(n) / 32000
+    return (4000 * np.sin(2 * np.pi * (600 + 100 * len(name) * n / 1000) * t)).astype("<i2")
+
+
+def build_aa2(root: Path, archives: bool = False) -> Path:
+    """AA2 tree under crcns/aa2/ (the archives' wrapper); or the three tar.gz archives."""
+    import tarfile
+
+    base = root / "crcns" / "aa2"
+    (base / "all_stims").mkdir(parents=True)
+    for name in AA2_STIMS:
+        (base / "all_stims" / name).write_bytes(_wav_bytes(aa2_wave(name), 32000))
+    for cell, types in AA2_CELLS.items():
+        for kind, pairs in types.items():
+            folder = base / "all_cells" / cell / kind
+            folder.mkdir(parents=True)
+            for k, (wav, spikes) in pairs.items():
+                (folder / f"stim{k}").write_text(wav + "\n")
+                (folder / f"spike{k}").write_text(spikes)
+    (base / "cell_regions.csv").write_text("".join(f"{c},x,{r}\n" for c, r in AA2_REGIONS.items()))
+    (base / "cell_stim_classes.csv").write_text("blabla1010_1,conspecific\nblabla1010_2,flatrip,songrip\n")
+    rows = "".join(f"{n},32000,16,{s},{c}\n" for n, (c, s) in AA2_STIMS.items())
+    (base / "stim_data.csv").write_text(rows)
+    if archives:
+        for part, members in (("all_cells", ["all_cells"]), ("all_stims", ["all_stims"]),
+                              ("docs", ["cell_regions.csv", "cell_stim_classes.csv", "stim_data.csv"])):  # fmt: skip
+            with tarfile.open(root / f"crcns-aa2-{part}.tar.gz", "w:gz") as tf:
+                for m in members:
+                    tf.add(base / m, arcname=f"crcns/aa2/{m}")
+        remove_tree(root / "crcns")
+    return root
+
+
+@pytest.fixture(scope="module")
+def aa2_root(tmp_path_factory):
+    return build_aa2(tmp_path_factory.mktemp("aa2"))
+
+
+@pytest.fixture
+def aa2_kit():
+    import types
+
+    return types.SimpleNamespace(build=build_aa2, stims=AA2_STIMS, cells=AA2_CELLS, regions=AA2_REGIONS)
+
+
+# ----------------------------------------------------------------------------- CRCNS AC1, Asari part
+
+ASARI_SEGMENTS = ["class1/1.mat", "class1/2.mat", "class2/1.mat"]
+ASARI_SEG_LEN = 4883  # 50 ms at 97,656 Hz
+ASARI_MGB_SPIKES = [1012, 1100, 1457, 2300]  # samples (10 kHz) of the spikes in the MGB trace
+
+
+def asari_segment(i: int) -> np.ndarray:
+    return np.random.default_rng(300 + i).normal(0, 0.1, size=ASARI_SEG_LEN)
+
+
+def asari_trace(seed: int, n: int = 10000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.round(500 * np.sin(np.arange(n) / 300.0) + 50 * rng.normal(size=n)).astype(np.int16)
+
+
+def _struct_array(records: list[dict]) -> np.ndarray:
+    keys = list(records[0])
+    out = np.zeros((1, len(records)), dtype=[(k, object) for k in keys])
+    for j, rec in enumerate(records):
+        for k in keys:
+            out[0, j][k] = rec[k]
+    return out
+
+
+def _asari_recording(path: Path, site: str, kind: str, trace: np.ndarray, triggers: list[tuple[str, float]]) -> None:
+    import scipy.io
+
+    param = {
+        "stimulus": _struct_array([{"file": f} for f in ASARI_SEGMENTS]),
+        "recording": {"site": site, "type": kind},
+        "ID": "x",
+    }
+    trig = _struct_array(
+        [{"type": "naturalsound", "param": {"description": d, "duration": 250.0}, "time": t} for d, t in triggers]
+    )
+    response = {"trace": trace[:, None], "scale": 0.01, "sf": 10000.0}
+    scipy.io.savemat(path, {"param": param, "triggers": trig, "response": response})
+
+
+def build_asari(root: Path) -> Path:
+    import scipy.io
+
+    stimuli = root / "crcns-ac1" / "asari" / "Stimuli"
+    for i, rel in enumerate(ASARI_SEGMENTS):
+        (stimuli / rel).parent.mkdir(parents=True, exist_ok=True)
+        scipy.io.savemat(stimuli / rel, {"stimulus": {"sample": asari_segment(i)[:, None], "param": {"sf": 97656.0}}})
+    a1 = root / "asari-results-1" / "20050101-ha1-001"
+    a1.mkdir(parents=True)
+    _asari_recording(a1 / "r1.mat", "auditory cortex", "whole cell", asari_trace(1),
+                     [("Sequence 1: 1 2  3 1 2", 1001.0), ("Sequence 2: 3 3 1 2 1", 5001.0)])  # fmt: skip
+    _asari_recording(
+        a1 / "r2.mat", "auditory cortex", "whole cell", asari_trace(2), [("Sequence 1: 1 2 3 1 2", 2001.0)]
+    )
+    _asari_recording(
+        a1 / "r3.mat", "auditory cortex", "whole cell", asari_trace(3), [("Sequence 1: 1 2 3 1 2", 9001.0)]
+    )
+    mgb = root / "asari-results-2" / "20050202-ha2-003"
+    mgb.mkdir(parents=True)
+    trace = np.zeros(10000, dtype=np.int16)
+    trace[ASARI_MGB_SPIKES] = 3000
+    _asari_recording(mgb / "r1.mat", "MGB", "cell attached", trace, [("Sequence 1: 1 2 3 1 2", 1001.0)])
+    scipy.io.savemat(mgb / "r2.mat", {"notes": np.ones((1, 1))})  # malformed: skipped with a warning
+    return root
+
+
+@pytest.fixture(scope="module")
+def asari_root(tmp_path_factory):
+    return build_asari(tmp_path_factory.mktemp("asari"))
+
+
+@pytest.fixture
+def asari_kit():
+    import types
+
+    return types.SimpleNamespace(
+        segments=ASARI_SEGMENTS, segment=asari_segment, trace=asari_trace, mgb_spikes=ASARI_MGB_SPIKES
+    )

@@ -60,7 +60,7 @@ def test_metadata(aa1_root, aa1_kit):
 
 def test_spectrogram_is_causal_and_tonotopic(aa1_kit):
     tone = np.sin(2 * np.pi * 2000.0 * np.arange(16000) / 32000)
-    kwargs = {"n_mels": 32, "f_min": 250.0, "f_max": 8000.0, "window_ms": 10.0, "power": 2.0}
+    kwargs = {"n_mels": 32, "f_min_hz": 250.0, "f_max_hz": 8000.0, "window_ms": 10.0, "power": 2.0}
     spec = _spectro.causal_mel_spectrogram(tone, 32000, 5.0, 100, **kwargs)
     edges = 700 * (10 ** (np.linspace(2595 * np.log10(1 + 250 / 700), 2595 * np.log10(1 + 8000 / 700), 34) / 2595) - 1)
     assert np.argmax(spec[:, 50]) == np.argmin(np.abs(edges[1:-1] - 2000.0))
@@ -120,7 +120,7 @@ def test_download_with_login(tmp_path, aa1_kit, file_server, monkeypatch):
     ds = crcns_aa1.CRCNSAA1Dataset(root, download=True, username="u", password="pw-123", progress=False)
     assert len(ds) == 3 and (root / "crcns-aa1").is_dir()
     file_server.files["/aa-1/filelist.txt"] = b"aa-1/crcns-aa1.zip 5\n"  # a wrong size is rejected
-    with pytest.raises(Exception, match="expected 5 bytes"):
+    with pytest.raises(Exception, match="expected 5 bytes"), pytest.warns(DeprecationWarning, match="download_aa1"):
         crcns_aa1.download_aa1(tmp_path / "other", username="u", password="pw-123", progress=False)
 
 
@@ -135,3 +135,13 @@ def test_errors(tmp_path, aa1_root):
         crcns_aa1.CRCNSAA1Dataset(aa1_root, f_min_hz=9000.0)
     with pytest.raises(ValueError, match="`compression`"):
         crcns_aa1.CRCNSAA1Dataset(aa1_root, compression="sqrt")
+
+
+def test_n_mels_is_a_deprecated_spelling_of_n_frequency_bands(aa1_root, aa1_kit):
+    new = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], n_frequency_bands=16)
+    with pytest.warns(
+        DeprecationWarning, match=r"CRCNSAA1Dataset\(\): `n_mels` is deprecated, use `n_frequency_bands`"
+    ):
+        old = crcns_aa1.CRCNSAA1Dataset(aa1_root, stim_types=["flatrip"], n_mels=16)
+    assert new.F == old.F == 16 and new.info["n_frequency_bands"] == 16
+    np.testing.assert_array_equal(old[0]["stims"].numpy(), new[0]["stims"].numpy())

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from deepSTRF.models.audio.statenet import CONNECTIVITIES, RNN_TYPES, StateNet, _selective_scan
-from deepSTRF.models.dependencies.lmu import LMU
+from deepSTRF.models.dependencies.lmu import LMU, LMUFFT
 from deepSTRF.models.dependencies.s4 import S4Block
 from deepSTRF.models.layers import LocallyConnected1d
 from deepSTRF.testing import assert_gradcheck
@@ -23,7 +23,15 @@ def test_sizes():
 
 @pytest.mark.parametrize(
     ("rnn_type", "expected"),
-    [("GRU", nn.GRU), ("LSTM", nn.LSTM), ("RNN", nn.RNN), ("vanilla", nn.RNN), ("LMU", LMU), ("S4", S4Block)],
+    [
+        ("GRU", nn.GRU),
+        ("LSTM", nn.LSTM),
+        ("RNN", nn.RNN),
+        ("vanilla", nn.RNN),
+        ("LMU", LMU),
+        ("LMUFFT", LMUFFT),
+        ("S4", S4Block),
+    ],
 )
 def test_backbones(rnn_type, expected):
     model = StateNet(F, rnn_type=rnn_type, **SMALL)
@@ -102,7 +110,9 @@ def test_gradients_reach_every_parameter():
 
 
 def test_invalid_arguments():
-    with pytest.raises(ValueError, match=r"rnn_type.*\['GRU', 'LSTM', 'RNN', 'vanilla', 'LMU', 'Mamba', 'S4'\]"):
+    with pytest.raises(
+        ValueError, match=r"rnn_type.*\['GRU', 'LSTM', 'RNN', 'vanilla', 'LMU', 'LMUFFT', 'Mamba', 'S4'\]"
+    ):
         StateNet(F, rnn_type="gru")
     with pytest.raises(ValueError, match=r"connectivity.*\['LC', 'FC', 'CONV'\]"):
         StateNet(F, connectivity="dense")

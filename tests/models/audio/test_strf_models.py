@@ -147,7 +147,7 @@ def test_dnet_decay_spreads_the_response_in_time():
         lambda **kw: DNet(F, T_STRF, n_hidden=H, out_neurons=N, **kw),
         lambda **kw: ConvNet2D(F, kernel_size=(3, 4), c_hidden=3, n_hidden=5, out_neurons=N, **kw),
         lambda **kw: StateNet(F, kernel_size=4, stride=2, hidden_channels=3, out_neurons=N, **kw),
-        lambda **kw: Transformer(F, d_model=8, n_heads=2, n_layers=1, out_neurons=N, **kw),
+        lambda **kw: Transformer(F, embedding_dim=8, n_heads=2, n_layers=1, out_neurons=N, **kw),
     ],
 )
 def test_every_model_accepts_a_waveform_front_end(build):

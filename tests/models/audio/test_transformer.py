@@ -3,12 +3,11 @@ import math
 import pytest
 import torch
 
-from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.transformer import Transformer
 from deepSTRF.models.layers import SinusoidalPositionalEncoding
 
 F, N = 12, 3
-SMALL = {"d_model": 8, "n_heads": 2, "dim_feedforward": 16, "out_neurons": N}
+SMALL = {"embedding_dim": 8, "n_heads": 2, "out_neurons": N}
 
 
 def _reference_attention(attention, x, window):
@@ -28,25 +27,36 @@ def _reference_attention(attention, x, window):
 @pytest.mark.parametrize("window", [None, 1, 4, 7, 50])
 @pytest.mark.parametrize("length", [1, 13, 37])
 def test_attention_matches_dense_reference(window, length):
-    model = Transformer(F, n_layers=1, window=window, **SMALL).double()
+    model = Transformer(F, n_layers=1, context_window=window, **SMALL).double().eval()
     attention = model.core[0].attention
     x = torch.randn(2, length, 8, dtype=torch.float64)
     torch.testing.assert_close(attention(x), _reference_attention(attention, x, window), rtol=1e-10, atol=1e-12)
 
 
-def test_default_receptive_field():
-    """Two layers with a 32-frame window: output t depends on frames t - 62 .. t."""
+def test_default_receptive_field_is_the_whole_past():
+    """The published defaults: one layer, no context window, one token per frame."""
     model = Transformer(F).double().eval()
-    x = torch.rand(1, 1, F, 120, dtype=torch.float64, requires_grad=True)
-    model(x)[0, 0, 0, 100].backward()
+    x = torch.rand(1, 1, F, 60, dtype=torch.float64, requires_grad=True)
+    model(x)[0, 0, 0, 40].backward()
     support = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten().tolist()
-    assert support == list(range(100 - 62, 101))
+    assert support == list(range(41))
+
+
+@pytest.mark.parametrize(("time_patch", "window"), [(3, None), (2, 4)])
+def test_time_patches_extend_the_receptive_field_causally(time_patch, window):
+    model = Transformer(F, freq_patch_size=4, time_patch_size=time_patch, context_window=window, **SMALL)
+    model = model.double().eval()
+    x = torch.rand(1, 1, F, 30, dtype=torch.float64, requires_grad=True)
+    model(x)[0, 0, 0, 20].backward()
+    support = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten().tolist()
+    first = 0 if window is None else 20 - window + 1 - (time_patch - 1)
+    assert support == list(range(first, 21))
 
 
 @pytest.mark.parametrize("window", [1, 3, 6])
 def test_window_bounds_the_receptive_field(window):
     """With one layer, d y(t) / d x(t') is non-zero exactly for t - window < t' <= t."""
-    model = Transformer(F, n_layers=1, window=window, **SMALL).double().eval()
+    model = Transformer(F, n_layers=1, context_window=window, **SMALL).double().eval()
     x = torch.rand(1, 1, F, 25, dtype=torch.float64, requires_grad=True)
     model(x)[0, 0, 0, 15].backward()
     support = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten().tolist()
@@ -54,24 +64,26 @@ def test_window_bounds_the_receptive_field(window):
 
 
 def test_unwindowed_model_sees_the_whole_past():
-    model = Transformer(F, n_layers=2, window=None, **SMALL).double().eval()
+    model = Transformer(F, n_layers=2, context_window=None, **SMALL).double().eval()
     x = torch.rand(1, 1, F, 40, dtype=torch.float64, requires_grad=True)
     model(x)[0, 0, 0, 30].backward()
     support = (x.grad[0, 0].abs().sum(0) > 0).nonzero().flatten().tolist()
     assert support == list(range(31))
 
 
-def test_structure_and_defaults():
+def test_structure_and_published_defaults():
     model = Transformer()
-    assert (model.d_model, model.n_heads, model.window) == (32, 2, 32)
-    assert len(model.core) == 3  # two blocks and the final norm
-    assert isinstance(model.positions, SinusoidalPositionalEncoding)
-    assert model.embedding.in_features == 34
-    assert isinstance(model.readout.activation, ParametricSoftplus)
+    assert (model.K_F, model.K_T, model.context_window, model.embedding_dim) == (34, 1, None, 48)
+    assert (model.n_heads, model.n_layers, model.token_dim, model.T) == (1, 1, 48, 9)
+    assert len(model.core) == 1 and model.core[0].linear1.out_features == 4 * 48
+    assert isinstance(model.pos_encoding, SinusoidalPositionalEncoding)
+    assert isinstance(model.readout.activation, torch.nn.Identity)
+    assert Transformer(F, freq_patch_size=3, embedding_dim=4).token_dim == 16
+    assert Transformer(F, context_window=5, **SMALL).T == 5
     from deepSTRF.models.prefiltering import make_prefiltering
 
     pre = make_prefiltering("adaptrans", n_frequency_bands=F, dt=10.0, max_kernel_size=8)
-    assert Transformer(F, prefiltering=pre, **SMALL).embedding.in_features == 2 * F
+    assert Transformer(F, prefiltering=pre, **SMALL).patchify.in_channels == 2
 
 
 def test_dropout_only_in_training():
@@ -87,18 +99,20 @@ def test_dropout_only_in_training():
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="divisible"):
-        Transformer(F, d_model=10, n_heads=4)
+        Transformer(F, embedding_dim=10, n_heads=4)
     with pytest.raises(ValueError, match="even"):
-        Transformer(F, d_model=9, n_heads=3)
-    with pytest.raises(ValueError, match="window"):
-        Transformer(F, window=0)
-    with pytest.raises(TypeError, match="window"):
-        Transformer(F, window=2.5)
+        Transformer(F, freq_patch_size=4, embedding_dim=3)
+    with pytest.raises(ValueError, match="freq_patch_size"):
+        Transformer(F, freq_patch_size=5)
+    with pytest.raises(ValueError, match="context_window"):
+        Transformer(F, context_window=0)
+    with pytest.raises(TypeError, match="context_window"):
+        Transformer(F, context_window=2.5)
     with pytest.raises(ValueError, match="dropout"):
         Transformer(F, dropout=1.0)
     with pytest.raises(ValueError, match="n_layers"):
         Transformer(F, n_layers=0)
-    with pytest.raises(ValueError, match="dim_feedforward"):
-        Transformer(F, dim_feedforward=0)
+    with pytest.raises(ValueError, match="time_patch_size"):
+        Transformer(F, time_patch_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, 12, T\)"):
         Transformer(F, **SMALL)(torch.rand(2, 1, 10, 8))

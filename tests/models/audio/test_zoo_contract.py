@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 import torch
+from torch import nn
 
 from deepSTRF.models.audio.convnet import ConvNet2D
 from deepSTRF.models.audio.statenet import CONNECTIVITIES, RNN_TYPES, StateNet
@@ -28,6 +29,10 @@ def _adaptrans():
 def _kernel(kind, c_in, c_out):
     if kind == "conv":
         return None
+    if kind == "sequential":  # the separable nn.Sequential kernel of the seeds
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, (F, 1), bias=False), nn.Conv2d(c_out, c_out, (1, T_STRF), groups=c_out)
+        )
     cls = ParametricSTRF if kind == "parametric" else SeparableSTRF
     return cls(F, T_STRF, c_in, c_out)
 
@@ -48,7 +53,16 @@ def _convnet(prefilter):
 
 def _transformer(window, prefilter):
     pre = _adaptrans() if prefilter else None
-    return Transformer(F, d_model=8, n_heads=2, dim_feedforward=16, window=window, out_neurons=N, prefiltering=pre)
+    return Transformer(
+        F,
+        freq_patch_size=4,
+        time_patch_size=2,
+        context_window=window,
+        embedding_dim=4,
+        n_heads=2,
+        out_neurons=N,
+        prefiltering=pre,
+    )
 
 
 def _statenet(rnn_type, connectivity, prefilter):
@@ -63,7 +77,7 @@ def _configurations():
     for pre in (False, True):
         tag = "adaptrans" if pre else "plain"
         for cls in (Linear, LinearNonlinear, NetworkReceptiveField, DNet):
-            for kernel in ("conv", "parametric", "separable"):
+            for kernel in ("conv", "parametric", "separable", "sequential"):
                 configs[f"{cls.__name__}-{kernel}-{tag}"] = partial(_strf_model, cls, kernel, pre)
         configs[f"ConvNet2D-{tag}"] = partial(_convnet, pre)
         for window in (None, 6):

@@ -3,7 +3,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from deepSTRF.models.dependencies.lmu import LMU, legendre_delay_system, linear_memory
+from deepSTRF.models.dependencies.lmu import LMU, LMUFFT, legendre_delay_system, linear_memory
 from deepSTRF.testing import assert_causal, assert_gradcheck
 
 
@@ -44,7 +44,7 @@ def test_continuous_system():
 
 @pytest.mark.parametrize(("d", "theta"), [(4, 3.0), (16, 20.0), (128, 99.0)])
 def test_zero_order_hold_matches_scipy(d, theta):
-    lmu = LMU(3, 4, memory_size=d, theta=theta).double()
+    lmu = LMUFFT(3, 4, memory_size=d, theta=theta).double()
     A, B = _legendre_numpy(d, theta)
     A_bar = scipy.linalg.expm(A)
     B_bar = np.linalg.solve(A, (A_bar - np.eye(d)) @ B)[:, 0]
@@ -56,7 +56,7 @@ def test_zero_order_hold_matches_scipy(d, theta):
 def test_zero_order_hold_in_float64():
     torch.set_default_dtype(torch.float64)
     try:
-        lmu = LMU(3, 4, memory_size=12, theta=10.0)
+        lmu = LMUFFT(3, 4, memory_size=12, theta=10.0)
     finally:
         torch.set_default_dtype(torch.float32)
     A, B = _legendre_numpy(12, 10.0)
@@ -69,7 +69,7 @@ def test_zero_order_hold_in_float64():
 @pytest.mark.parametrize("length", [1, 5, 31, 32, 33, 64, 100])
 def test_parallel_memory_and_hidden_match_the_recurrence(length):
     torch.manual_seed(0)
-    lmu = LMU(input_size=5, hidden_size=6, memory_size=16, theta=12.0).double()
+    lmu = LMUFFT(input_size=5, hidden_size=6, memory_size=16, theta=12.0).double()
     x = torch.randn(3, length, 5, dtype=torch.float64)
     out, (h_n, m_n) = lmu(x)
     memories, hiddens = _sequential(lmu, x)
@@ -83,7 +83,7 @@ def test_parallel_memory_and_hidden_match_the_recurrence(length):
 def test_memory_holds_a_delayed_copy(fraction):
     """Decoding the memory with Legendre polynomials P_i(2r - 1) gives the input r * theta frames ago."""
     theta, d = 20.0, 12
-    lmu = LMU(1, 1, memory_size=d, theta=theta).double()
+    lmu = LMUFFT(1, 1, memory_size=d, theta=theta).double()
     t = torch.arange(300, dtype=torch.float64)
     m = lmu.memory(torch.sin(2 * np.pi * t / 80.0)[None])[0].numpy()
     decoder = np.array([np.polynomial.legendre.legval(2 * fraction - 1, np.eye(d)[i]) for i in range(d)])
@@ -92,7 +92,7 @@ def test_memory_holds_a_delayed_copy(fraction):
 
 
 def test_causal_and_shapes():
-    lmu = LMU(4, 5, memory_size=8, theta=6.0)
+    lmu = LMUFFT(4, 5, memory_size=8, theta=6.0)
     out, (h_n, m_n) = lmu(torch.randn(2, 37, 4))
     assert out.shape == (2, 37, 5) and h_n.shape == (1, 2, 5) and m_n.shape == (2, 8)
     assert_causal(lambda x: lmu.double()(x.transpose(1, 2))[0].transpose(1, 2), torch.randn(2, 4, 70), t0=33)
@@ -100,7 +100,7 @@ def test_causal_and_shapes():
 
 @pytest.mark.parametrize(("learn_a", "learn_b"), [(False, False), (True, False), (False, True), (True, True)])
 def test_learnable_matrices(learn_a, learn_b):
-    lmu = LMU(3, 4, memory_size=6, theta=5.0, learn_a=learn_a, learn_b=learn_b).double()
+    lmu = LMUFFT(3, 4, memory_size=6, theta=5.0, learn_a=learn_a, learn_b=learn_b).double()
     names = {name for name, _ in lmu.named_parameters()}
     assert ("A_bar" in names) is learn_a and ("B_bar" in names) is learn_b
     assert {"A_bar", "B_bar"} <= names | {name for name, _ in lmu.named_buffers()}
@@ -114,18 +114,80 @@ def test_gradients():
     u = torch.randn(1, 70, dtype=torch.float64)  # three chunks
     B = torch.randn(3, dtype=torch.float64)
     assert_gradcheck(linear_memory, [u, A, B])
-    lmu = LMU(2, 3, memory_size=4, theta=5.0).double()
+    lmu = LMUFFT(2, 3, memory_size=4, theta=5.0).double()
     assert_gradcheck(lambda inp: lmu(inp)[0], [torch.randn(1, 35, 2)])
 
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="theta"):
-        LMU(3, 4, 8, theta=0.0)
+        LMUFFT(3, 4, 8, theta=0.0)
     with pytest.raises(ValueError, match="memory_size"):
-        LMU(3, 4, 0, theta=1.0)
+        LMUFFT(3, 4, 0, theta=1.0)
     with pytest.raises(TypeError, match="learn_a"):
-        LMU(3, 4, 8, theta=1.0, learn_a="yes")
+        LMUFFT(3, 4, 8, theta=1.0, learn_a="yes")
     with pytest.raises(ValueError, match=r"\(B, T, 3\).*\(2, 10, 4\)"):
-        LMU(3, 4, 8, theta=5.0)(torch.randn(2, 10, 4))
+        LMUFFT(3, 4, 8, theta=5.0)(torch.randn(2, 10, 4))
     with pytest.raises(ValueError, match="dimensions"):
-        LMU(3, 4, 8, theta=5.0)(torch.randn(10, 3))
+        LMUFFT(3, 4, 8, theta=5.0)(torch.randn(10, 3))
+
+
+def _full_cell_numpy(lmu, x):
+    """Float64 step-by-step reference of the full cell (Voelker et al. 2019, eqs. 4, 6, 7)."""
+    p = {k: v.detach().numpy() for k, v in [*lmu.named_parameters(), *lmu.named_buffers()]}
+    x = x.numpy()
+    h = np.zeros((x.shape[0], lmu.hidden_size))
+    m = np.zeros((x.shape[0], lmu.memory_size))
+    hiddens = []
+    for t in range(x.shape[1]):
+        u = x[:, t] @ p["e_x"].T + h @ p["e_h"].T + m @ p["e_m"].T
+        m = m @ p["A"].T + u @ p["B"].T
+        h = np.tanh(x[:, t] @ p["W_x"].T + h @ p["W_h"].T + m @ p["W_m"].T)
+        hiddens.append(h)
+    return np.stack(hiddens, 1), h, m
+
+
+@pytest.mark.parametrize("length", [1, 7, 40])
+def test_full_cell_matches_the_recurrence_with_feedback(length):
+    torch.manual_seed(0)
+    lmu = LMU(input_size=4, hidden_size=5, memory_size=8, theta=6.0).double()
+    with torch.no_grad():
+        lmu.e_m.normal_()  # zero at initialisation: exercise the memory feedback too
+    x = torch.randn(3, length, 4, dtype=torch.float64)
+    out, (h_n, m_n) = lmu(x)
+    hiddens, h_ref, m_ref = _full_cell_numpy(lmu, x)
+    np.testing.assert_allclose(out.detach().numpy(), hiddens, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h_n.detach().numpy(), h_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m_n.detach().numpy(), m_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_full_cell_feedback_makes_it_differ_from_lmufft():
+    torch.manual_seed(1)
+    full = LMU(3, 4, memory_size=6, theta=5.0).double()
+    x = torch.randn(2, 30, 3, dtype=torch.float64)
+    before = full(x)[0]
+    with torch.no_grad():
+        full.e_h.zero_()
+    assert not torch.allclose(before, full(x)[0])  # the hidden-to-memory feedback is used
+
+
+def test_full_cell_causal_state_and_gradients():
+    lmu = LMU(2, 3, memory_size=4, theta=5.0).double()
+    assert_causal(lambda x: lmu(x.transpose(1, 2))[0].transpose(1, 2), torch.randn(2, 2, 50), t0=21)
+    x = torch.randn(2, 20, 2, dtype=torch.float64)
+    out, state = lmu(x[:, :12])
+    rest, _ = lmu(x[:, 12:], state)
+    torch.testing.assert_close(torch.cat([out, rest], 1), lmu(x)[0])  # chunked = whole
+    assert_gradcheck(lambda inp: lmu(inp)[0], [torch.randn(1, 9, 2)])
+
+
+@pytest.mark.parametrize(("learn_a", "learn_b"), [(False, False), (True, True)])
+def test_full_cell_learnable_or_fixed_matrices(learn_a, learn_b):
+    lmu = LMU(3, 4, memory_size=6, theta=5.0, learn_a=learn_a, learn_b=learn_b).double()
+    names = {name for name, _ in lmu.named_parameters()}
+    assert ("A" in names) is learn_a and ("B" in names) is learn_b
+    assert {"A", "B"} <= set(lmu.state_dict())
+    A_bar, B_bar = LMUFFT(3, 4, memory_size=6, theta=5.0).double().A_bar, LMUFFT(3, 4, 6, 5.0).double().B_bar
+    torch.testing.assert_close(lmu.A, A_bar)
+    torch.testing.assert_close(lmu.B[:, 0], B_bar)
+    lmu(torch.randn(2, 10, 3, dtype=torch.float64))[0].sum().backward()
+    assert (lmu.A.grad is not None) is learn_a

@@ -111,7 +111,7 @@ def test_make_wav2spec_errors():
 
 def test_make_wav2spec_passes_the_bin_width_as_hop():
     front_end = make_wav2spec("sincnet", 16000, 2.5, n_filters=4)
-    assert front_end.hop == 40 and front_end.hop_ms == 2.5 and front_end.out_channels == 4
+    assert front_end.hop == 40 and front_end.dt_ms == 2.5 and front_end.out_channels == 4
 
 
 @pytest.mark.parametrize("kind", OPTIONS)

@@ -10,16 +10,16 @@ from deepSTRF.models.wav2spec import CausalLEAF, SincNet, symlog
 
 
 def small_sincnet(**kw):
-    return SincNet(8000, n_filters=4, kernel_size=16, hop_ms=1000 / 8000, **kw)
+    return SincNet(8000, n_filters=4, kernel_size=16, dt_ms=1000 / 8000, **kw)
 
 
 def small_leaf():
-    return CausalLEAF(8000, hop_ms=5.0, n_filters=3, kernel_ms=2.0, window_ms=5.0)
+    return CausalLEAF(8000, dt_ms=5.0, n_filters=3, kernel_ms=2.0, window_ms=5.0)
 
 
 def test_sinc_kernels_follow_the_windowed_sinc_formula():
     fs, k = 8000, 31
-    sinc = SincNet(fs, n_filters=5, kernel_size=k, hop_ms=5.0).double()
+    sinc = SincNet(fs, n_filters=5, kernel_size=k, dt_ms=5.0).double()
     low, high = (c.detach().numpy() for c in sinc.cutoffs())
     t = (np.arange(k) - (k - 1) / 2) / fs
     window = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(k) / (k - 1))
@@ -30,7 +30,7 @@ def test_sinc_kernels_follow_the_windowed_sinc_formula():
 
 def test_sinc_bands_are_mel_spaced_band_passes_with_unit_gain():
     fs = 16000
-    sinc = SincNet(fs, n_filters=8, kernel_size=255, hop_ms=5.0).double()
+    sinc = SincNet(fs, n_filters=8, kernel_size=255, dt_ms=5.0).double()
     low, high = (c.detach() for c in sinc.cutoffs())
     mel = 2595 * torch.log10(1 + torch.cat([low[:1] - 50, high - 100]) / 700)  # the initial mel-spaced edges
     step = mel.diff()
@@ -44,15 +44,15 @@ def test_sinc_bands_are_mel_spaced_band_passes_with_unit_gain():
 
 
 def test_sinc_decimation_samples_the_last_sample_of_each_bin():
-    fine = SincNet(8000, n_filters=4, kernel_size=16, hop_ms=1000 / 8000, activation="symlog").double()
-    coarse = SincNet(8000, n_filters=4, kernel_size=16, hop_ms=5.0, activation="symlog").double()
+    fine = SincNet(8000, n_filters=4, kernel_size=16, dt_ms=1000 / 8000, activation="symlog").double()
+    coarse = SincNet(8000, n_filters=4, kernel_size=16, dt_ms=5.0, activation="symlog").double()
     x = torch.randn(2, 1, 400, dtype=torch.float64)
     torch.testing.assert_close(coarse(x), fine(x)[..., 39::40])
 
 
 def test_sinc_envelope_is_the_mean_magnitude_per_bin():
-    fine = SincNet(8000, n_filters=4, kernel_size=16, hop_ms=1000 / 8000, activation="abs").double()
-    env = SincNet(8000, n_filters=4, kernel_size=16, hop_ms=5.0, envelope=True).double()
+    fine = SincNet(8000, n_filters=4, kernel_size=16, dt_ms=1000 / 8000, activation="abs").double()
+    env = SincNet(8000, n_filters=4, kernel_size=16, dt_ms=5.0, envelope=True).double()
     x = torch.randn(1, 1, 400, dtype=torch.float64)
     torch.testing.assert_close(env(x), fine(x).unflatten(-1, (10, 40)).mean(-1))
 
@@ -77,7 +77,7 @@ def test_sinc_gradcheck():
 
 
 def test_leaf_kernels_and_pooling_windows():
-    leaf = CausalLEAF(8000, hop_ms=5.0, n_filters=4, kernel_ms=4.0, window_ms=10.0).double()
+    leaf = CausalLEAF(8000, dt_ms=5.0, n_filters=4, kernel_ms=4.0, window_ms=10.0).double()
     kernels = leaf.gabor_kernels().detach()
     n = torch.arange(32, dtype=torch.float64) - 15.5
     eta, sigma = leaf.centre.detach().unsqueeze(1), leaf.sigma.detach().unsqueeze(1)
@@ -131,8 +131,8 @@ def test_errors():
     with pytest.raises(ValueError, match=r"`activation` must be one of \[None, 'symlog', 'abs', 'relu'\]"):
         small_sincnet(activation="tanh")
     with pytest.raises(ValueError, match=r"`min_low_hz` \+ `min_band_hz` must stay below"):
-        SincNet(200, n_filters=2, kernel_size=8, hop_ms=5.0)
+        SincNet(200, n_filters=2, kernel_size=8, dt_ms=5.0)
     with pytest.raises(ValueError, match=r"`pool_init` must be in \[0.05, 0.5\], got 0.9"):
         CausalLEAF(8000, 5.0, window_ms=5.0, pool_init=0.9)
-    with pytest.raises(ValueError, match=r"need 0 <= f_min < f_max <= audio_fs / 2 = 4000"):
-        CausalLEAF(8000, 5.0, f_max=5000.0)
+    with pytest.raises(ValueError, match=r"need 0 <= f_min_hz < f_max_hz <= audio_fs / 2 = 4000"):
+        CausalLEAF(8000, 5.0, f_max_hz=5000.0)

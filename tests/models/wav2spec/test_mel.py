@@ -24,10 +24,10 @@ def slaney_hz(m):
     return np.where(m < 15.0, 200.0 * m / 3.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (m - 15.0)))
 
 
-def reference_filterbank(n_freqs, n_mels, fs, f_min, f_max, to_mel, to_hz, area_norm):
-    edges = to_hz(np.linspace(to_mel(f_min), to_mel(f_max), n_mels + 2))
-    freqs = np.linspace(0.0, fs / 2.0, n_freqs)
-    fb = np.zeros((n_freqs, n_mels))
+def reference_filterbank(n_fft_bins, n_mels, fs, f_min_hz, f_max_hz, to_mel, to_hz, area_norm):
+    edges = to_hz(np.linspace(to_mel(f_min_hz), to_mel(f_max_hz), n_mels + 2))
+    freqs = np.linspace(0.0, fs / 2.0, n_fft_bins)
+    fb = np.zeros((n_fft_bins, n_mels))
     for m in range(n_mels):
         lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
         for k, f in enumerate(freqs):
@@ -45,7 +45,7 @@ def reference_filterbank(n_freqs, n_mels, fs, f_min, f_max, to_mel, to_hz, area_
 )
 @pytest.mark.parametrize("norm", [None, "slaney"])
 def test_filterbank_matches_the_formulas(scale, to_mel, to_hz, norm):
-    got = mel_filterbank(129, 20, 16000, f_min=50.0, f_max=7000.0, mel_scale=scale, norm=norm)
+    got = mel_filterbank(129, 20, 16000, f_min_hz=50.0, f_max_hz=7000.0, mel_scale=scale, norm=norm)
     expected = reference_filterbank(129, 20, 16000, 50.0, 7000.0, to_mel, to_hz, norm == "slaney")
     assert got.dtype == torch.float64
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
@@ -53,7 +53,7 @@ def test_filterbank_matches_the_formulas(scale, to_mel, to_hz, norm):
 
 def test_slaney_scale_is_linear_below_1khz_and_logarithmic_above():
     # with this range the Slaney edges below 1 kHz are evenly spaced in Hz
-    fb = mel_filterbank(1025, 30, 16000, f_min=0.0, f_max=8000.0, mel_scale="slaney")
+    fb = mel_filterbank(1025, 30, 16000, f_min_hz=0.0, f_max_hz=8000.0, mel_scale="slaney")
     peaks = torch.linspace(0, 8000, 1025)[fb.argmax(0)]
     low = peaks[peaks < 900]
     steps = low.diff()
@@ -64,20 +64,20 @@ def test_slaney_scale_is_linear_below_1khz_and_logarithmic_above():
 
 
 def test_filterbank_errors():
-    with pytest.raises(ValueError, match=r"need 0 <= f_min < f_max <= audio_fs / 2 = 8000"):
-        mel_filterbank(129, 20, 16000, f_max=9000.0)
+    with pytest.raises(ValueError, match=r"need 0 <= f_min_hz < f_max_hz <= audio_fs / 2 = 8000"):
+        mel_filterbank(129, 20, 16000, f_max_hz=9000.0)
     with pytest.raises(ValueError, match=r"`mel_scale` must be one of \['htk', 'slaney'\], got 'bark'"):
         mel_filterbank(129, 20, 16000, mel_scale="bark")
     with pytest.raises(ValueError, match=r"`norm` must be one of \[None, 'slaney'\]"):
         mel_filterbank(129, 20, 16000, norm="area")
-    with pytest.raises(ValueError, match=r"`n_freqs` must be an int >= 2"):
+    with pytest.raises(ValueError, match=r"`n_fft_bins` must be an int >= 2"):
         mel_filterbank(1, 20, 16000)
 
 
 @pytest.mark.parametrize(("power", "compression"), [(2.0, "log"), (1.0, "cuberoot"), (2.0, "log1p"), (1.5, "none")])
 def test_spectrogram_matches_a_direct_causal_stft(power, compression):
     fs, hop, win, n_fft, n_mels, eps = 8000, 40, 100, 128, 16, 1e-6
-    mel = CausalMelSpectrogram(fs, hop_ms=5.0, n_filters=n_mels, window_ms=12.5, power=power, compression=compression)
+    mel = CausalMelSpectrogram(fs, dt_ms=5.0, n_filters=n_mels, window_ms=12.5, power=power, compression=compression)
     mel = mel.double()
     assert (mel.win_length, mel.n_fft) == (win, n_fft)
     x = np.random.default_rng(0).standard_normal(25 * hop)

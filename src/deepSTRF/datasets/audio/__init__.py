@@ -2,8 +2,8 @@
 
 - :class:`SimulatedDataset`: LNP neurons with known STRFs (the default of ``deepstrf fit``);
 - :func:`from_arrays`, :func:`load_hdf5` / :func:`save_hdf5`, :func:`from_nwb`: your own data;
-- ``NS1Dataset``, ``NAT4Dataset``, ``CRCNSAA1Dataset``, ``CRCNSAC1Dataset``: public datasets,
-  imported on first use.
+- the public dataset loaders declared in :mod:`deepSTRF.datasets.catalog` (``NS1Dataset``,
+  ``NAT4Dataset``, ``CRCNSAA1Dataset``, ...), imported on first use.
 
 Example:
     >>> from deepSTRF.datasets.audio import SimulatedDataset
@@ -20,13 +20,13 @@ from deepSTRF.datasets.audio.arrays import from_arrays
 from deepSTRF.datasets.audio.hdf5 import load_hdf5, save_hdf5
 from deepSTRF.datasets.audio.nwb import from_nwb
 from deepSTRF.datasets.audio.simulated import SimulatedDataset, lnp_rate
+from deepSTRF.datasets.catalog import list_datasets
 
-#: Public dataset loaders and the modules that define them (imported on first access).
+#: Public dataset loaders of this package by class name, read from the catalogue (imported on first access).
 PUBLIC_LOADERS = {
-    "NS1Dataset": "ns1",
-    "NAT4Dataset": "nat4",
-    "CRCNSAA1Dataset": "crcns_aa1",
-    "CRCNSAC1Dataset": "crcns_ac1",
+    entry.loader.partition(":")[2]: entry.loader.partition(":")[0].rpartition(".")[2]
+    for entry in list_datasets()
+    if entry.loader.startswith(__name__ + ".") and entry.loader.count(".") == __name__.count(".") + 1
 }
 
 __all__ = ["SimulatedDataset", "from_arrays", "from_nwb", "lnp_rate", "load_hdf5", "save_hdf5", *PUBLIC_LOADERS]

@@ -152,18 +152,18 @@ def prestim_seconds(signal: NemsSignal, epoch: Epoch) -> float | None:
     return None
 
 
-def point_process_counts(signal: NemsSignal, chan: str, name: str, n_bins: int, bin_ms: float) -> np.ndarray | None:
+def point_process_counts(signal: NemsSignal, chan: str, name: str, n_bins: int, dt_ms: float) -> np.ndarray | None:
     """Spike counts ``(R, n_bins)`` of one channel over every occurrence of epoch ``name``.
 
     Spike times are rasterised at the signal rate with ``floor(t * fs)`` and each occurrence starts
-    at row ``round(start * fs)``, as NEMS does; rows are then pooled into bins of ``bin_ms``.
+    at row ``round(start * fs)``, as NEMS does; rows are then pooled into bins of ``dt_ms``.
     Returns ``None`` when the epoch never occurs.
     """
     occurrences = signal.occurrences(name)
     if not occurrences:
         return None
     samples = np.sort(np.floor(signal.spikes[chan] * signal.fs))
-    block = bin_ms * signal.fs / 1000.0
+    block = dt_ms * signal.fs / 1000.0
     trials = []
     for epoch in occurrences:
         start = epoch_rows(epoch, signal.fs)[0]

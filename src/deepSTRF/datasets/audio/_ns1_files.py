@@ -155,7 +155,7 @@ def delay_frames(spec: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def ns1_cochleagram(audio: np.ndarray, sf: float, dt_ms: float, n_frames: int) -> np.ndarray:
+def ns1_cochleagram(audio: np.ndarray, audio_fs: float, dt_ms: float, n_frames: int) -> np.ndarray:
     """Causal cochleagram following the published recipe: 10 ms Hann windows, amplitude, 34 mel bands
     from 500 Hz to 22,627 Hz, natural log floored at 1e-6. Close to, but not identical with, ``X_nfht``.
 
@@ -163,7 +163,7 @@ def ns1_cochleagram(audio: np.ndarray, sf: float, dt_ms: float, n_frames: int) -
 
     Args:
         audio: Mono waveform.
-        sf: Its sample rate (Hz).
+        audio_fs: Its sample rate (Hz).
         dt_ms: Frame period = bin width (ms).
         n_frames: Number of frames.
 
@@ -175,6 +175,6 @@ def ns1_cochleagram(audio: np.ndarray, sf: float, dt_ms: float, n_frames: int) -
         (34, 20)
     """
     mel = causal_mel_spectrogram(
-        audio, sf, dt_ms, n_frames, n_mels=34, f_min=500.0, f_max=22627.0, window_ms=10.0, power=1.0
+        audio, audio_fs, dt_ms, n_frames, n_mels=34, f_min_hz=500.0, f_max_hz=22627.0, window_ms=10.0, power=1.0
     )
     return np.log(np.maximum(mel, 1e-6))

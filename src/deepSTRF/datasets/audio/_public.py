@@ -1,28 +1,11 @@
-"""Pieces shared by the public dataset loaders: dataset folders, argument checks, checksum look-ups."""
+"""Pieces shared by the public dataset loaders: argument checks and array conversion."""
 
 from __future__ import annotations
-
-import os
-import warnings
-from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from deepSTRF._validation import check_positive_float
-from deepSTRF.datasets.download import DownloadError, get_data_dir
-from deepSTRF.datasets.sources import RemoteFile
-
-
-def dataset_root(root: str | os.PathLike[str] | None, name: str) -> Path:
-    """The dataset folder: ``root`` itself when given, else ``<cache>/<name>``."""
-    if root is None:
-        return get_data_dir(name)
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"`root` must be a path or None, got {type(root).__name__}")
-    return Path(root).expanduser()
 
 
 def check_timing(dt_ms: float, waveform: bool, audio_fs: float | None) -> tuple[float, int | None]:
@@ -40,28 +23,6 @@ def check_timing(dt_ms: float, waveform: bool, audio_fs: float | None) -> tuple[
             f"got {audio_fs} * {dt_ms} / 1000 = {hop}"
         )
     return dt_ms, round(hop)
-
-
-def with_published_checksums(
-    files: list[RemoteFile], lookup: Callable[[RemoteFile], tuple[str | None, int | None]]
-) -> list[RemoteFile]:
-    """Fill in checksums and sizes from the host's API; warn (and download unverified) if it cannot answer."""
-    out = []
-    for f in files:
-        if f.checksum is not None:
-            out.append(f)
-            continue
-        try:
-            checksum, size = lookup(f)
-        except (DownloadError, KeyError) as err:
-            warnings.warn(
-                f"could not read the published checksum of {f.filename} ({err}); it will be downloaded unverified",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            checksum, size = None, None
-        out.append(replace(f, checksum=checksum or None, size=size if size is not None else f.size))
-    return out
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:

@@ -58,8 +58,11 @@ def detrend_trace(trace: np.ndarray, sf: float, method: str) -> np.ndarray:
 def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> list[Repeat]:
     """Every natural-sound presentation of one recording file, as mV slices of its trace.
 
+    A trigger without ``file`` gives an empty ``stim_file``; the caller matches its description.
+
     Raises:
-        ValueError: If the file lacks ``response``/``triggers`` or a natural-sound trigger lacks its fields.
+        ValueError: If the file lacks ``response``/``triggers``, a trigger lacks ``type``, or a
+            natural-sound trigger lacks ``param.duration`` or ``time``.
     """
     mat = load_mat(path)
     response = field(mat, "response", path)
@@ -74,7 +77,7 @@ def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> 
         duration = as_float(field(param, "duration", path))
         onset = round(as_float(field(trig, "time", path))) - 1
         n = round(duration * sf / 1000.0)
-        stim_file = as_str(field(trig, "file", path)).replace("\\", "/").lstrip("/")
+        stim_file = as_str(trig.get("file", "")).replace("\\", "/").lstrip("/")  # empty: match the description
         desc = as_str(param.get("description", "")) if isinstance(param, dict) else ""
         out.append(Repeat(stim_file, desc, duration, trace[onset : onset + n], sf, Path(path).name))
     return out
@@ -87,14 +90,26 @@ def read_wehr_stimulus(path: str | os.PathLike[str]) -> tuple[np.ndarray, float,
     return as_vector(field(stim, "samples", path)), as_float(field(param, "sf", path)), as_str(param.get("description"))
 
 
-def apply_ramp(x: np.ndarray, sf: float, ramp_ms: float) -> np.ndarray:
+def stimulus_descriptions(stimuli: Path) -> dict[str, str]:
+    """``{description: path relative to stimuli}`` of every readable stimulus file below ``stimuli``."""
+    out: dict[str, str] = {}
+    for path in sorted(stimuli.rglob("*.mat")):
+        try:
+            desc = read_wehr_stimulus(path)[2].strip()
+        except ValueError:
+            continue
+        out.setdefault(desc, path.relative_to(stimuli).as_posix())
+    return out
+
+
+def apply_ramp(x: np.ndarray, audio_fs: float, ramp_ms: float) -> np.ndarray:
     """Multiply the first and last ``ramp_ms`` by a raised-cosine (cos²) onset and offset ramp.
 
     Example:
         >>> apply_ramp(np.ones(6), 1000.0, 3.0).round(2).tolist()
         [0.0, 0.25, 0.75, 0.75, 0.25, 0.0]
     """
-    n = min(round(ramp_ms * sf / 1000.0), x.shape[0] // 2)
+    n = min(round(ramp_ms * audio_fs / 1000.0), x.shape[0] // 2)
     if n == 0:
         return x
     ramp = np.sin(0.5 * np.pi * np.arange(n) / n) ** 2
@@ -105,12 +120,12 @@ def apply_ramp(x: np.ndarray, sf: float, ramp_ms: float) -> np.ndarray:
 
 
 def logfreq_spectrogram(
-    x: np.ndarray, sf: float, dt_ms: float, n_frames: int, f_min_hz: float, f_max_hz: float, bands_per_octave: int
+    x: np.ndarray, audio_fs: float, dt_ms: float, n_frames: int, f_min_hz: float, f_max_hz: float, bands_per_octave: int
 ) -> np.ndarray:
     """``20 log10 |X|`` (floored at -120 dB) of a causal Hamming STFT with a ``2 dt`` window at log-spaced
-    frequencies ``f_min * 2**(k / bands_per_octave) <= f_max``: the published AC1 recipe, end-aligned."""
+    frequencies ``f_min_hz * 2**(k / bands_per_octave) <= f_max_hz``: the published AC1 recipe, end-aligned."""
     n_bands = int(np.floor(bands_per_octave * np.log2(f_max_hz / f_min_hz) + 1e-9)) + 1
     freqs = f_min_hz * 2.0 ** (np.arange(n_bands) / bands_per_octave)
-    window_len = max(round(2 * dt_ms * sf / 1000.0), 2)
-    mag = stft_magnitude(x, sf, dt_ms, n_frames, window_len, window="hamming", freqs_hz=freqs)
+    window_len = max(round(2 * dt_ms * audio_fs / 1000.0), 2)
+    mag = stft_magnitude(x, audio_fs, dt_ms, n_frames, window_len, window="hamming", freqs_hz=freqs)
     return 20.0 * np.log10(np.maximum(mag, 1e-6))

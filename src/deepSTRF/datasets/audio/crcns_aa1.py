@@ -15,7 +15,6 @@ everything in one top folder. The pre-onset window used for the spontaneous rate
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -24,24 +23,25 @@ from typing import Any
 
 import numpy as np
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._aa1_files import (
     cell_meta,
-    compress,
     find_base,
     read_aa1_cell,
     read_aa1_spike_file,
     stratified_split,
 )
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
-from deepSTRF.datasets.audio._spectro import causal_mel_spectrogram, fit_length, read_audio, resample
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
+from deepSTRF.datasets.audio._songbird import SongFeatures
+from deepSTRF.datasets.audio._spectro import read_audio
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
     "CRCNSAA1Dataset",
-    "aa1_files",
     "download_aa1",
     "find_base",
     "read_aa1_cell",
@@ -55,20 +55,6 @@ AREAS = {"Field_L": "Field_L_cells", "MLd": "MLd_cells"}
 PRE_ONSET_S = 2.0
 
 
-def aa1_files() -> list[sources.RemoteFile]:
-    """The CRCNS archive of AA1 (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
-
-    Returns:
-        A one-element list: ``crcns-aa1.zip``, extracted into the dataset folder.
-
-    Example:
-        >>> aa1_files()[0].filename
-        'crcns-aa1.zip'
-    """
-    url = f"{sources.CRCNS_DOWNLOAD_URL}/aa-1/crcns-aa1.zip"
-    return [sources.RemoteFile("crcns-aa1.zip", url, extract=True, markers=("all_stims", "*/all_stims"))]
-
-
 def download_aa1(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -76,34 +62,21 @@ def download_aa1(
     password: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Download and extract AA1 with a CRCNS account (arguments or ``CRCNS_USERNAME``/``CRCNS_PASSWORD``).
-
-    The archive's size is checked against the CRCNS ``filelist.txt``.
-
-    Args:
-        root: Dataset folder; default ``<cache>/crcns-aa1``.
-        username: CRCNS user name.
-        password: CRCNS password (never shown or stored).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        ValueError: If credentials are missing.
-        DownloadError: If the login or the download fails.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("crcns-aa1", root, username=..., password=...)``.
 
     Example:
         >>> callable(download_aa1)
         True
     """
-    return _ensure(dataset_root(root, "crcns-aa1"), True, username, password, progress)
-
-
-def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_crcns_files(
-        folder, aa1_files(), "aa-1", download=download, username=username, password=password, progress=progress
+    warnings.warn(
+        'download_aa1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("crcns-aa1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("crcns-aa1", root, username=username, password=password, progress=progress)
+
+
+EXPECTED = {"units_Field_L": 50, "units_MLd": 50, "stimuli_conspecific": 10, "stimuli_flatrip": 20}
 
 
 class CRCNSAA1Dataset(NeuralDataset):
@@ -114,7 +87,7 @@ class CRCNSAA1Dataset(NeuralDataset):
     (pre-onset and post-stimulus spikes are not counted; trials without spikes are zero trials).
     A (stimulus, unit) pair without a spike file is missing.
 
-    Spectrogram mode: causal mel spectrogram, ``n_mels`` bands from ``f_min_hz`` to ``f_max_hz``
+    Spectrogram mode: causal mel spectrogram, ``n_frequency_bands`` bands from ``f_min_hz`` to ``f_max_hz``
     (default 32 bands, 250 Hz to 8 kHz, the band of the flat ripples), a Hann window of ``window_ms``
     ending with each bin, power spectrum, then ``compression`` (``'cube_root'``, ``'log'`` = natural
     log of power + 1e-6, or ``'none'``). Waveform mode: the 32 kHz audio (resampled to ``audio_fs``)
@@ -139,11 +112,15 @@ class CRCNSAA1Dataset(NeuralDataset):
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         stim_types: Stimulus types to load, among ``'conspecific'`` and ``'flatrip'``.
         areas: Areas to load, among ``'Field_L'`` and ``'MLd'``.
-        n_mels: Number of mel bands.
+        n_frequency_bands: Number of mel bands (``n_mels`` is its deprecated spelling).
         f_min_hz: Lowest mel edge.
         f_max_hz: Highest mel edge.
         window_ms: STFT window length.
         compression: ``'cube_root'``, ``'log'`` or ``'none'``.
+        preset: ``"deepstrf"`` (the causal spectrogram above) or ``"published"`` (the published pipeline:
+            a centred STFT, 32 mel bands from 0 Hz to the Nyquist frequency, cube root,
+            ``T = floor(n / hop) + 1`` with ``hop = int(sr * dt_ms / 1000)``; not causal). The published
+            1 ms bins and 21 ms response smoothing are not imposed: pass ``dt_ms`` and smooth as wished.
         progress: Show download progress bars.
 
     Raises:
@@ -155,6 +132,7 @@ class CRCNSAA1Dataset(NeuralDataset):
         'CRCNSAA1Dataset'
     """
 
+    @accepts_old_names(n_mels="n_frequency_bands")
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -167,11 +145,12 @@ class CRCNSAA1Dataset(NeuralDataset):
         audio_fs: float = 32000.0,
         stim_types: Sequence[str] = STIM_TYPES,
         areas: Sequence[str] = ("Field_L", "MLd"),
-        n_mels: int = 32,
+        n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
         window_ms: float = 10.0,
         compression: str = "cube_root",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
@@ -179,33 +158,30 @@ class CRCNSAA1Dataset(NeuralDataset):
             if isinstance(values, str) or not values or any(v not in allowed for v in values):
                 raise ValueError(f"`{name}` must be a non-empty list of {list(allowed)}, got {values!r}")
         check_choice("compression", compression, ["cube_root", "log", "none"])
-        n_mels = check_int("n_mels", n_mels)
+        n_bands = check_int("n_frequency_bands", n_frequency_bands)
         f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
         window_ms = check_positive_float("window_ms", window_ms)
         if f_min_hz >= f_max_hz:
             raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
-        base = find_base(_ensure(dataset_root(root, "crcns-aa1"), download, username, password, progress))
+        features = SongFeatures(
+            dt_ms, waveform, audio_fs, hop, preset, n_bands, f_min_hz, f_max_hz, window_ms, compression
+        )
+        folder = fetch(
+            "crcns-aa1",
+            root,
+            files=["crcns-aa1.zip"],
+            download=download,
+            username=username,
+            password=password,
+            progress=progress,
+        )
+        base = find_base(folder)
 
         stims, stim_meta, lengths = [], [], []
         for stim_type in stim_types:
             for path in sorted(p for p in (base / "all_stims" / stim_type).glob("*") if p.suffix.lower() == ".wav"):
                 audio, sr = read_audio(str(path))
-                n_bins = math.ceil(audio.size * 1000.0 / (sr * dt_ms) - 1e-9)
-                if waveform:
-                    stim = fit_length(resample(audio, sr, audio_fs), n_bins * hop)  # type: ignore[operator]
-                else:
-                    power = causal_mel_spectrogram(
-                        audio,
-                        sr,
-                        dt_ms,
-                        n_bins,
-                        n_mels=n_mels,
-                        f_min=f_min_hz,
-                        f_max=f_max_hz,
-                        window_ms=window_ms,
-                        power=2.0,
-                    )
-                    stim = compress(power, compression)
+                stim, n_bins = features(audio, sr)
                 stims.append(as_tensor(stim[None]))
                 lengths.append(n_bins)
                 md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest().upper()
@@ -257,13 +233,33 @@ class CRCNSAA1Dataset(NeuralDataset):
             nrn_meta=nrn_meta,
             audio_fs=audio_fs if waveform else None,
             name="CRCNS-AA1",
-            info={
-                "stimulus": "waveform" if waveform else "causal mel spectrogram",
-                "n_mels": n_mels,
-                "f_range_hz": (f_min_hz, f_max_hz),
-                "window_ms": window_ms,
-                "compression": compression,
-                "source": AA1_URL,
-            },
+            info={**features.describe(), "source": AA1_URL},
         )
         self.splits = stratified_split([str(m["type"]) for m in stim_meta], [str(m["name"]) for m in stim_meta])
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (50 Field L + 50 MLd
+        units, 10 songs and 20 flat ripples at 32 kHz, WAV names equal to their MD5).
+
+        Example:
+            >>> import tempfile
+            >>> CRCNSAA1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("crcns-aa1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        rates = sorted({m["sample_rate"] for m in ds.stim_meta})
+        report.check("WAV sample rate 32 kHz", rates == [32000.0], f"found {rates}")
+        bad = [m["name"] for m in ds.stim_meta if not m["md5_ok"]]
+        report.check("WAV name = MD5 of the file", not bad, f"{len(bad)} differ: {bad[:3]}")
+        observed = {
+            "units_Field_L": sum(m["area"] == "Field_L" for m in ds.nrn_meta),
+            "units_MLd": sum(m["area"] == "MLd" for m in ds.nrn_meta),
+            "stimuli_conspecific": sum(m["type"] == "conspecific" for m in ds.stim_meta),
+            "stimuli_flatrip": sum(m["type"] == "flatrip" for m in ds.stim_meta),
+        }
+        report.counts(observed, EXPECTED)
+        return report

@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from deepSTRF._validation import check_choice, check_int, check_positive_float
-from deepSTRF.datasets import sources
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, resample
 from deepSTRF.datasets.audio._wehr import (
     Repeat,
@@ -35,8 +34,11 @@ from deepSTRF.datasets.audio._wehr import (
     logfreq_spectrogram,
     read_wehr_recording,
     read_wehr_stimulus,
+    stimulus_descriptions,
 )
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 AC1_URL = "https://crcns.org/data-sets/ac/ac-1"
 USED_CELLS = tuple(i for i in range(25) if i not in (1, 2, 4, 8))  # the 21 cells of Rançon et al. 2024/2025
@@ -48,20 +50,6 @@ SPLIT_COUNTS = (
 )  # fmt: skip
 
 
-def ac1_files() -> list[sources.RemoteFile]:
-    """The CRCNS archive holding the Wehr data (read ``sources.CRCNS_DOWNLOAD_URL`` at call time).
-
-    Returns:
-        A one-element list: ``crcns-ac1.zip``, extracted into the dataset folder.
-
-    Example:
-        >>> ac1_files()[0].filename
-        'crcns-ac1.zip'
-    """
-    url = f"{sources.CRCNS_DOWNLOAD_URL}/ac-1/crcns-ac1.zip"
-    return [sources.RemoteFile("crcns-ac1.zip", url, extract=True, markers=("wehr", "*/wehr", "*/*/wehr"))]
-
-
 def download_ac1(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -69,32 +57,18 @@ def download_ac1(
     password: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Download and extract the AC1 archive holding the Wehr data (about 1.1 GB) with a CRCNS account.
-
-    Args:
-        root: Dataset folder; default ``<cache>/crcns-ac1``.
-        username: CRCNS user name (else ``CRCNS_USERNAME``).
-        password: CRCNS password (else ``CRCNS_PASSWORD``; never shown or stored).
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        ValueError: If credentials are missing.
-        DownloadError: If the login or the download fails.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("crcns-ac1", root, username=..., password=...)``.
 
     Example:
         >>> callable(download_ac1)
         True
     """
-    return _ensure(dataset_root(root, "crcns-ac1"), True, username, password, progress)
-
-
-def _ensure(folder: Path, download: bool, username: str | None, password: str | None, progress: bool) -> Path:
-    return sources.ensure_crcns_files(
-        folder, ac1_files(), "ac-1", download=download, username=username, password=password, progress=progress
+    warnings.warn(
+        'download_ac1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("crcns-ac1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("crcns-ac1", root, username=username, password=password, progress=progress)
 
 
 def cell_split(session: str, stim_ids: list[int], counts: tuple[int, int, int] | None) -> dict[str, list[int]]:
@@ -148,6 +122,9 @@ def _session_meta(session: str, idx: int, n_stims: int) -> dict[str, Any]:
     }
 
 
+EXPECTED = {"cells": 25}
+
+
 class CRCNSAC1Dataset(NeuralDataset):
     """CRCNS AC1, Wehr recordings: 25 rat A1 cells, whole-cell membrane potential (mV), natural sounds.
 
@@ -182,11 +159,15 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms: Bin width in ms; ``dt_ms * sf / 1000`` must be an integer for the 4 kHz recordings.
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
-        detrend: ``'none'`` or ``'baseline'``.
-        ramp_ms: Length of the onset and offset ramps applied to each sound (0 for none).
+        detrend: ``'none'`` or ``'baseline'``; default from ``preset``.
+        ramp_ms: Length of the onset and offset ramps applied to each sound (0 for none); default from ``preset``.
         f_min_hz: Lowest spectrogram frequency.
-        f_max_hz: Highest spectrogram frequency.
+        f_max_hz: Highest spectrogram frequency; default from ``preset``.
         bands_per_octave: Spectrogram bands per octave.
+        preset: ``"deepstrf"`` (raw potential, 5 ms cos² ramp, bands to 25.6 kHz: F = 49, as the Wehr
+            papers) or ``"published"`` (the published pipeline: baseline-detrended potential, no ramp,
+            bands to 45 kHz: F = 53; its repeat gating is not reproduced). Explicit ``detrend``,
+            ``ramp_ms`` and ``f_max_hz`` override the preset.
         progress: Show download progress bars.
 
     Raises:
@@ -208,21 +189,35 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms: float = 5.0,
         waveform: bool = False,
         audio_fs: float = 48000.0,
-        detrend: str = "none",
-        ramp_ms: float = 5.0,
+        detrend: str | None = None,
+        ramp_ms: float | None = None,
         f_min_hz: float = 100.0,
-        f_max_hz: float = 25600.0,
+        f_max_hz: float | None = None,
         bands_per_octave: int = 6,
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        check_choice("preset", preset, ["deepstrf", "published"])
+        published = preset == "published"
+        detrend = detrend if detrend is not None else ("baseline" if published else "none")
+        ramp_ms = ramp_ms if ramp_ms is not None else (0.0 if published else 5.0)
+        f_max_hz = f_max_hz if f_max_hz is not None else (45000.0 if published else 25600.0)
         check_choice("detrend", detrend, ["none", "baseline"])
         ramp_ms = check_positive_float("ramp_ms", ramp_ms, allow_zero=True)
         f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
         bands_per_octave = check_int("bands_per_octave", bands_per_octave)
         if f_min_hz >= f_max_hz:
             raise ValueError(f"`f_min_hz` must be below `f_max_hz`, got {f_min_hz} and {f_max_hz}")
-        folder = _ensure(dataset_root(root, "crcns-ac1"), download, username, password, progress)
+        folder = fetch(
+            "crcns-ac1",
+            root,
+            files=["crcns-ac1.zip"],
+            download=download,
+            username=username,
+            password=password,
+            progress=progress,
+        )
         wehr = find_folder(folder, "wehr")
         if wehr is None or not (wehr / "Results").is_dir():
             raise FileNotFoundError(f"CRCNS AC1: no 'wehr/Results' folder within two levels of {folder}")
@@ -230,17 +225,35 @@ class CRCNSAC1Dataset(NeuralDataset):
 
         by_cell: list[dict[str, list[Repeat]]] = []
         rejected = []
+        skipped: list[str] = []
+        by_description: dict[str, str] | None = None
         for session in sessions:
             grouped: dict[str, list[Repeat]] = defaultdict(list)
             n_bad = 0
             for path in sorted(session.glob("*.mat")):
-                for rep in read_wehr_recording(path, detrend):
-                    if rep.trace_mv.size < round(rep.duration_ms * rep.sf / 1000.0):
+                try:
+                    repeats = read_wehr_recording(path, detrend)
+                except ValueError:
+                    skipped.append(f"{session.name}/{path.name}")
+                    continue
+                for rep in repeats:
+                    if not rep.stim_file:  # no triggers.file: find the stimulus by its description
+                        if by_description is None:
+                            by_description = stimulus_descriptions(wehr / "Stimuli")
+                        rep.stim_file = by_description.get(rep.description.strip(), "")
+                    if not rep.stim_file or rep.trace_mv.size < round(rep.duration_ms * rep.sf / 1000.0):
                         n_bad += 1
                     else:
                         grouped[rep.stim_file].append(rep)
             by_cell.append(dict(grouped))
             rejected.append(n_bad)
+        if skipped:
+            warnings.warn(
+                f"CRCNS AC1: skipped {len(skipped)} malformed recording file(s) (no response, triggers.type or "
+                f"natural-sound trigger fields): {', '.join(skipped)}",
+                UserWarning,
+                stacklevel=2,
+            )
         files = sorted({f for cell in by_cell for f in cell}, key=_stim_key)
         if not files:
             raise ValueError(f"CRCNS AC1: no natural-sound trigger in {wehr / 'Results'}")
@@ -299,6 +312,7 @@ class CRCNSAC1Dataset(NeuralDataset):
                 "stimulus": "waveform" if waveform else "causal log-frequency spectrogram (dB)",
                 "response_unit": "mV",
                 "detrend": detrend,
+                "preset": preset,
                 "ramp_ms": ramp_ms,
                 "window_ms": 2 * dt_ms,
                 "f_range_hz": (f_min_hz, f_max_hz),
@@ -306,8 +320,30 @@ class CRCNSAC1Dataset(NeuralDataset):
                 "source": AC1_URL,
             },
         )
+        self.skipped_files = skipped
         self.splits: dict[str, list[int]] = {}
         self.cell_splits = [
             cell_split(p.name, sorted(files.index(f) for f in by_cell[i]), SPLIT_COUNTS[i] if i < 25 else None)
             for i, p in enumerate(sessions)
         ]
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (25 Wehr cells,
+        4 kHz recordings, 3 to 63 sounds per cell).
+
+        Example:
+            >>> import tempfile
+            >>> CRCNSAC1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("crcns-ac1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        report.check("no malformed recording", not ds.skipped_files, f"skipped {ds.skipped_files[:3]}")
+        per_cell = [m["n_stims"] for m in ds.nrn_meta]
+        report.check("count sounds per cell (3 to 63)", bool(per_cell) and min(per_cell) >= 3 and max(per_cell) <= 63,
+                     f"found {min(per_cell, default=0)} to {max(per_cell, default=0)}")  # fmt: skip
+        report.counts({"cells": ds.n_neurons}, EXPECTED)
+        return report

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from deepSTRF._validation import check_choice
-from deepSTRF.datasets import sources
 from deepSTRF.datasets.audio._nat4_parts import (
     cell_key,
     find_dir,
@@ -39,16 +38,20 @@ from deepSTRF.datasets.audio._nat4_parts import (
     stim_meta,
 )
 from deepSTRF.datasets.audio._nems import Epoch, NemsSignal, epoch_rows, prestim_seconds, read_signal, stimulus_epochs
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.verify import VerificationReport
 
 NAT4_RECORD = 8044773
 NAT4_URL = "https://zenodo.org/records/8044773"
 
 
-def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[sources.RemoteFile]:
-    """The Zenodo files one NAT4 area needs (population file, auditory flags, per-site trials, WAVs).
+def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> list[str]:
+    """The names of the NAT4 files one area needs (population file, auditory flags, per-site trials, WAVs).
+
+    The files themselves (URLs, checksums) are declared in :mod:`deepSTRF.datasets.catalog`.
 
     Args:
         area: ``'A1'`` or ``'PEG'``.
@@ -56,64 +59,41 @@ def nat4_files(area: str, *, per_site: bool = True, waveform: bool = False) -> l
         waveform: Include the WAV archive.
 
     Returns:
-        The remote files (URLs built from ``sources.ZENODO_API`` at call time).
+        File names, population file first.
 
     Raises:
         ValueError: If ``area`` is unknown.
 
     Example:
-        >>> [f.filename for f in nat4_files("PEG", per_site=False)]
+        >>> nat4_files("PEG", per_site=False)
         ['PEG_NAT4_ozgf.fs100.ch18.tgz', 'PEG_pred_correlation.csv']
     """
     check_choice("area", area, ["A1", "PEG"])
-    url = f"{sources.ZENODO_API}/{NAT4_RECORD}/files/{{}}/content"
-    pop = f"{area}_NAT4_ozgf.fs100.ch18"
-    files = [
-        sources.RemoteFile(f"{pop}.tgz", url.format(f"{pop}.tgz"), markers=(pop,), description="population recording"),
-        sources.RemoteFile(f"{area}_pred_correlation.csv", url.format(f"{area}_pred_correlation.csv")),
-    ]
+    files = [f"{area}_NAT4_ozgf.fs100.ch18.tgz", f"{area}_pred_correlation.csv"]
     if per_site:
-        sites = f"{area}_single_sites"
-        markers = (sites, f"{area}_Single_Sites")
-        files.append(sources.RemoteFile(f"{sites}.zip", url.format(f"{sites}.zip"), extract=True, markers=markers))
+        files.append(f"{area}_single_sites.zip")
     if waveform:
-        files.append(sources.RemoteFile("wav.zip", url.format("wav.zip"), extract=True, markers=("wav",)))
+        files.append("wav.zip")
     return files
 
 
-def _resolve(files: list[sources.RemoteFile], opener: Any) -> list[sources.RemoteFile]:
-    published: dict[str, tuple[str | None, int | None]] = {}
-
-    def lookup(f: sources.RemoteFile) -> tuple[str | None, int | None]:
-        if not published:
-            published.update(sources.zenodo_files(NAT4_RECORD))
-        return published[f.filename]
-
-    return with_published_checksums(files, lookup)
-
-
 def download_nat4(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-    """Download both NAT4 areas (population files, per-site trials, auditory flags) and the WAVs.
-
-    Files are checked against the MD5 checksums and sizes the Zenodo record publishes.
-
-    Args:
-        root: Dataset folder; default ``<cache>/nat4``.
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("nat4", root)``.
 
     Example:
         >>> callable(download_nat4)
         True
     """
-    files = nat4_files("A1", waveform=True) + nat4_files("PEG")
-    folder = dataset_root(root, "nat4")
-    return sources.ensure_files(folder, files, download=True, dataset="NAT4", resolve=_resolve, progress=progress)
+    warnings.warn(
+        'download_nat4 is deprecated; use deepSTRF.datasets.catalog.download_dataset("nat4", root)',
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return download_dataset("nat4", root, progress=progress)
+
+
+EXPECTED = {"units_A1": 849, "auditory_A1": 777, "units_PEG": 398, "auditory_PEG": 339, "stimuli_est": 575,
+            "stimuli_val": 18, "repeats_val": 20, "bands": 18, "bins": 150}  # fmt: skip
 
 
 class NAT4Dataset(NeuralDataset):
@@ -151,6 +131,8 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         test_trials: ``'per_site'`` (single trials) or ``'population'`` (the trial-averaged block, R = 1).
         normalize: ``'none'``, ``'train'`` or ``'paper'`` (see above).
+        preset: ``"deepstrf"`` (validation sounds first, then estimation sounds) or ``"published"`` (the
+            published library's order: estimation sounds first, so stimulus indices match its code).
         progress: Show download progress bars.
 
     Raises:
@@ -173,8 +155,10 @@ class NAT4Dataset(NeuralDataset):
         audio_fs: float = 44100.0,
         test_trials: str = "per_site",
         normalize: str = "none",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
+        check_choice("preset", preset, ["deepstrf", "published"])
         check_choice("area", area, ["A1", "PEG"])
         check_choice("test_trials", test_trials, ["per_site", "population"])
         check_choice("normalize", normalize, ["none", "train", "paper"])
@@ -182,11 +166,10 @@ class NAT4Dataset(NeuralDataset):
         if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
             raise ValueError(f"`dt_ms` must be a multiple of 10 (the published 100 Hz bins), got {dt_ms}")
         k = round(dt_ms / 10.0)
-        folder = dataset_root(root, "nat4")
         files = nat4_files(area, per_site=test_trials == "per_site", waveform=waveform)
-        sources.ensure_files(folder, files, download=download, dataset="NAT4", resolve=_resolve, progress=progress)
-        pop = folder / files[0].filename
-        pop = pop if pop.exists() else folder / files[0].filename.removesuffix(".tgz")
+        folder = fetch("nat4", root, files=files, download=download, progress=progress)
+        pop = folder / files[0]
+        pop = pop if pop.exists() else folder / files[0].removesuffix(".tgz")
 
         resp = read_signal(pop, "resp")
         found = stimulus_epochs(resp, ("STIM_00cat", "STIM_cat"))
@@ -233,18 +216,25 @@ class NAT4Dataset(NeuralDataset):
             stims = self._waveforms(folder, epochs, lengths, int(hop or 0), audio_fs, prestim)
         else:
             stims = self._spectrograms(pop, rows, k, normalize, stat_rows)
-        flags_path = folder / files[1].filename
+        flags_path = folder / files[1]
         flags = read_auditory_flags(flags_path) if flags_path.exists() else {}
         neuron_meta = [
             nrn_meta(c, area, flags, site_index.get(cell_key(c))) | {"has_test_trials": ok}
             for c, ok in zip(cells, has_test)
         ]
         n_rep = [max([r.shape[0] for r in row if r is not None] or [0]) for row in responses]
+        metas = [stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)]
+        if preset == "published":  # the published order: estimation sounds first, then validation sounds
+            order = list(range(n_val, len(epochs))) + list(range(n_val))
+            where = {old: new for new, old in enumerate(order)}
+            stims, responses = [stims[i] for i in order], [responses[i] for i in order]
+            metas = [metas[i] for i in order]
+            splits = {name: sorted(where[i] for i in idx) for name, idx in splits.items()}
         super().__init__(
             stims,
             responses,
             dt_ms,
-            stim_meta=[stim_meta(e, prestim[s], n_rep[s]) for s, e in enumerate(epochs)],
+            stim_meta=metas,
             nrn_meta=neuron_meta,
             audio_fs=audio_fs if waveform else None,
             name=f"NAT4-{area}",
@@ -252,6 +242,7 @@ class NAT4Dataset(NeuralDataset):
                 "area": area,
                 "test_trials": test_trials,
                 "normalize": normalize,
+                "preset": preset,
                 "normalize_statistics_from": {"none": None, "train": "train split", "paper": "whole recording"}[
                     normalize
                 ],
@@ -297,3 +288,31 @@ class NAT4Dataset(NeuralDataset):
             buffer[start : start + sound.size] = sound
             out.append(as_tensor(buffer[None]))
         return out
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy of both areas against the documented structure and counts
+        (A1 849 units, 777 auditory; PEG 398, 339 auditory; 575 estimation + 18 validation sounds,
+        20 repeats; 18 bands, 150 bins).
+
+        Example:
+            >>> import tempfile
+            >>> NAT4Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("nat4")
+        for area in ("A1", "PEG"):
+            ds = report.load(lambda area=area: cls(root, area=area))  # type: ignore[misc]
+            if ds is None:
+                continue
+            observed = {
+                f"units_{area}": ds.n_neurons,
+                f"auditory_{area}": sum(bool(m.get("auditory")) for m in ds.nrn_meta),
+                "stimuli_est": sum(m["subset"] == "est" for m in ds.stim_meta),
+                "stimuli_val": sum(m["subset"] == "val" for m in ds.stim_meta),
+                "repeats_val": max(m["n_repeats"] for m in ds.stim_meta),
+                "bands": ds.F,
+                "bins": int(ds[0]["responses"].shape[-1]),
+            }
+            report.counts(observed, {k: v for k, v in EXPECTED.items() if k in observed})
+        return report

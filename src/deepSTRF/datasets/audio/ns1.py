@@ -30,11 +30,12 @@ from deepSTRF.datasets.audio._ns1_files import (
     read_ns1_metadata,
     read_ns1_spike_file,
 )
-from deepSTRF.datasets.audio._public import as_tensor, check_timing, dataset_root, with_published_checksums
+from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
+from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
-from deepSTRF.datasets.sources import RemoteFile, ensure_files, osf_file
+from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
     "NS1Dataset",
@@ -51,23 +52,9 @@ NS1_URL = "https://osf.io/ayw2p/"
 NS1_WINDOW_MS = 4995.0
 NS1_AUDIO_FS = 48828.125  # TDT rate; the WAV headers say 48828
 N_NATURAL = 20
-_DNET = "https://raw.githubusercontent.com/monzilur/DNet/master/"
-_OSF_GUIDS = {"MetadataSHEnCneurons.mat": "gdwyd", "spikesandwav.zip": "5nxga", "ReadMe.rtf": "f3rtm"}
-METADATA = RemoteFile("MetadataSHEnCneurons.mat", "https://osf.io/download/gdwyd/", description="neuron metadata")
-SPIKES = RemoteFile(
-    "spikesandwav.zip",
-    "https://osf.io/download/5nxga/",
-    extract=True,
-    markers=("spikesandwav",),
-    description="spike times and sound waveforms",
-)
-README = RemoteFile("ReadMe.rtf", "https://osf.io/download/f3rtm/", description="dataset README")
-COCHLEAGRAMS = RemoteFile(
-    "test_data_5ms.mat",
-    _DNET + "test_data_5ms.mat",
-    checksum="gitsha1:70179b2d34a90c6436955363c802280a89c0cc0f",
-    description="5 ms cochleagrams of the 20 natural sounds (DNet repository)",
-)
+METADATA = "MetadataSHEnCneurons.mat"
+SPIKES = "spikesandwav.zip"
+COCHLEAGRAMS = "test_data_5ms.mat"
 SPLITS = {
     "rahman2020": {"train": [0, 1, 2, 4, 5, 7, 8, *range(10, 19)], "test": [3, 6, 9, 19]},
     "dnet": {"train": list(range(16)), "test": [16, 17, 18, 19]},
@@ -77,34 +64,23 @@ _TYPES = {0: "water_sounds", 19: "water_sounds", 3: "ferret_vocalization", 6: "i
 _TYPES |= {s: "human_speech" for s in range(8, 12)}
 
 
-def _resolve(files: list[RemoteFile], opener: Any) -> list[RemoteFile]:
-    return with_published_checksums(files, lambda f: osf_file(_OSF_GUIDS[f.filename]))
-
-
 def download_ns1(root: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-    """Download every NS1 file (metadata, spikes and waveforms, README, cochleagrams) into ``root``.
-
-    Files already present are kept; the spike archive is extracted. OSF files are checked against
-    the SHA-256 the OSF API publishes, the cochleagrams against their pinned git blob hash.
-
-    Args:
-        root: Dataset folder; default ``<cache>/ns1``.
-        progress: Show progress bars.
-
-    Returns:
-        The dataset folder.
-
-    Raises:
-        DownloadError: If a download fails or does not match its checksum.
+    """Deprecated: use ``deepSTRF.datasets.catalog.download_dataset("ns1", root)``.
 
     Example:
         >>> callable(download_ns1)
         True
     """
-    files = [METADATA, SPIKES, README, COCHLEAGRAMS]
-    return ensure_files(
-        dataset_root(root, "ns1"), files, download=True, dataset="NS1", resolve=_resolve, progress=progress
+    warnings.warn(
+        'download_ns1 is deprecated; use deepSTRF.datasets.catalog.download_dataset("ns1", root)',
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return download_dataset("ns1", root, progress=progress)
+
+
+EXPECTED = {"units": 119, "valid_noise_ratio": 73, "valid_single_depth": 73, "stimuli": 20, "repeats": 20,
+            "bands": 34, "bins": 999}  # fmt: skip
 
 
 class NS1Dataset(NeuralDataset):
@@ -137,9 +113,14 @@ class NS1Dataset(NeuralDataset):
         dt_ms: Bin width in ms.
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz) in waveform mode; ``audio_fs * dt_ms / 1000`` must be an integer.
-        stim_delay_frames: Frames by which the published cochleagrams are delayed (causal alignment).
+        stim_delay_frames: Frames by which the published cochleagrams are delayed (causal alignment);
+            default 1 with ``preset="deepstrf"``, 0 with ``preset="published"``.
         recompute_spectrogram: Compute the cochleagram from the waveforms even at 5 ms.
         split: Name of the split scheme exposed as ``splits``.
+        preset: ``"deepstrf"`` (causal: the cochleagram delayed one frame; spike counts from the exact
+            times) or ``"published"`` (the published pipeline: no delay, spike times rounded to whole ms
+            with at most one spike per ms, then summed per bin; its response smoothing is not applied,
+            see :func:`deepSTRF.datasets.smooth_responses`).
         progress: Show download progress bars.
 
     Raises:
@@ -159,29 +140,32 @@ class NS1Dataset(NeuralDataset):
         dt_ms: float = 5.0,
         waveform: bool = False,
         audio_fs: float = 48000.0,
-        stim_delay_frames: int = 1,
+        stim_delay_frames: int | None = None,
         recompute_spectrogram: bool = False,
         split: str = "deepstrf",
+        preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
+        check_choice("preset", preset, ["deepstrf", "published"])
+        if stim_delay_frames is None:
+            stim_delay_frames = 0 if preset == "published" else 1
         stim_delay_frames = check_int("stim_delay_frames", stim_delay_frames, minimum=0)
         check_choice("split", split, list(SPLITS))
         precomputed = not waveform and dt_ms == 5.0 and not recompute_spectrogram
-        folder = dataset_root(root, "ns1")
         needed = [METADATA, SPIKES] + ([COCHLEAGRAMS] if precomputed else [])
-        ensure_files(folder, needed, download=download, dataset="NS1", resolve=_resolve, progress=progress)
+        folder = fetch("ns1", root, files=needed, download=download, progress=progress)
         base = folder / "spikesandwav"
 
         if precomputed:
-            cochleagrams = read_ns1_cochleagrams(folder / COCHLEAGRAMS.filename)
+            cochleagrams = read_ns1_cochleagrams(folder / COCHLEAGRAMS)
             stims = [delay_frames(c, stim_delay_frames) for c in cochleagrams]
             lengths = [c.shape[-1] for c in cochleagrams]
         else:
             stims, lengths = self._from_waveforms(base, dt_ms, hop, audio_fs if waveform else None)
         n_stim = len(stims)
 
-        units = read_ns1_metadata(folder / METADATA.filename)
+        units = read_ns1_metadata(folder / METADATA)
         responses: list[list[Any]] = [[] for _ in range(n_stim)]
         kept, self.dropped_neurons = [], []
         for unit in units:
@@ -197,7 +181,8 @@ class NS1Dataset(NeuralDataset):
             if len(sets) < n_stim:
                 raise ValueError(f"{path}: {len(sets)} stimulus sets, but {n_stim} natural sounds were found")
             for s in range(n_stim):
-                responses[s].append(as_tensor(bin_spike_times(sets[s], lengths[s], dt_ms)))
+                trials = sets[s] if preset == "deepstrf" else [np.unique(np.round(t)) for t in sets[s]]
+                responses[s].append(as_tensor(bin_spike_times(trials, lengths[s], dt_ms)))
             kept.append(unit)
         if self.dropped_neurons:
             warnings.warn(f"NS1: no spike file for units {self.dropped_neurons}; dropped", UserWarning, stacklevel=2)
@@ -228,6 +213,7 @@ class NS1Dataset(NeuralDataset):
                 if waveform
                 else ("published cochleagram" if precomputed else "computed cochleagram"),
                 "stim_delay_frames": stim_delay_frames if precomputed else 0,
+                "preset": preset,
                 "band_range_hz": None if waveform else (500.0, 22627.0),
                 "source": NS1_URL,
             },
@@ -262,3 +248,29 @@ class NS1Dataset(NeuralDataset):
         if not stims:
             raise FileNotFoundError(f"NS1: no waveform found in {base / 'SH.En.C'} (expected {ns1_wav_name(0)})")
         return stims, lengths
+
+    @classmethod
+    def verify(cls, root: str | os.PathLike[str] | None = None) -> VerificationReport:
+        """Re-check a downloaded copy against the documented structure and counts (119 units, 73 valid,
+        20 sounds x 20 repeats, 34 x 999 cochleagrams).
+
+        Example:
+            >>> import tempfile
+            >>> NS1Dataset.verify(tempfile.mkdtemp()).ok
+            False
+        """
+        report = VerificationReport("ns1")
+        ds = report.load(lambda: cls(root))
+        if ds is None:
+            return report
+        observed = {
+            "units": ds.n_neurons + len(ds.dropped_neurons),
+            "valid_noise_ratio": sum(m["valid_noise_ratio"] for m in ds.nrn_meta),
+            "valid_single_depth": sum(m["valid_single_depth"] for m in ds.nrn_meta),
+            "stimuli": len(ds),
+            "repeats": max(int(ds[s]["responses"].shape[1]) for s in range(len(ds))),
+            "bands": ds.F,
+            "bins": int(ds[0]["responses"].shape[-1]),
+        }
+        report.counts(observed, EXPECTED)
+        return report

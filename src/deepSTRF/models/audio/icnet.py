@@ -145,7 +145,7 @@ class ICNetEncoder(WaveformFrontEnd):
             audio_fs,
             n_filters=n_filters,
             kernel_size=sincnet_kernel_size,
-            hop_ms=1000.0 / self.audio_fs,
+            dt_ms=1000.0 / self.audio_fs,
             init="mel",
             activation="symlog",
         )

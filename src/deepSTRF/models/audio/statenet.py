@@ -13,7 +13,7 @@ from deepSTRF._optional import require
 from deepSTRF._validation import check_choice, check_int
 from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
-from deepSTRF.models.dependencies.lmu import LMU
+from deepSTRF.models.dependencies.lmu import LMU, LMUFFT
 from deepSTRF.models.dependencies.s4 import S4Block
 from deepSTRF.models.layers import CausalLayerNorm, LocallyConnected1d
 from deepSTRF.models.readouts import LinearReadout
@@ -21,7 +21,7 @@ from deepSTRF.models.readouts import LinearReadout
 __all__ = ["StateNet"]
 
 CONNECTIVITIES = ("LC", "FC", "CONV")
-RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "Mamba", "S4")
+RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "LMUFFT", "Mamba", "S4")
 
 
 _SCAN_CHUNK = 32  # time steps per chunk of the selective scan
@@ -153,6 +153,8 @@ def _backbone(rnn_type: str, size: int) -> nn.Module:
         return nn.RNN(size, size, batch_first=True)
     if rnn_type == "LMU":
         return LMU(input_size=size, hidden_size=size, memory_size=128, theta=99)
+    if rnn_type == "LMUFFT":
+        return LMUFFT(input_size=size, hidden_size=size, memory_size=128, theta=99)
     if rnn_type == "S4":
         return S4Block(d_model=size, transposed=False)
     mamba = require("mambapy.mamba", extra="mamba", purpose="StateNet(rnn_type='Mamba')")
@@ -170,8 +172,10 @@ class StateNet(AudioEncodingModel):
     (``'CONV'``) layer, a :class:`~deepSTRF.models.layers.CausalLayerNorm` over channels
     and a sigmoid. The ``H = hidden_channels * F_down`` features of successive frames
     drive a causal sequence model of width ``H``: ``'GRU'``, ``'LSTM'``, ``'RNN'`` (alias
-    ``'vanilla'``), ``'LMU'`` (:class:`~deepSTRF.models.dependencies.lmu.LMU`, memory 128,
-    window 99 frames), ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra) or ``'S4'``
+    ``'vanilla'``), ``'LMU'`` (the full cell :class:`~deepSTRF.models.dependencies.lmu.LMU`, memory
+    128, window 99 frames, fixed ``A``/``B``, as published), ``'LMUFFT'`` (the feedback-free parallel
+    variant :class:`~deepSTRF.models.dependencies.lmu.LMUFFT`, same sizes; a different model),
+    ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra) or ``'S4'``
     (:class:`~deepSTRF.models.dependencies.s4.S4Block`). A per-frame linear readout with
     the output activation maps the ``H`` states to the ``N`` neurons (Rançon, Masquelier
     & Cottereau 2025, Commun. Biol. 8: 1456). Temporal context comes only from the
@@ -191,7 +195,7 @@ class StateNet(AudioEncodingModel):
         stride: Frequency stride of the encoder's filters.
         hidden_channels: Encoder channels ``C``.
         connectivity: ``'LC'``, ``'FC'`` or ``'CONV'``.
-        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'Mamba'`` or ``'S4'``.
+        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'LMUFFT'``, ``'Mamba'`` or ``'S4'``.
         out_neurons: Number ``N`` of neurons.
         output_activation: Output nonlinearity; ``None`` for ``ParametricSoftplus(out_neurons)``.
         prefiltering: Optional spectrogram prefilter.

@@ -263,7 +263,8 @@ class DNet(AudioEncodingModel):
         temporal_window_size: STRF length ``T`` in frames.
         n_hidden: Number ``H`` of hidden units.
         init_tau: Initial decay time constant of the hidden units, in frames.
-        decay_input: Normalise the decay kernel to unit DC gain.
+        decay_input: Weight the input of the decay by ``1 - r`` (see
+            :class:`~deepSTRF.models.layers.LearnableExponentialDecay`).
         out_neurons: Number ``N`` of neurons.
         output_activation: Output nonlinearity; ``None`` for the identity.
         prefiltering: Optional spectrogram prefilter.

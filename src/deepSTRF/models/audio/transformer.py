@@ -9,7 +9,6 @@ from torch import nn
 from torch.nn import functional as nnf
 
 from deepSTRF._validation import check_int
-from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
 from deepSTRF.models.layers import SinusoidalPositionalEncoding, build_causal_window_mask
 from deepSTRF.models.readouts import LinearReadout
@@ -57,115 +56,124 @@ class _CausalSelfAttention(nn.Module):
         return (weights @ v).flatten(2, 3)[:, :, :length]
 
 
-class _EncoderBlock(nn.Module):
-    """Pre-norm transformer block: ``x + attn(LN(x))`` then ``x + MLP(LN(x))``."""
+class _EncoderLayer(nn.Module):
+    """Post-norm transformer layer of ``nn.TransformerEncoderLayer`` (ReLU MLP, dropout), causal attention.
+
+    ``x = LN1(x + drop(attn(x)))`` then ``x = LN2(x + drop(W2 drop(relu(W1 x))))``.
+    """
 
     def __init__(self, d_model: int, n_heads: int, dim_feedforward: int, window: int | None, dropout: float) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
         self.attention = _CausalSelfAttention(d_model, n_heads, window, dropout)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.feedforward = nn.Sequential(
-            nn.Linear(d_model, dim_feedforward), nn.GELU(), nn.Linear(dim_feedforward, d_model)
-        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.attention(self.norm1(x)))
-        return x + self.dropout(self.feedforward(self.norm2(x)))
+        x = self.norm1(x + self.dropout(self.attention(x)))
+        return self.norm2(x + self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(x))))))
 
 
 class Transformer(AudioEncodingModel):
-    """Causal transformer over spectrogram frames with a per-frame readout.
+    """Causal transformer over patchified spectrogram frames with a per-frame readout (deepSTRF 0.1.0's model).
 
-    Each frame's ``(C_in, F)`` column becomes one token through a linear patch
-    embedding to ``d_model``; sinusoidal positions are added
-    (:class:`~deepSTRF.models.layers.SinusoidalPositionalEncoding`, any length);
-    ``n_layers`` pre-norm blocks of causal multi-head self-attention and a GELU MLP
-    follow, then a final layer norm and a per-frame linear readout with the output
-    activation. Frame ``t`` attends to frames ``t - window + 1 .. t`` (all past frames
-    when ``window`` is ``None``), so the model is strictly causal.
-
-    The defaults (``d_model=32``, ``n_heads=2``, ``n_layers=2``, ``dim_feedforward=64``,
-    ``window=32``) give a model the size of the other zoo models (about 21k parameters
-    for ``F=34``, ``N=73``) whose receptive field spans the last ``63`` frames (each layer
-    looks ``31`` frames back), at a cost linear in the stimulus length. ``window=None``
-    attends over the whole past, at a cost quadratic in the length (several times
-    slower on 1000-frame stimuli).
+    The (prefiltered) spectrogram ``(B, C_in, F, T)`` is left-padded with
+    ``time_patch_size - 1`` zero frames and patchified by a ``nn.Conv2d`` with kernel
+    ``(freq_patch_size, time_patch_size)`` and stride ``(freq_patch_size, 1)``: every
+    frame gives ``F_p = F / freq_patch_size`` patches of ``embedding_dim`` features,
+    flattened into one token of ``token_dim = embedding_dim * F_p``. Sinusoidal
+    positions are added (:class:`~deepSTRF.models.layers.SinusoidalPositionalEncoding`,
+    any length). ``n_layers`` post-norm encoder layers follow, as
+    ``nn.TransformerEncoderLayer`` (feed-forward width ``4 * token_dim``, ReLU, dropout
+    ``dropout``), whose attention lets frame ``t`` see frames ``t - context_window + 1 ..
+    t`` (the whole past when ``context_window`` is ``None``), and a per-frame linear
+    readout with the output activation (identity by default). The model is strictly
+    causal. Without a window, attention uses PyTorch's causal kernel; with one, queries
+    are processed in blocks, at a cost linear in the stimulus length.
 
     Args:
         n_frequency_bands: Number ``F`` of spectrogram bands.
-        temporal_window_size: Default length of :meth:`STRF_gradmap` probes.
-        d_model: Token width; must be even and divisible by ``n_heads``.
-        n_heads: Attention heads.
-        n_layers: Transformer blocks.
-        dim_feedforward: Hidden width of each block's MLP.
-        window: Attention look-back in frames, the current one included; ``None`` for the whole past.
-        dropout: Dropout probability in attention and residual branches (training only).
+        freq_patch_size: Bands per patch; must divide ``F``; ``None`` for ``F`` (one patch per frame).
+        time_patch_size: Frames per patch (the patch ends at the current frame).
+        context_window: Attention look-back in frames, the current one included; ``None`` for the whole past.
+        embedding_dim: Features per patch.
+        n_heads: Attention heads; must divide ``token_dim``.
+        n_layers: Encoder layers.
         out_neurons: Number ``N`` of neurons.
-        output_activation: Output nonlinearity; ``None`` for ``ParametricSoftplus(out_neurons)``.
+        output_activation: Output nonlinearity; ``None`` for the identity.
         prefiltering: Optional spectrogram prefilter.
         wav2spec: Optional waveform front-end.
+        dropout: Dropout probability in attention and residual branches (training only).
 
     Raises:
-        TypeError, ValueError: For invalid sizes, ``window`` or ``dropout``.
+        TypeError, ValueError: For invalid sizes, a ``freq_patch_size`` that does not divide ``F``,
+            an odd ``token_dim`` or ``n_heads`` that does not divide it, ``context_window`` or ``dropout``.
 
     Shape:
         - Input: ``(B, 1, F, T_in)`` (or ``(B, 1, T_audio)`` with ``wav2spec``).
         - Output: ``(B, N, 1, T_in)``.
 
     Example:
-        >>> model = Transformer(n_frequency_bands=12, d_model=16, n_heads=2, n_layers=1, window=8, out_neurons=3)
-        >>> model(torch.rand(2, 1, 12, 37)).shape
-        torch.Size([2, 3, 1, 37])
+        >>> model = Transformer(n_frequency_bands=12, freq_patch_size=4, context_window=8, embedding_dim=8,
+        ...                     n_heads=2, out_neurons=3)
+        >>> model.token_dim, model(torch.rand(2, 1, 12, 37)).shape
+        (24, torch.Size([2, 3, 1, 37]))
     """
 
     def __init__(
         self,
         n_frequency_bands: int = 34,
-        temporal_window_size: int = 1,
-        d_model: int = 32,
-        n_heads: int = 2,
-        n_layers: int = 2,
-        dim_feedforward: int = 64,
-        window: int | None = 32,
-        dropout: float = 0.0,
+        freq_patch_size: int | None = None,
+        time_patch_size: int = 1,
+        context_window: int | None = None,
+        embedding_dim: int = 48,
+        n_heads: int = 1,
+        n_layers: int = 1,
         out_neurons: int = 1,
         output_activation: nn.Module | None = None,
         prefiltering: nn.Module | None = None,
         wav2spec: nn.Module | None = None,
+        dropout: float = 0.1,
     ) -> None:
-        super().__init__(n_frequency_bands, temporal_window_size, out_neurons, prefiltering, wav2spec)
-        self.d_model = check_int("d_model", d_model)
+        self.K_T = check_int("time_patch_size", time_patch_size)
+        self.context_window = None if context_window is None else check_int("context_window", context_window)
+        probe = self.context_window if self.context_window is not None else max(self.K_T, 9)
+        super().__init__(n_frequency_bands, probe, out_neurons, prefiltering, wav2spec)
+        self.K_F = self.F if freq_patch_size is None else check_int("freq_patch_size", freq_patch_size)
+        if self.F % self.K_F:
+            raise ValueError(f"`freq_patch_size` must divide n_frequency_bands={self.F}, got {freq_patch_size}")
+        self.embedding_dim = check_int("embedding_dim", embedding_dim)
         self.n_heads = check_int("n_heads", n_heads)
-        if self.d_model % self.n_heads:
-            raise ValueError(f"`d_model` must be divisible by n_heads={self.n_heads}, got {d_model}")
-        self.window = None if window is None else check_int("window", window)
+        self.n_layers = check_int("n_layers", n_layers)
+        self.F_p = self.F // self.K_F
+        self.token_dim = self.embedding_dim * self.F_p
+        if self.token_dim % 2:
+            raise ValueError(
+                f"token_dim = embedding_dim * F_p must be even (sinusoidal positions), got "
+                f"{self.embedding_dim} * {self.F_p} = {self.token_dim}"
+            )
+        if self.token_dim % self.n_heads:
+            raise ValueError(f"token_dim = {self.token_dim} must be divisible by n_heads={self.n_heads}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be a float in [0, 1), got {dropout!r}")
-        self.embedding = nn.Linear(self.C_in * self.F, self.d_model)
-        self.positions = SinusoidalPositionalEncoding(self.d_model)
+        self.patchify = nn.Conv2d(self.C_in, self.embedding_dim, (self.K_F, self.K_T), stride=(self.K_F, 1))
+        self.pos_encoding = SinusoidalPositionalEncoding(self.token_dim)
         self.core = nn.Sequential(
             *(
-                _EncoderBlock(
-                    self.d_model,
-                    self.n_heads,
-                    check_int("dim_feedforward", dim_feedforward),
-                    self.window,
-                    float(dropout),
-                )
-                for _ in range(check_int("n_layers", n_layers))
-            ),
-            nn.LayerNorm(self.d_model),
+                _EncoderLayer(self.token_dim, self.n_heads, 4 * self.token_dim, self.context_window, float(dropout))
+                for _ in range(self.n_layers)
+            )
         )
         self.readout = LinearReadout(
-            in_features=self.d_model,
+            in_features=self.token_dim,
             out_neurons=self.O,
-            activation=ParametricSoftplus(self.O) if output_activation is None else output_activation,
+            activation=nn.Identity() if output_activation is None else output_activation,
         )
 
     def forward(self, stimulus: torch.Tensor) -> torch.Tensor:
-        """Embed every frame, apply causal attention blocks and read out the neurons.
+        """Patchify every frame, apply the causal encoder layers and read out the neurons.
 
         Args:
             stimulus: Spectrogram ``(B, 1, F, T)`` (or waveform ``(B, 1, T_audio)`` with ``wav2spec``).
@@ -179,5 +187,6 @@ class Transformer(AudioEncodingModel):
                 f"expected a spectrogram (B, {self.C_in}, {self.F}, T) after the front-end and prefilter, "
                 f"got {tuple(x.shape)} from an input of shape {tuple(stimulus.shape)}"
             )
-        tokens = self.embedding(x.flatten(1, 2).transpose(1, 2))  # (B, T, d_model)
-        return self.readout(self.core(self.positions(tokens)).transpose(1, 2))
+        patches = self.patchify(nnf.pad(x, (self.K_T - 1, 0)))  # (B, embedding_dim, F_p, T)
+        tokens = patches.flatten(1, 2).transpose(1, 2)  # (B, T, token_dim)
+        return self.readout(self.core(self.pos_encoding(tokens)).transpose(1, 2))

@@ -1,7 +1,8 @@
 """Recurrent cores written in plain PyTorch, used by :class:`~deepSTRF.models.audio.statenet.StateNet`.
 
-- :mod:`deepSTRF.models.dependencies.lmu`: the Legendre Memory Unit, whose linear memory
-  is computed for the whole sequence at once (no loop over time steps);
+- :mod:`deepSTRF.models.dependencies.lmu`: the Legendre Memory Unit, as the full cell with
+  feedback (``LMU``) and as the feedback-free variant whose linear memory is computed for
+  the whole sequence at once (``LMUFFT``);
 - :mod:`deepSTRF.models.dependencies.s4`: a diagonal structured state-space block (S4D),
   computed as an exact causal convolution.
 

@@ -250,12 +250,15 @@ class CausalSTRFConv(ConfigurableModule):
         C_in: Input channels (1, or 2 after AdapTrans).
         C_out: Output channels (hidden units in a core, neurons in a readout).
         kernel: ``None`` for a plain ``nn.Conv2d(C_in, C_out, (F, T), bias=bias)``; otherwise an
-            ``nn.Conv2d`` of that geometry or an :class:`STRFKernel` (e.g. :class:`ParametricSTRF`)
-            whose built kernel is ``(C_out, C_in, F, T)``.
+            ``nn.Conv2d`` of that geometry, an :class:`STRFKernel` (e.g. :class:`ParametricSTRF`)
+            whose built kernel is ``(C_out, C_in, F, T)``, or an ``nn.Sequential`` of unpadded
+            ``nn.Conv2d`` layers mapping a ``(C_in, F, T)`` window to ``(C_out, 1, 1)``, e.g. the
+            separable ``nn.Sequential(nn.Conv2d(C_in, C_out, (F, 1), bias=False),
+            nn.Conv2d(C_out, C_out, (1, T), groups=C_out))``.
         bias: Bias of the default ``nn.Conv2d``; ignored when ``kernel`` is given.
 
     Raises:
-        TypeError: If ``kernel`` is neither ``None``, an ``nn.Conv2d`` nor an :class:`STRFKernel`.
+        TypeError: If ``kernel`` is none of the above.
         ValueError: If a size is < 1, or the kernel's shape is not ``(C_out, C_in, F, T)``
             (or a given ``nn.Conv2d`` has padding, stride, dilation or groups).
 
@@ -290,10 +293,16 @@ class CausalSTRFConv(ConfigurableModule):
                     f"stride={kernel.stride}, padding={kernel.padding}, dilation={kernel.dilation}, "
                     f"groups={kernel.groups}"
                 )
+        elif isinstance(kernel, nn.Sequential):
+            if len(kernel) == 0 or not all(isinstance(m, nn.Conv2d) and m.padding == (0, 0) for m in kernel):
+                raise TypeError(
+                    "an nn.Sequential `kernel` must hold only unpadded nn.Conv2d layers (e.g. an (F, 1) then a "
+                    f"(1, T) convolution), got {[type(m).__name__ for m in kernel]}"
+                )
         elif not isinstance(kernel, STRFKernel):
             raise TypeError(
-                "`kernel` must be None, an nn.Conv2d or an STRFKernel (e.g. ParametricSTRF), "
-                f"got {type(kernel).__name__}"
+                "`kernel` must be None, an nn.Conv2d, an nn.Sequential of nn.Conv2d or an STRFKernel "
+                f"(e.g. ParametricSTRF), got {type(kernel).__name__}"
             )
         self.kernel = kernel
         with torch.no_grad():
@@ -304,7 +313,28 @@ class CausalSTRFConv(ConfigurableModule):
     def _weight(self) -> torch.Tensor:
         if isinstance(self.kernel, nn.Conv2d):
             return self.kernel.weight
+        if isinstance(self.kernel, nn.Sequential):
+            return self._sequential_response()[0]
         return self.kernel.build_kernel()
+
+    def _sequential_response(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Effective ``(C_out, C_in, F, T)`` kernel and ``(C_out,)`` bias of a stack of convolutions.
+
+        The stack is linear: its kernel is its response to each unit impulse on the
+        ``(C_in, F, T)`` window, minus its response to zeros (the bias).
+        """
+        reference = next(self.kernel.parameters())
+        n = self.C_in * self.F * self.T
+        probes = torch.cat([torch.eye(n, dtype=reference.dtype, device=reference.device), reference.new_zeros(1, n)])
+        out = self.kernel(probes.reshape(n + 1, self.C_in, self.F, self.T))
+        if out.shape != (n + 1, self.C_out, 1, 1):
+            raise ValueError(
+                f"an nn.Sequential `kernel` must map (B, C_in={self.C_in}, F={self.F}, T={self.T}) windows to "
+                f"(B, C_out={self.C_out}, 1, 1), got {tuple(out.shape[1:])}"
+            )
+        bias = out[n, :, 0, 0]
+        weight = (out[:n, :, 0, 0] - bias).transpose(0, 1).reshape(self.C_out, self.C_in, self.F, self.T)
+        return weight, bias
 
     @property
     def weight(self) -> torch.Tensor:
@@ -320,7 +350,9 @@ class CausalSTRFConv(ConfigurableModule):
 
     @property
     def bias(self) -> torch.Tensor | None:
-        """The ``(C_out,)`` bias of the kernel (``None`` without bias)."""
+        """The ``(C_out,)`` bias of the kernel (``None`` without bias; the effective one for an ``nn.Sequential``)."""
+        if isinstance(self.kernel, nn.Sequential):
+            return self._sequential_response()[1]
         return self.kernel.bias
 
     def STRF_weight(self) -> torch.Tensor:
@@ -356,7 +388,8 @@ class CausalSTRFConv(ConfigurableModule):
             return None
         self._check_input(x)
         weight = self._weight() * scale.view(-1, 1, 1, 1)
-        bias = shift if self.kernel.bias is None else torch.addcmul(shift, self.kernel.bias, scale)
+        kernel_bias = self.bias
+        bias = shift if kernel_bias is None else torch.addcmul(shift, kernel_bias, scale)
         return strf_conv(nnf.pad(x, (self.T - 1, 0)), weight, bias)
 
     def extra_repr(self) -> str:

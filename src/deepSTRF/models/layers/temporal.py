@@ -104,11 +104,13 @@ class LearnableExponentialDecay(ConfigurableModule):
     truncated exponential kernel ``h[l] = r**l`` for lags ``l = 0..K-1``, where
     the decay factor ``r = sigmoid(decay_logit)`` lies in ``(0, 1)`` and the time
     constant is ``tau = -1 / log(r)`` frames. Every channel starts at
-    ``tau = init_tau``. With ``decay_input=True`` the kernel is divided by its sum,
-    so a constant input passes with unit (DC) gain and the current frame is weighted
-    by ``1 / sum(r**l)``; with ``decay_input=False`` the current frame passes
-    unscaled (``h[0] = 1``). The input is taken to have held its first value before
-    the first frame (replicate padding), so a steady input gives a steady output.
+    ``tau = init_tau``. With ``decay_input=True`` the kernel is scaled by ``1 - r``, the
+    input weight of the leaky integrator ``y_t = r y_{t-1} + (1 - r) x_t`` (Rahman et
+    al. 2019; deepSTRF 0.1.0), truncated to ``K`` lags: a constant input passes with
+    gain ``1 - r**K``, close to 1 when ``K`` spans several time constants; with
+    ``decay_input=False`` the current frame passes unscaled (``h[0] = 1``). The input
+    is taken to have held its first value before the first frame (replicate padding),
+    so a steady input gives a steady output.
     This is the hidden-unit decay of the dynamic network model (Rahman et al. 2019)
     with a PLIF-like sigmoid parameterisation (Fang et al. 2021).
 
@@ -116,7 +118,7 @@ class LearnableExponentialDecay(ConfigurableModule):
         input_size: Number of channels (hidden units or frequency bands), one time constant each.
         kernel_size: Temporal extent ``K`` of the kernel in frames.
         init_tau: Initial time constant in frames.
-        decay_input: Normalise the kernel to unit DC gain (see above).
+        decay_input: Weight the input by ``1 - r`` (see above).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -172,7 +174,7 @@ class LearnableExponentialDecay(ConfigurableModule):
         """
         taps = decay_profile(self.decay, self.kernel_size)  # lag 0 first
         if self.decay_input:
-            taps = taps / taps.sum(dim=-1, keepdim=True)
+            taps = taps * (1.0 - self.decay).unsqueeze(-1)
         kernel = taps.flip(-1).unsqueeze(1)
         return kernel if device is None else kernel.to(device)
 

@@ -67,9 +67,9 @@ class _BandFilter(ConfigurableModule):
 
     out_channels: int
 
-    def __init__(self, n_bands: int, kernel_size: int) -> None:
+    def __init__(self, n_frequency_bands: int, kernel_size: int) -> None:
         super().__init__()
-        self.F = n_bands
+        self.F = n_frequency_bands
         self.K = check_int("kernel_size", kernel_size, minimum=2)
 
     def build_kernels(self) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Causal waveform front-ends: map audio ``(B, 1, T_audio)`` to spectrograms ``(B, 1, F, T_audio // hop)``.
 
 Every front-end has the attributes ``audio_fs`` (Hz), ``hop`` (samples per
-output bin, ``audio_fs * hop_ms / 1000``) and ``out_channels`` (``F``), requires
+output bin, ``audio_fs * dt_ms / 1000``) and ``out_channels`` (``F``), requires
 ``T_audio`` to be a multiple of ``hop``, and is strictly causal: output bin ``t``
 depends only on the samples before ``(t + 1) * hop``. Their convolutions, and
 ICNet's, run through :func:`causal_conv1d` (direct or overlap-save FFT).

@@ -7,9 +7,12 @@ A front-end maps a mono waveform ``(B, 1, T_audio)`` to a spectrogram-like
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_choice, check_positive_float, check_tensor
 from deepSTRF.functional.framing import align_frames, samples_per_bin
 from deepSTRF.models.configurable import ConfigurableModule
@@ -62,23 +65,23 @@ class WaveformFrontEnd(ConfigurableModule):
 
     Args:
         audio_fs: Audio sampling rate in Hz.
-        hop_ms: Output bin width in milliseconds; ``audio_fs * hop_ms / 1000`` must be an integer.
+        dt_ms: Output bin width in milliseconds; ``audio_fs * dt_ms / 1000`` must be an integer.
         out_channels: Number ``F`` of output channels (frequency bands).
 
     Attributes:
         audio_fs: Sampling rate in Hz (float).
-        hop_ms: Bin width in ms.
+        dt_ms: Bin width in ms.
         hop: Samples per output bin.
         out_channels: Number of output bands ``F``.
 
     Raises:
-        TypeError: If ``audio_fs`` or ``hop_ms`` is not a real number.
-        ValueError: If ``audio_fs * hop_ms / 1000`` is not a whole number of samples.
+        TypeError: If ``audio_fs`` or ``dt_ms`` is not a real number.
+        ValueError: If ``audio_fs * dt_ms / 1000`` is not a whole number of samples.
 
     Example:
         >>> class Energy(WaveformFrontEnd):
-        ...     def __init__(self, audio_fs: float, hop_ms: float):
-        ...         super().__init__(audio_fs, hop_ms, out_channels=1)
+        ...     def __init__(self, audio_fs: float, dt_ms: float):
+        ...         super().__init__(audio_fs, dt_ms, out_channels=1)
         ...     def forward(self, x):
         ...         self.check_input(x)
         ...         return causal_mean_pool(x.square(), self.hop, self.hop).unsqueeze(1)
@@ -86,12 +89,19 @@ class WaveformFrontEnd(ConfigurableModule):
         torch.Size([2, 1, 1, 2])
     """
 
-    def __init__(self, audio_fs: float, hop_ms: float, out_channels: int) -> None:
+    @accepts_old_names(hop_ms="dt_ms")
+    def __init__(self, audio_fs: float, dt_ms: float, out_channels: int) -> None:
         super().__init__()
-        self.hop = samples_per_bin(audio_fs, hop_ms, name="hop_ms")
+        self.hop = samples_per_bin(audio_fs, dt_ms, name="dt_ms")
         self.audio_fs = float(audio_fs)
-        self.hop_ms = float(hop_ms)
+        self.dt_ms = float(dt_ms)
         self.out_channels = out_channels
+
+    @property
+    def hop_ms(self) -> float:
+        """Deprecated spelling of :attr:`dt_ms`."""
+        warnings.warn(f"{type(self).__name__}.hop_ms is deprecated, use .dt_ms", DeprecationWarning, stacklevel=2)
+        return self.dt_ms
 
     def register_constant(self, name: str, value: torch.Tensor) -> None:
         """Store fixed coefficients as a non-persistent buffer in the default dtype.
@@ -121,7 +131,7 @@ class WaveformFrontEnd(ConfigurableModule):
             below, above = (n // self.hop) * self.hop, (n // self.hop + 1) * self.hop
             raise ValueError(
                 f"{type(self).__name__}: T_audio must be a positive multiple of hop={self.hop} samples "
-                f"({self.audio_fs:g} Hz x {self.hop_ms:g} ms), got T_audio={n} (shape {tuple(x.shape)}); "
+                f"({self.audio_fs:g} Hz x {self.dt_ms:g} ms), got T_audio={n} (shape {tuple(x.shape)}); "
                 f"trim or pad it to {below or above} or {above}"
             )
 

@@ -26,7 +26,7 @@ def make_wav2spec(kind: str, audio_fs: float, dt_ms: float, **options: Any) -> W
 
     ``options`` are passed to the front-end's constructor and must be among its
     keyword arguments (``n_filters``, ``compression``, ...); the bin width is
-    passed as its ``hop_ms``.
+    passed as its ``dt_ms``.
 
     Args:
         kind: One of ``'mel'`` (:class:`CausalMelSpectrogram`), ``'gammatone'``
@@ -52,9 +52,9 @@ def make_wav2spec(kind: str, audio_fs: float, dt_ms: float, **options: Any) -> W
         raise ValueError(f"`kind` must be one of {sorted(WAV2SPEC_KINDS)}, got {kind!r}")
     cls = WAV2SPEC_KINDS[kind]
     accepted = [
-        name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "audio_fs", "hop_ms")
+        name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "audio_fs", "dt_ms")
     ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise TypeError(f"unknown option(s) {unknown} for {kind!r} ({cls.__name__}); accepted options: {accepted}")
-    return cls(audio_fs=audio_fs, hop_ms=dt_ms, **options)
+    return cls(audio_fs=audio_fs, dt_ms=dt_ms, **options)

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.functional.filterbanks import warped_linspace
 from deepSTRF.functional.scales import ERB_bandwidth
@@ -52,11 +53,14 @@ def gammatone_fir_kernels(centre_freqs: torch.Tensor, audio_fs: float, n_taps: i
     return gain * envelope * torch.cos(2 * math.pi * f * t)
 
 
-def _frequency_range(audio_fs: float, f_min: float, f_max: float | None) -> tuple[float, float]:
-    low = check_positive_float("f_min", f_min)
-    high = 0.45 * audio_fs if f_max is None else check_positive_float("f_max", f_max)
+def _frequency_range(audio_fs: float, f_min_hz: float, f_max_hz: float | None) -> tuple[float, float]:
+    low = check_positive_float("f_min_hz", f_min_hz)
+    high = 0.45 * audio_fs if f_max_hz is None else check_positive_float("f_max_hz", f_max_hz)
     if not low < high < audio_fs / 2:
-        raise ValueError(f"need 0 < f_min < f_max < audio_fs / 2 = {audio_fs / 2:g}, got f_min={f_min}, f_max={f_max}")
+        raise ValueError(
+            f"need 0 < f_min_hz < f_max_hz < audio_fs / 2 = {audio_fs / 2:g}, "
+            f"got f_min_hz={f_min_hz}, f_max_hz={f_max_hz}"
+        )
     return low, high
 
 
@@ -71,10 +75,10 @@ class CausalGammatone(WaveformFrontEnd):
 
     Args:
         audio_fs: Sampling rate in Hz.
-        hop_ms: Bin width in ms (``audio_fs * hop_ms / 1000`` must be an integer).
+        dt_ms: Bin width in ms (``audio_fs * dt_ms / 1000`` must be an integer).
         n_filters: Number of channels ``F``.
-        f_min: Lowest centre frequency in Hz.
-        f_max: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
+        f_min_hz: Lowest centre frequency in Hz.
+        f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         kernel_ms: Length of the FIR kernels in ms; low channels whose response lasts
             longer are truncated.
         rectify: ``'half'`` (``max(y, 0)``), ``'full'`` (``|y|``) or ``'square'`` (``y^2``).
@@ -92,18 +96,19 @@ class CausalGammatone(WaveformFrontEnd):
         - Output: ``(B, 1, F, T_audio // hop)``.
 
     Example:
-        >>> gt = CausalGammatone(16000, hop_ms=5.0, n_filters=16)
+        >>> gt = CausalGammatone(16000, dt_ms=5.0, n_filters=16)
         >>> gt(torch.randn(2, 1, 800)).shape
         torch.Size([2, 1, 16, 10])
     """
 
+    @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
     def __init__(
         self,
         audio_fs: float,
-        hop_ms: float,
+        dt_ms: float,
         n_filters: int = 64,
-        f_min: float = 100.0,
-        f_max: float | None = None,
+        f_min_hz: float = 100.0,
+        f_max_hz: float | None = None,
         kernel_ms: float = 25.0,
         rectify: str = "half",
         window_ms: float | None = None,
@@ -111,8 +116,8 @@ class CausalGammatone(WaveformFrontEnd):
         compression: str = "log",
         eps: float = 1e-6,
     ) -> None:
-        super().__init__(audio_fs, hop_ms, check_int("n_filters", n_filters))
-        low, high = _frequency_range(self.audio_fs, f_min, f_max)
+        super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
+        low, high = _frequency_range(self.audio_fs, f_min_hz, f_max_hz)
         self.rectify = str(check_choice("rectify", rectify, RECTIFICATIONS))
         self.window = self.hop if window_ms is None else self.ms_to_samples("window_ms", window_ms)
         self.compression = check_compression(compression)
@@ -199,10 +204,10 @@ class Gammatonegram(WaveformFrontEnd):
 
     Args:
         audio_fs: Sampling rate in Hz.
-        hop_ms: Bin width in ms (``audio_fs * hop_ms / 1000`` must be an integer).
+        dt_ms: Bin width in ms (``audio_fs * dt_ms / 1000`` must be an integer).
         n_filters: Number of channels ``F``.
-        f_min: Lowest centre frequency in Hz.
-        f_max: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
+        f_min_hz: Lowest centre frequency in Hz.
+        f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         window_ms: RMS window in ms, ending at each bin's end; one bin by default.
         compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
         eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
@@ -217,25 +222,26 @@ class Gammatonegram(WaveformFrontEnd):
         - Output: ``(B, 1, F, T_audio // hop)``.
 
     Example:
-        >>> gtgram = Gammatonegram(16000, hop_ms=10.0, n_filters=8)
+        >>> gtgram = Gammatonegram(16000, dt_ms=10.0, n_filters=8)
         >>> gtgram(torch.randn(1, 1, 1600)).shape
         torch.Size([1, 1, 8, 10])
     """
 
+    @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
     def __init__(
         self,
         audio_fs: float,
-        hop_ms: float,
+        dt_ms: float,
         n_filters: int = 64,
-        f_min: float = 100.0,
-        f_max: float | None = None,
+        f_min_hz: float = 100.0,
+        f_max_hz: float | None = None,
         window_ms: float | None = None,
         compression: str = "log",
         eps: float = 1e-6,
         chunk: int = 32,
     ) -> None:
-        super().__init__(audio_fs, hop_ms, check_int("n_filters", n_filters))
-        low, high = _frequency_range(self.audio_fs, f_min, f_max)
+        super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
+        low, high = _frequency_range(self.audio_fs, f_min_hz, f_max_hz)
         self.window = self.hop if window_ms is None else self.ms_to_samples("window_ms", window_ms)
         self.compression = check_compression(compression)
         self.eps = check_positive_float("eps", eps)

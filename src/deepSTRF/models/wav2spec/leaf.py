@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.functional.filterbanks import warped_linspace
 from deepSTRF.functional.framing import align_frames
@@ -39,12 +40,12 @@ class CausalLEAF(WaveformFrontEnd):
 
     Args:
         audio_fs: Sampling rate in Hz.
-        hop_ms: Bin width in ms (``audio_fs * hop_ms / 1000`` must be an integer).
+        dt_ms: Bin width in ms (``audio_fs * dt_ms / 1000`` must be an integer).
         n_filters: Number of channels ``F``.
         kernel_ms: Gabor kernel length in ms.
         window_ms: Pooling window in ms.
-        f_min: Lowest edge of the initial mel filterbank in Hz.
-        f_max: Highest edge in Hz (Nyquist by default).
+        f_min_hz: Lowest edge of the initial mel filterbank in Hz.
+        f_max_hz: Highest edge in Hz (Nyquist by default).
         pool_init: Initial pooling width.
 
     Raises:
@@ -56,30 +57,32 @@ class CausalLEAF(WaveformFrontEnd):
         - Output: ``(B, 1, F, T_audio // hop)``.
 
     Example:
-        >>> leaf = CausalLEAF(16000, hop_ms=10.0, n_filters=8, kernel_ms=5.0, window_ms=10.0)
+        >>> leaf = CausalLEAF(16000, dt_ms=10.0, n_filters=8, kernel_ms=5.0, window_ms=10.0)
         >>> leaf(torch.randn(2, 1, 1600)).shape
         torch.Size([2, 1, 8, 10])
     """
 
+    @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
     def __init__(
         self,
         audio_fs: float,
-        hop_ms: float,
+        dt_ms: float,
         n_filters: int = 40,
         kernel_ms: float = 25.0,
         window_ms: float = 25.0,
-        f_min: float = 60.0,
-        f_max: float | None = None,
+        f_min_hz: float = 60.0,
+        f_max_hz: float | None = None,
         pool_init: float = 0.4,
     ) -> None:
-        super().__init__(audio_fs, hop_ms, check_int("n_filters", n_filters))
+        super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         self.kernel_size = self.ms_to_samples("kernel_ms", kernel_ms, minimum=2)
         self.window = self.ms_to_samples("window_ms", window_ms)
-        low = check_positive_float("f_min", f_min, allow_zero=True)
-        high = self.audio_fs / 2 if f_max is None else check_positive_float("f_max", f_max)
+        low = check_positive_float("f_min_hz", f_min_hz, allow_zero=True)
+        high = self.audio_fs / 2 if f_max_hz is None else check_positive_float("f_max_hz", f_max_hz)
         if not low < high <= self.audio_fs / 2:
             raise ValueError(
-                f"need 0 <= f_min < f_max <= audio_fs / 2 = {self.audio_fs / 2:g}, got f_min={f_min}, f_max={f_max}"
+                f"need 0 <= f_min_hz < f_max_hz <= audio_fs / 2 = {self.audio_fs / 2:g}, "
+                f"got f_min_hz={f_min_hz}, f_max_hz={f_max_hz}"
             )
         self.pool_bounds = (2.0 / self.window, 0.5)
         width = check_positive_float("pool_init", pool_init)

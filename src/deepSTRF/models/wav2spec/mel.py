@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.functional.filterbanks import mel_filterbank
 from deepSTRF.functional.framing import align_frames
@@ -22,12 +23,12 @@ class CausalMelSpectrogram(WaveformFrontEnd):
 
     Args:
         audio_fs: Sampling rate in Hz.
-        hop_ms: Bin width in ms (``audio_fs * hop_ms / 1000`` must be an integer).
+        dt_ms: Bin width in ms (``audio_fs * dt_ms / 1000`` must be an integer).
         n_filters: Number of mel bands ``F``.
         window_ms: Analysis window length in ms.
         n_fft: FFT size; the smallest power of two holding the window by default.
-        f_min: Lowest filterbank edge in Hz.
-        f_max: Highest filterbank edge in Hz (Nyquist by default).
+        f_min_hz: Lowest filterbank edge in Hz.
+        f_max_hz: Highest filterbank edge in Hz (Nyquist by default).
         mel_scale: ``'htk'`` or ``'slaney'``.
         norm: ``None`` or ``'slaney'`` (area-normalised triangles).
         power: Exponent of the magnitude spectrum (2: power, 1: magnitude).
@@ -43,27 +44,28 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         - Output: ``(B, 1, F, T_audio // hop)``.
 
     Example:
-        >>> mel = CausalMelSpectrogram(16000, hop_ms=5.0, n_filters=32)
+        >>> mel = CausalMelSpectrogram(16000, dt_ms=5.0, n_filters=32)
         >>> mel(torch.randn(2, 1, 1600)).shape
         torch.Size([2, 1, 32, 20])
     """
 
+    @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
     def __init__(
         self,
         audio_fs: float,
-        hop_ms: float,
+        dt_ms: float,
         n_filters: int = 64,
         window_ms: float = 25.0,
         n_fft: int | None = None,
-        f_min: float = 0.0,
-        f_max: float | None = None,
+        f_min_hz: float = 0.0,
+        f_max_hz: float | None = None,
         mel_scale: str = "htk",
         norm: str | None = None,
         power: float = 2.0,
         compression: str = "log",
         eps: float = 1e-6,
     ) -> None:
-        super().__init__(audio_fs, hop_ms, check_int("n_filters", n_filters))
+        super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         self.win_length = self.ms_to_samples("window_ms", window_ms)
         if n_fft is None:
             n_fft = 1 << (self.win_length - 1).bit_length()
@@ -75,7 +77,7 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         self.eps = check_positive_float("eps", eps)
         window = torch.zeros(self.n_fft, dtype=torch.float64)
         window[self.n_fft - self.win_length :] = torch.hann_window(self.win_length, periodic=True, dtype=torch.float64)
-        fb = mel_filterbank(self.n_fft // 2 + 1, self.out_channels, self.audio_fs, f_min, f_max, mel_scale, norm)
+        fb = mel_filterbank(self.n_fft // 2 + 1, self.out_channels, self.audio_fs, f_min_hz, f_max_hz, mel_scale, norm)
         self.register_constant("window", window)
         self.register_constant("filterbank", fb)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.functional.filterbanks import warped_linspace
 from deepSTRF.models.wav2spec._base import WaveformFrontEnd, causal_mean_pool
@@ -47,7 +48,7 @@ class SincNet(WaveformFrontEnd):
         audio_fs: Sampling rate in Hz.
         n_filters: Number of filters ``F``.
         kernel_size: Kernel length in samples.
-        hop_ms: Output bin width in ms (``1000 / audio_fs`` for one output per sample).
+        dt_ms: Output bin width in ms (``1000 / audio_fs`` for one output per sample).
         init: Scale on which the initial band edges are evenly spaced, from 30 Hz to
             ``audio_fs / 2 - min_low_hz - min_band_hz``: ``'mel'``, ``'erb'`` or ``'linear'``.
         activation: ``None``, ``'symlog'``, ``'abs'`` or ``'relu'``.
@@ -64,24 +65,25 @@ class SincNet(WaveformFrontEnd):
         - Output: ``(B, 1, F, T_audio // hop)``.
 
     Example:
-        >>> sinc = SincNet(16000, n_filters=8, kernel_size=33, hop_ms=1000 / 16000, activation="symlog")
+        >>> sinc = SincNet(16000, n_filters=8, kernel_size=33, dt_ms=1000 / 16000, activation="symlog")
         >>> sinc(torch.randn(2, 1, 400)).shape
         torch.Size([2, 1, 8, 400])
     """
 
+    @accepts_old_names(hop_ms="dt_ms")
     def __init__(
         self,
         audio_fs: float,
         n_filters: int = 48,
         kernel_size: int = 64,
-        hop_ms: float = 5.0,
+        dt_ms: float = 5.0,
         init: str = "mel",
         activation: str | None = None,
         envelope: bool = False,
         min_low_hz: float = 50.0,
         min_band_hz: float = 50.0,
     ) -> None:
-        super().__init__(audio_fs, hop_ms, check_int("n_filters", n_filters))
+        super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=2)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.envelope = bool(envelope)

@@ -1,0 +1,442 @@
+"""Reading checkpoints written by the published deepSTRF 0.1.0.
+
+A 0.1.0 checkpoint folder holds a ``config.json`` made of the model's JSON-serialisable
+constructor arguments plus a ``"_model_class"`` entry (the bare class name), and a
+``model.safetensors`` whose keys follow 0.1.0's module layout. Modules given as
+arguments (a prefilter, an STRF kernel, an output activation, a front-end) are not
+recorded in that config; only their weights are.
+
+This module recognises such a folder and converts it, in memory, to this library's
+format: :func:`convert_config` gives a configuration that :func:`deepSTRF.models.checkpoint.read_config`
+returns, and :func:`convert_state` renames and re-parameterises the weights so that the
+converted model computes what the published one did. What the weights reveal is rebuilt
+(STRF kernels; output activations, with their default ``non_negative_output=True``);
+what they do not (a prefilter's kernel length, a front-end's sample rate) must be passed
+again with ``extra_kwargs``, as 0.1.0 itself required.
+:func:`deepSTRF.utils.hub.convert_checkpoint` writes a converted folder (``deepstrf convert``).
+
+Re-parameterisations (0.1.0 name: here):
+
+- ``ParametricSoftplus``/``ParametricSigmoid``/``ParametricDoubleExponential``: ``_raw_*`` are ``raw_*``.
+- ``CausalLayerNorm.ln`` is ``.norm``; ``STRFReadout.strf`` is ``.conv``; ``LinearReadout.fc`` is ``.projection``.
+- ``ParametricSTRF``: ``P`` is ``positions``; widths ``|SIG| + 0.27`` become ``softplus(raw_sigmas) + 0.01``.
+- ``SeparableSTRF``: the singleton axes of ``weight_f`` / ``weight_t`` are dropped.
+- ``LearnableExponentialDecay``: decay ``d**2 / (1 + d**2)`` is ``sigmoid(decay_logit)``.
+- ``AdapTrans``: ``a = 1 / (1 + d**2)`` and ``w = 1 / (1 + p**2)`` are sigmoids of ``a_logit``/``w_logit``.
+- ``LocallyConnected1d``: ``weights (C_out, C_in*K, L)`` is ``weight (L, C_out, C_in, K)``.
+- The LMU cell's ``rnn.cell.*`` tensors are the LMU's own; ConvNet2D's core is matched in order.
+
+Example:
+    >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
+    True
+    >>> convert_config({"_model_class": "Linear", "n_frequency_bands": 8, "temporal_window_size": 3,
+    ...                 "out_neurons": 2, "output_activation": None, "prefiltering": None,
+    ...                 "kernel": None, "wav2spec": None})["model_class"]
+    'deepSTRF.models.audio.strf_models.Linear'
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from deepSTRF._version import __version__
+from deepSTRF.models.configurable import UNSERIALISABLE
+
+__all__ = [
+    "LEGACY_CLASSES",
+    "LEGACY_VERSION",
+    "align_state",
+    "convert_config",
+    "convert_state",
+    "is_legacy_config",
+    "read_legacy",
+]
+
+LEGACY_VERSION = "0.1.0"
+_AUDIO = "deepSTRF.models.audio"
+_MODULE_ARGS = ("output_activation", "prefiltering", "kernel", "wav2spec")
+
+#: 0.1.0 class name -> (class path here, constructor arguments 0.1.0 records).
+LEGACY_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Linear": (
+        f"{_AUDIO}.strf_models.Linear",
+        ("n_frequency_bands", "temporal_window_size", "out_neurons", *_MODULE_ARGS),
+    ),
+    "LinearNonlinear": (
+        f"{_AUDIO}.strf_models.LinearNonlinear",
+        ("n_frequency_bands", "temporal_window_size", "out_neurons", *_MODULE_ARGS[:3]),
+    ),
+    "NetworkReceptiveField": (
+        f"{_AUDIO}.strf_models.NetworkReceptiveField",
+        ("n_frequency_bands", "temporal_window_size", "n_hidden", "out_neurons", *_MODULE_ARGS[:3]),
+    ),
+    "DNet": (
+        f"{_AUDIO}.strf_models.DNet",
+        (
+            "n_frequency_bands",
+            "temporal_window_size",
+            "n_hidden",
+            "init_tau",
+            "decay_input",
+            "out_neurons",
+            *_MODULE_ARGS[:3],
+        ),
+    ),
+    "ConvNet2D": (
+        f"{_AUDIO}.convnet.ConvNet2D",
+        ("n_frequency_bands", "kernel_size", "c_hidden", "n_hidden", "out_neurons", *_MODULE_ARGS[:2]),
+    ),
+    "StateNet": (
+        f"{_AUDIO}.statenet.StateNet",
+        (
+            *("n_frequency_bands", "temporal_window_size", "kernel_size", "stride", "hidden_channels"),
+            *("connectivity", "rnn_type", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        ),
+    ),
+    "Transformer": (
+        f"{_AUDIO}.transformer.Transformer",
+        (
+            *("n_frequency_bands", "freq_patch_size", "time_patch_size", "context_window", "embedding_dim"),
+            *("n_heads", "n_layers", "out_neurons", "output_activation", "prefiltering", "wav2spec"),
+        ),
+    ),
+    "ICNet": (
+        f"{_AUDIO}.icnet.ICNet",
+        (
+            *("audio_fs", "out_neurons", "dt_ms", "n_filters", "sincnet_kernel_size", "encoder_channels"),
+            *("encoder_kernel_size", "n_encoder_layers", "bottleneck_channels", "encoder_strides"),
+        ),
+    ),
+}
+
+_ACTIVATIONS = {
+    ("_raw_beta", "_raw_b"): "ParametricSoftplus",
+    ("_raw_b", "c", "d"): "ParametricSigmoid",
+    ("_raw_a", "k", "s"): "ParametricDoubleExponential",
+}
+_SIGMA_OFFSET_0_1_0 = 0.27  # ParametricSTRF widths in 0.1.0 are |SIG| + 0.27
+
+
+def is_legacy_config(config: Any) -> bool:
+    """Whether a parsed ``config.json`` is in the 0.1.0 layout (``"_model_class"``, no ``"format"``).
+
+    Args:
+        config: The parsed JSON.
+
+    Returns:
+        True for a 0.1.0 configuration.
+    """
+    return isinstance(config, dict) and "_model_class" in config and "format" not in config
+
+
+def _check(config: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    name = config.get("_model_class")
+    if name not in LEGACY_CLASSES:
+        raise ValueError(
+            f"{where} looks like a deepSTRF {LEGACY_VERSION} checkpoint of class {name!r}, which is not one of the "
+            f"{LEGACY_VERSION} models this library converts ({sorted(LEGACY_CLASSES)})"
+        )
+    known = LEGACY_CLASSES[name][1]
+    kwargs = {k: v for k, v in config.items() if k != "_model_class"}
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{where} is not a deepSTRF {LEGACY_VERSION} {name} configuration: unexpected entries {unknown} "
+            f"(a {LEGACY_VERSION} {name} records {list(known)}); it may come from another version"
+        )
+    return name, kwargs
+
+
+def _module(path: str, **kwargs: Any) -> dict[str, Any]:
+    return {"__module__": path, "kwargs": kwargs}
+
+
+def _activation(state: dict[str, torch.Tensor], prefix: str, neurons: int) -> dict[str, Any] | None:
+    names = {k[len(prefix) :] for k in state if k.startswith(prefix)}
+    if not names:
+        return None
+    for keys, cls in _ACTIVATIONS.items():
+        if set(keys) <= names:
+            kwargs: dict[str, Any] = {"num_features": neurons}
+            if cls == "ParametricSigmoid":
+                kwargs["bias"] = "_raw_a" in names
+            if cls == "ParametricDoubleExponential":
+                kwargs["bias"] = "_raw_b" in names
+            return _module(f"deepSTRF.models.activations.{cls}", **kwargs)
+    return None
+
+
+def _kernel(state: dict[str, torch.Tensor], prefix: str) -> dict[str, Any] | None:
+    """The STRF kernel module recorded by its weights under ``prefix`` (``...kernel.``), if not a plain Conv2d."""
+    names = {k[len(prefix) :] for k in state if k.startswith(prefix)}
+    bias = "bias" in names
+    if {"P", "SIG", "weight"} <= names:
+        c_out, c_in, gaussians = state[prefix + "weight"].shape
+        return {"__parametric__": {"C_in": c_in, "C_out": c_out, "G": gaussians, "bias": bias}}
+    if {"weight_f", "weight_t"} <= names:
+        return {"__separable__": {"bias": bias}}
+    if {"0.weight", "1.weight"} <= names:
+        layers = []
+        for i in range(2):
+            w = state[f"{prefix}{i}.weight"]
+            groups = w.shape[0] // w.shape[1] if i == 1 and w.shape[1] == 1 and w.shape[0] > 1 else 1
+            in_channels = w.shape[1] * groups
+            layers.append(
+                _module(
+                    "torch.nn.Conv2d",
+                    in_channels=int(in_channels),
+                    out_channels=int(w.shape[0]),
+                    kernel_size={"__tuple__": [int(w.shape[2]), int(w.shape[3])]},
+                    groups=int(groups),
+                    bias=f"{prefix}{i}.bias" in state,
+                )
+            )
+        return {"__module__": "torch.nn.Sequential", "args": layers}
+    return None
+
+
+def _strf_geometry(name: str, kwargs: dict[str, Any]) -> tuple[int, int]:
+    defaults = {"n_frequency_bands": 34, "temporal_window_size": 9}
+    return (
+        int(kwargs.get("n_frequency_bands", defaults["n_frequency_bands"])),
+        int(kwargs.get("temporal_window_size", defaults["temporal_window_size"])),
+    )
+
+
+def convert_config(
+    config: dict[str, Any], state: dict[str, torch.Tensor] | None = None, where: str = "config"
+) -> dict[str, Any]:
+    """Convert a 0.1.0 ``config.json`` (and, to recover module arguments, its weights) to this library's format.
+
+    Args:
+        config: The parsed 0.1.0 configuration.
+        state: The 0.1.0 weights; without them, module arguments absent from the
+            configuration are marked as needing ``extra_kwargs``.
+        where: Name of the file, for error messages.
+
+    Returns:
+        A configuration as :func:`deepSTRF.models.checkpoint.read_config` returns it, with
+        ``"converted_from"`` set to ``"deepSTRF 0.1.0"`` and the original under ``"legacy_config"``.
+
+    Raises:
+        ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes.
+    """
+    name, kwargs = _check(config, where)
+    if name == "StateNet" and kwargs.get("rnn_type") == "S4":
+        raise ValueError(
+            f"{where} is a deepSTRF {LEGACY_VERSION} StateNet with rnn_type='S4', whose S4Block uses the DPLR "
+            "kernel; this version's S4Block is the diagonal S4D, so the checkpoint cannot be converted yet"
+        )
+    path, known = LEGACY_CLASSES[name]
+    state = state or {}
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        out[key] = {"__tuple__": value} if key == "kernel_size" and isinstance(value, list) else value
+    neurons = int(kwargs.get("out_neurons", 1))
+    for arg in _MODULE_ARGS:
+        if arg not in known or arg in kwargs:
+            continue
+        # 0.1.0 dropped this argument: a module was given. Rebuild it from the weights when they tell enough.
+        encoded: Any = None
+        if arg == "output_activation":
+            encoded = _activation(state, "readout.activation.", neurons)
+        elif arg == "kernel":
+            prefix = "readout.strf.kernel." if name in ("Linear", "LinearNonlinear") else "core.0.kernel."
+            found = _kernel(state, prefix)
+            if found is not None and "__parametric__" in found:
+                p = found["__parametric__"]
+                f_bands, t_frames = _strf_geometry(name, kwargs)
+                found = _module(
+                    "deepSTRF.models.layers.strf.ParametricSTRF",
+                    F=f_bands,
+                    T=t_frames,
+                    C_in=int(p["C_in"]),
+                    C_out=int(p["C_out"]),
+                    num_gaussians=int(p["G"]),
+                    bias=bool(p["bias"]),
+                )
+            elif found is not None and "__separable__" in found:
+                w = state[prefix + "weight_f"]
+                found = _module(
+                    "deepSTRF.models.layers.strf.SeparableSTRF",
+                    F=int(w.shape[2]),
+                    T=int(state[prefix + "weight_t"].shape[3]),
+                    C_in=int(w.shape[1]),
+                    C_out=int(w.shape[0]),
+                    bias=bool(found["__separable__"]["bias"]),
+                )
+            encoded = found
+        if encoded is None and arg in ("prefiltering", "wav2spec") and any(k.startswith(f"{arg}.") for k in state):
+            encoded = {
+                UNSERIALISABLE: "module",
+                "repr": f"a {arg} module, which deepSTRF {LEGACY_VERSION} checkpoints do not record",
+            }
+        out[arg] = encoded
+    return {
+        "format": "deepSTRF-checkpoint",
+        "format_version": 1,
+        "library_version": __version__,
+        "model_class": path,
+        "dtype": _dtype(state),
+        "init_kwargs": out,
+        "converted_from": f"deepSTRF {LEGACY_VERSION}",
+        "legacy_config": dict(config),
+    }
+
+
+def _dtype(state: dict[str, torch.Tensor]) -> str:
+    dtypes = {str(t.dtype).removeprefix("torch.") for t in state.values() if t.is_floating_point()}
+    return dtypes.pop() if len(dtypes) == 1 else "float32"
+
+
+def _inverse_softplus(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x > 20, x, torch.log(torch.expm1(x)))
+
+
+def _logit_of_inverse(d: torch.Tensor) -> torch.Tensor:
+    """``logit(1 / (1 + d**2))`` = ``-2 log|d|``, computed in float64."""
+    return -2.0 * torch.log(d.double().abs())
+
+
+def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename and re-parameterise 0.1.0 weights for the model :func:`convert_config` describes.
+
+    Args:
+        config: The converted configuration (its ``"legacy_config"`` names the 0.1.0 class).
+        state: The 0.1.0 ``state_dict``.
+
+    Returns:
+        A ``state_dict`` for this library's model, in the weights' dtype.
+    """
+    name = config["legacy_config"]["_model_class"]
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        dtype = value.dtype
+        new = key.replace("readout.strf.", "readout.conv.").replace("readout.fc.", "readout.projection.")
+        new = new.replace(".ln.", ".norm.").replace("activation._raw_", "activation.raw_")
+        leaf = new.rpartition(".")[2]
+        parent = new.rpartition(".")[0]
+        if new.endswith("pos_encoding.div_term") or new.endswith("l_kernel"):
+            continue
+        if leaf in ("P", "SIG") and {f"{key.rpartition('.')[0]}.{k}" for k in ("P", "SIG", "weight")} <= set(state):
+            if leaf == "P":
+                out[f"{parent}.positions"] = value
+            else:
+                sigma = value.double().abs() + _SIGMA_OFFSET_0_1_0 - 0.01
+                out[f"{parent}.raw_sigmas"] = _inverse_softplus(sigma).to(dtype)
+            continue
+        if leaf == "weight_f" and value.dim() == 4:
+            out[new] = value.squeeze(-1)
+            continue
+        if leaf == "weight_t" and value.dim() == 4:
+            out[new] = value.squeeze(-2)
+            continue
+        if name == "DNet" and leaf == "d" and new.startswith("core."):
+            out[f"{parent}.decay_logit"] = (2.0 * torch.log(value.double().abs())).to(dtype)
+            continue
+        if parent == "prefiltering" and leaf in ("d_on", "d_off", "p"):
+            if leaf == "p":
+                out["prefiltering.w_logit"] = _logit_of_inverse(value).to(dtype)
+            elif leaf == "d_on":
+                off = state["prefiltering.d_off"]
+                out["prefiltering.a_logit"] = torch.stack([_logit_of_inverse(value), _logit_of_inverse(off)]).to(dtype)
+            continue
+        if name == "StateNet" and new in ("encoder_layers.0.weights", "encoder_layers.0.biases"):
+            if leaf == "biases":
+                out["encoder_layers.0.bias"] = value
+            else:
+                c_out, span, length = value.shape  # span = C_in * K, channel-major
+                k = int(config["legacy_config"].get("kernel_size", 7))
+                weight = value.reshape(c_out, span // k, k, length).permute(3, 0, 1, 2)
+                out["encoder_layers.0.weight"] = weight.contiguous()
+            continue
+        if (
+            name == "StateNet"
+            and config["init_kwargs"].get("connectivity") == "FC"
+            and new.startswith("encoder_layers.")
+        ):
+            index, _, rest = new[len("encoder_layers.") :].partition(".")
+            new = {"1": "encoder_layers.0.1.", "3": "encoder_layers.1."}.get(index, f"encoder_layers.{index}.") + rest
+        if name == "Transformer" and new.startswith("tsfm.layers."):
+            index, _, rest = new[len("tsfm.layers.") :].partition(".")
+            rest = rest.replace("self_attn.in_proj_weight", "attention.qkv.weight")
+            rest = rest.replace("self_attn.in_proj_bias", "attention.qkv.bias")
+            new = f"core.{index}." + rest.replace("self_attn.out_proj.", "attention.out.")
+        if name == "StateNet" and new.startswith("rnn.cell."):
+            new = "rnn." + new[len("rnn.cell.") :]
+        out[new] = value
+    return out
+
+
+def _groups(keys: list[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.rpartition(".")[0], []).append(key)
+    return groups
+
+
+def _module_order(prefix: str) -> list[Any]:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in prefix.split(".")]
+
+
+def _match_in_order(
+    converted: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], prefix: str
+) -> dict[str, torch.Tensor]:
+    """Re-key the ``prefix`` tensors of ``converted`` to ``expected``'s, module by module in order.
+
+    The modules holding tensors under ``prefix`` are paired in their order of definition
+    (numeric path order for ``converted``, whose keys a safetensors file sorts); paired
+    modules must hold the same tensor names and shapes, or nothing is changed.
+    """
+    ours = _groups([k for k in expected if k.startswith(prefix)])
+    theirs = _groups([k for k in converted if k.startswith(prefix)])
+    their_modules = sorted(theirs, key=_module_order)
+    if len(ours) != len(theirs):
+        return converted
+    mapping = {}
+    for our_module, their_module in zip(ours, their_modules):
+        leaves = {k.rpartition(".")[2]: k for k in theirs[their_module]}
+        for key in ours[our_module]:
+            source = leaves.get(key.rpartition(".")[2])
+            if source is None or converted[source].shape != expected[key].shape:
+                return converted
+            mapping[key] = source
+    out = {k: v for k, v in converted.items() if not k.startswith(prefix)}
+    out.update({key: converted[source] for key, source in mapping.items()})
+    return out
+
+
+def align_state(
+    config: dict[str, Any], state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Final step of the conversion, once the model is built: match layouts that only differ by nesting.
+
+    Args:
+        config: The converted configuration.
+        state: Output of :func:`convert_state`.
+        expected: The built model's ``state_dict``.
+
+    Returns:
+        The weights keyed as ``expected``.
+    """
+    if config["legacy_config"]["_model_class"] == "ConvNet2D":
+        return _match_in_order(state, expected, "core.")
+    return state
+
+
+def read_legacy(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a 0.1.0 folder: the converted configuration and the raw 0.1.0 weights (CPU)."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"checkpoint {folder} has no model.safetensors (the weights)")
+    try:
+        state = safetensors.torch.load_file(str(weights))
+    except Exception as err:
+        raise ValueError(f"{weights} is not a readable safetensors file: {err}") from err
+    return convert_config(config, state, where=str(folder / "config.json")), state

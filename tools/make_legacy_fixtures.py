@@ -1,0 +1,144 @@
+"""Write the deepSTRF 0.1.0 checkpoint fixtures used by ``tests/models/test_legacy.py``.
+
+Run it with an interpreter where the published ``deepSTRF==0.1.0`` wheel is installed (and
+*not* this repository on ``PYTHONPATH``)::
+
+    /path/to/published-venv/bin/python tools/make_legacy_fixtures.py tests/models/legacy_fixtures
+
+For every zoo configuration it builds a tiny published model, perturbs all of its
+parameters and normalisation statistics (so no default value hides a conversion error),
+saves it with the published ``save_pretrained`` and writes ``io.safetensors`` holding an
+input and the published model's eval-mode output, plus ``fixture.json`` with what the
+published format does not record (modules given as arguments, which it drops). The
+published S4 module imports ``pytorch_lightning`` for a logging decorator only; a stub
+stands in for it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import torch
+
+_stub = types.ModuleType("pytorch_lightning")
+_utilities = types.ModuleType("pytorch_lightning.utilities")
+_utilities.rank_zero_only = lambda fn: fn  # type: ignore[attr-defined]
+_stub.utilities = _utilities  # type: ignore[attr-defined]
+sys.modules.setdefault("pytorch_lightning", _stub)
+sys.modules.setdefault("pytorch_lightning.utilities", _utilities)
+warnings.filterwarnings("ignore")
+
+from safetensors.torch import save_file  # noqa: E402
+
+import deepSTRF  # noqa: E402
+import deepSTRF.models.audio as zoo  # noqa: E402
+from deepSTRF.models import activations, layers, prefiltering  # noqa: E402
+
+T_FRAMES = 24
+
+
+def _adaptrans() -> torch.nn.Module:
+    return prefiltering.AdapTrans(torch.linspace(0.3, 0.8, 8), torch.full((8,), 0.7), kernel_size=4)
+
+
+def _icadaptation() -> torch.nn.Module:
+    return prefiltering.ICAdaptation(torch.linspace(0.3, 0.8, 8), kernel_size=4)
+
+
+def _separable_sequential(c_out: int) -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, c_out, kernel_size=(8, 1), bias=False),
+        torch.nn.Conv2d(c_out, c_out, kernel_size=(1, 3), groups=c_out),
+    )
+
+
+# name -> (builder, extra information the published config does not hold)
+CONFIGS = {
+    "linear": (lambda: zoo.Linear(8, 3, 2), {}),
+    "ln": (lambda: zoo.LinearNonlinear(8, 3, 2), {}),
+    "nrf": (lambda: zoo.NetworkReceptiveField(8, 3, 4, 2), {}),
+    "dnet": (lambda: zoo.DNet(8, 3, 4, init_tau=1.5, out_neurons=2), {}),
+    "convnet2d": (lambda: zoo.ConvNet2D(10, (3, 3), 3, 4, 2), {}),
+    "statenet_gru": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "LC", "GRU", 2), {}),
+    "statenet_lstm_fc": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "FC", "LSTM", 2), {}),
+    "statenet_rnn_conv": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "CONV", "RNN", 2), {}),
+    "statenet_vanilla": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "LC", "vanilla", 2), {}),
+    "statenet_lmu": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "LC", "LMU", 2), {}),
+    "statenet_mamba": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "LC", "Mamba", 2), {}),
+    "statenet_s4": (lambda: zoo.StateNet(10, 1, 4, 3, 2, "LC", "S4", 2), {}),
+    "transformer": (lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2), {}),
+    "transformer_default": (lambda: zoo.Transformer(8, embedding_dim=4, out_neurons=2), {}),
+    "linear_parametric": (
+        lambda: zoo.Linear(8, 3, 2, kernel=layers.ParametricSTRF(8, 3, 1, 2, num_gaussians=2)),
+        {},
+    ),
+    "linear_separable": (lambda: zoo.Linear(8, 3, 2, kernel=layers.SeparableSTRF(8, 3, 1, 2)), {}),
+    "nrf_sequential": (
+        lambda: zoo.NetworkReceptiveField(8, 3, 2, 2, kernel=_separable_sequential(2)),
+        {},
+    ),
+    "ln_adaptrans": (
+        lambda: zoo.LinearNonlinear(8, 3, 2, prefiltering=_adaptrans()),
+        {"prefiltering": {"class": "AdapTrans", "kernel_size": 4, "learnable": True}},
+    ),
+    "linear_icadaptation": (
+        lambda: zoo.Linear(8, 3, 2, prefiltering=_icadaptation()),
+        {"prefiltering": {"class": "ICAdaptation", "kernel_size": 4}},
+    ),
+    "ln_sigmoid": (
+        lambda: zoo.LinearNonlinear(8, 3, 2, output_activation=activations.ParametricSigmoid(2)),
+        {},
+    ),
+    "nrf_double_exponential": (
+        lambda: zoo.NetworkReceptiveField(8, 3, 4, 2, output_activation=activations.ParametricDoubleExponential(2)),
+        {},
+    ),
+}
+
+
+def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            noise = torch.randn(tensor.shape, generator=generator)
+            if name.endswith("running_var"):
+                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
+            elif name.endswith("running_mean"):
+                tensor.copy_(0.2 * noise)
+            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel")) or (".kernel." in name and "rnn" in name):
+                continue  # fixed matrices, or quantities the layer recomputes
+            else:
+                tensor.add_(0.1 * noise)
+
+
+def main(out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    generator = torch.Generator().manual_seed(2024)
+    index = {}
+    for name, (build, extra) in CONFIGS.items():
+        torch.manual_seed(0)
+        model = build()
+        _perturb(model, generator)
+        model.eval()
+        folder = out / name
+        model.save_pretrained(folder, metadata={"fixture": name}, model_card=f"# {name}\n")
+        (folder / "README.md").unlink()
+        x = torch.rand(2, 1, model.F, T_FRAMES, generator=generator)
+        with torch.no_grad():
+            y = model(x)
+        save_file({"input": x.contiguous(), "output": y.contiguous()}, str(folder / "io.safetensors"))
+        (folder / "fixture.json").write_text(json.dumps({"class": type(model).__name__, "extra": extra}) + "\n")
+        index[name] = type(model).__name__
+    (out / "index.json").write_text(json.dumps({"deepSTRF": deepSTRF.__version__, "fixtures": index}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/models/legacy_fixtures"))
