@@ -8,13 +8,44 @@ import numpy as np
 import pytest
 import torch
 
-from deepSTRF.datasets.audio import crcns_aa1, crcns_ac1, nat4, ns1
+from deepSTRF.datasets.audio import crcns_aa1, crcns_aa2, crcns_aa4, crcns_ac1, nat4, ns1
+from deepSTRF.datasets.audio._wehr import RepeatGate, gate_repeat_traces
+from deepSTRF.datasets.smoothing import published_hanning_kernel, published_smooth_trials
 
 
 def _quiet(cls, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return cls(*args, **kwargs)
+
+
+def _np_published_smooth(x: np.ndarray, dt_ms: float) -> np.ndarray:
+    """float64 reference: np.hanning of floor(21 / dt) taps made odd, unnormalised, zero-padded, centred."""
+    taps = max(1, int(np.floor(21.0 / dt_ms)))
+    taps += 1 - taps % 2
+    kernel = np.hanning(taps)
+    rows = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
+    out = np.stack([np.convolve(r, kernel, mode="same") for r in rows]).reshape(x.shape)
+    return np.where(np.isnan(x).any(axis=-1, keepdims=True), x, out)
+
+
+@pytest.mark.parametrize("dt_ms", [1.0, 2.0, 5.0, 10.0, 25.0])
+def test_published_smoothing_matches_numpy(dt_ms):
+    rng = np.random.default_rng(0)
+    x = rng.poisson(1.0, size=(3, 4, 40)).astype(np.float64)
+    x[1, 2, 7] = np.nan  # a trial with a missing bin is left as it is
+    got = published_smooth_trials(torch.from_numpy(x), 21.0, dt_ms).numpy()
+    np.testing.assert_allclose(got, _np_published_smooth(x, dt_ms), rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(got[1, 2], x[1, 2])
+    taps = published_hanning_kernel(21.0, dt_ms).numpy()
+    np.testing.assert_allclose(taps, np.hanning(taps.size), atol=1e-15)
+
+
+def test_published_smoothing_gain_and_identity_at_10_ms():
+    assert float(published_hanning_kernel(21.0, 5.0).sum()) == pytest.approx(2.0)
+    assert float(published_hanning_kernel(21.0, 1.0).sum()) == pytest.approx(10.0)
+    x = torch.rand(2, 30, dtype=torch.float64)
+    torch.testing.assert_close(published_smooth_trials(x, 21.0, 10.0), x)  # kernel [0, 1, 0]
 
 
 def test_ns1_published_has_no_delay_and_whole_ms_spikes(ns1_root):
@@ -25,7 +56,18 @@ def test_ns1_published_has_no_delay_and_whole_ms_spikes(ns1_root):
     # crafted trial [-3, 0, 4.99, 10, 17.1, 17.4, 199.99, 200, 250] ms at 5 ms bins
     d, p = default[0]["responses"][0, 0].numpy(), published[0]["responses"][0, 0].numpy()
     assert d[:4].tolist() == [2, 0, 1, 2] and d[39] == 1
-    assert p[:4].tolist() == [1, 1, 1, 1] and p[39] == 0  # rounded to 0, 5, 10, 17; 200 ms leaves the window
+    raw = _quiet(ns1.NS1Dataset, ns1_root, preset="published", smooth=False)[0]["responses"][0, 0].numpy()
+    assert raw[:4].tolist() == [1, 1, 1, 1] and raw[39] == 0  # rounded to 0, 5, 10, 17; 200 ms leaves the window
+    # independent float64 reference for the crafted trial: whole-ms spikes 0, 5, 10, 17 -> bins 0-3 of 40
+    counts = np.zeros(p.size)
+    counts[:4] = 1.0
+    np.testing.assert_allclose(raw, counts)
+    np.testing.assert_allclose(p, np.convolve(counts, np.hanning(5), mode="same"), atol=1e-6)
+    unsmoothed = _quiet(ns1.NS1Dataset, ns1_root, preset="published", smooth=False)
+    for s in range(len(published)):
+        ref = _np_published_smooth(unsmoothed[s]["responses"].double().numpy(), 5.0)
+        np.testing.assert_allclose(published[s]["responses"].numpy(), ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+    assert published.info["smoothing"]["taps"] == 5 and "smoothing" not in default.info
     assert _quiet(ns1.NS1Dataset, ns1_root, preset="published", stim_delay_frames=1).info["stim_delay_frames"] == 1
     with pytest.raises(ValueError, match="`preset`"):
         ns1.NS1Dataset(ns1_root, preset="paper")
@@ -39,6 +81,28 @@ def test_aa1_published_is_the_centred_full_band_spectrogram(aa1_root):
     assert published[0]["stims"].shape == (1, 32, n // 160 + 1)
     assert published[0]["responses"].shape[-1] == n // 160 + 1
     assert published.info["stimulus"].startswith("centred") and default.info["stimulus"] == "causal mel spectrogram"
+    raw = _quiet(crcns_aa1.CRCNSAA1Dataset, aa1_root, preset="published", smooth=False)
+    for s in range(len(published)):
+        ref = _np_published_smooth(raw[s]["responses"].double().numpy(), published.dt_ms)
+        np.testing.assert_allclose(published[s]["responses"].numpy(), ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+    assert any(not torch.equal(published[s]["responses"], raw[s]["responses"]) for s in range(len(published)))
+    torch.testing.assert_close(raw[0]["stims"], published[0]["stims"])
+
+
+@pytest.mark.parametrize("which", ["aa2", "aa4"])
+def test_aa_family_published_smooths_responses(which, request):
+    cls = {"aa2": crcns_aa2.CRCNSAA2Dataset, "aa4": crcns_aa4.CRCNSAA4Dataset}[which]
+    root = request.getfixturevalue(f"{which}_root")
+    published = _quiet(cls, root, preset="published")
+    raw = _quiet(cls, root, preset="published", smooth=False)
+    default = _quiet(cls, root)
+    assert "smoothing" not in default.info and published.info["smoothing"]["width_ms"] == 21.0
+    for s in range(len(published)):
+        ref = _np_published_smooth(raw[s]["responses"].double().numpy(), published.dt_ms)
+        np.testing.assert_allclose(published[s]["responses"].numpy(), ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+    assert any(not torch.equal(published[s]["responses"], raw[s]["responses"]) for s in range(len(published)))
+    with pytest.raises(TypeError, match="`smooth`"):
+        cls(root, smooth="yes")
 
 
 def test_ac1_published_detrends_without_ramp_up_to_45_khz(ac1_root):
@@ -62,4 +126,31 @@ def test_nat4_published_puts_estimation_sounds_first(nat4_root):
     for part in ("train", "val", "test"):
         assert sorted(d_names[i] for i in default.splits[part]) == sorted(p_names[i] for i in published.splits[part])
     first = p_names.index(d_names[0])
-    torch.testing.assert_close(published[first]["stims"], default[0]["stims"])
+    unnormalised = _quiet(nat4.NAT4Dataset, nat4_root, preset="published", normalize="none")
+    torch.testing.assert_close(unnormalised[first]["stims"], default[0]["stims"])
+    assert (default.info["normalize"], published.info["normalize"]) == ("none", "published")
+
+
+def test_nat4_published_normalisation_matches_numpy(nat4_root):
+    published = _quiet(nat4.NAT4Dataset, nat4_root, preset="published")
+    raw = _quiet(nat4.NAT4Dataset, nat4_root, preset="published", normalize="none")
+    pop = _quiet(nat4.NAT4Dataset, nat4_root, preset="published", normalize="none", test_trials="population")
+    with pytest.warns(UserWarning, match="normalize='published'"):
+        nat4.NAT4Dataset(nat4_root, preset="published")
+    # spectrogram: log(1 + x), then one min and max over every band and frame of the recording
+    logs = [np.log1p(pop[s]["stims"].double().numpy()) for s in range(len(pop))]
+    lo, hi = min(x.min() for x in logs), max(x.max() for x in logs)
+    for s in range(len(published)):
+        ref = (logs[s] - lo) / (hi - lo)
+        np.testing.assert_allclose(published[s]["stims"].numpy(), ref, rtol=1e-5, atol=1e-6)
+    # responses: one min and max over the whole population raster; per-site test trials stay raw
+    blocks = [pop[s]["responses"].double().numpy() for s in range(len(pop))]
+    r_lo = min(np.nanmin(b) for b in blocks if np.isfinite(b).any())
+    r_hi = max(np.nanmax(b) for b in blocks if np.isfinite(b).any())
+    assert r_hi > r_lo
+    for s, meta in enumerate(published.stim_meta):
+        got, base = published[s]["responses"].double().numpy(), raw[s]["responses"].double().numpy()
+        ref = base if meta["subset"] == "val" else (base - r_lo) / (r_hi - r_lo)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, equal_nan=True)
+    paper = _quiet(nat4.NAT4Dataset, nat4_root, preset="published", normalize="paper")
+    assert paper.info["normalize"] == "paper" and not torch.allclose(paper[0]["stims"], published[0]["stims"])

@@ -129,3 +129,61 @@ def logfreq_spectrogram(
     window_len = max(round(2 * dt_ms * audio_fs / 1000.0), 2)
     mag = stft_magnitude(x, audio_fs, dt_ms, n_frames, window_len, window="hamming", freqs_hz=freqs)
     return 20.0 * np.log10(np.maximum(mag, 1e-6))
+
+
+@dataclass(frozen=True)
+class RepeatGate:
+    """Thresholds of the published pipeline's per-repeat artefact rejection (membrane potential, mV).
+
+    A repeat is rejected, in this order, when its largest absolute value exceeds ``max_abs_mv``
+    (``'range'``); when more than ``max_step_fraction`` of its samples, after a ``step_median_ms``
+    running median, lie more than ``step_mv`` from that filtered trace's median (``'step'``); or, with
+    at least 3 repeats, when its Pearson correlation with the median of the other repeats (all cut to
+    the shortest repeat) is below ``min_correlation`` (``'xcorr'``).
+    """
+
+    max_abs_mv: float = 150.0
+    step_mv: float = 30.0
+    step_median_ms: float = 5.0
+    max_step_fraction: float = 5e-3
+    min_correlation: float = 0.05
+
+
+def gate_repeat_traces(traces: list[np.ndarray], sf: float, gate: RepeatGate = RepeatGate()) -> list[str]:
+    """Why each repeat of one stimulus is kept or rejected: ``'kept'``, ``'range'``, ``'step'`` or ``'xcorr'``.
+
+    Args:
+        traces: The (detrended) repeats in mV, 1-D, possibly of slightly different lengths.
+        sf: Sample rate in Hz.
+        gate: The thresholds.
+
+    Returns:
+        One reason per repeat.
+    """
+    ndimage = require("scipy.ndimage", extra="data", purpose="gating membrane-potential repeats")
+    arrays = [np.asarray(t, dtype=np.float64) for t in traces]
+    shortest = min((a.size for a in arrays), default=0)
+    corr = np.ones(len(arrays))
+    if len(arrays) >= 3 and shortest > 0 and gate.min_correlation > 0:
+        stack = np.stack([a[:shortest] for a in arrays])
+        for i in range(len(arrays)):
+            ref = np.median(np.delete(stack, i, axis=0), axis=0)
+            a, b = stack[i] - stack[i].mean(), ref - ref.mean()
+            corr[i] = float(a @ b) / (float(np.sqrt(a @ a) * np.sqrt(b @ b)) + 1e-12)
+    width = max(1, round(gate.step_median_ms * sf / 1000.0))
+    reasons = []
+    for i, a in enumerate(arrays):
+        if a.size == 0 or np.nanmax(np.abs(a)) > gate.max_abs_mv:
+            reasons.append("range")
+            continue
+        step = 0.0
+        if a.size >= 3:
+            filtered = ndimage.median_filter(a, size=width, mode="reflect") if 1 < width <= a.size else a
+            step = float(np.mean(np.abs(filtered - np.median(filtered)) > gate.step_mv))
+        if step > gate.max_step_fraction:
+            reasons.append("step")
+        elif corr[i] < gate.min_correlation:
+            reasons.append("xcorr")
+        else:
+            reasons.append("kept")
+    return reasons

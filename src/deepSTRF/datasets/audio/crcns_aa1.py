@@ -38,6 +38,7 @@ from deepSTRF.datasets.audio._spectro import read_audio
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.smoothing import apply_published_smoothing
 from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
@@ -119,8 +120,13 @@ class CRCNSAA1Dataset(NeuralDataset):
         compression: ``'cube_root'``, ``'log'`` or ``'none'``.
         preset: ``"deepstrf"`` (the causal spectrogram above) or ``"published"`` (the published pipeline:
             a centred STFT, 32 mel bands from 0 Hz to the Nyquist frequency, cube root,
-            ``T = floor(n / hop) + 1`` with ``hop = int(sr * dt_ms / 1000)``; not causal). The published
-            1 ms bins and 21 ms response smoothing are not imposed: pass ``dt_ms`` and smooth as wished.
+            ``T = floor(n / hop) + 1`` with ``hop = int(sr * dt_ms / 1000)``; not causal). Responses
+            get the published 21 ms smoothing (see ``smooth``); the published 1 ms bins are not imposed:
+            pass ``dt_ms=1`` to match them.
+        smooth: Smooth every trial as the published pipeline does (a 21 ms Hanning window of
+            ``floor(21 / dt_ms)`` taps, made odd, not normalised, zero-padded and centred; see
+            :func:`deepSTRF.datasets.smoothing.published_smooth_trials`); default ``True`` with
+            ``preset="published"``, ``False`` otherwise.
         progress: Show download progress bars.
 
     Raises:
@@ -151,6 +157,7 @@ class CRCNSAA1Dataset(NeuralDataset):
         window_ms: float = 10.0,
         compression: str = "cube_root",
         preset: str = "deepstrf",
+        smooth: bool | None = None,
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
@@ -235,6 +242,12 @@ class CRCNSAA1Dataset(NeuralDataset):
             name="CRCNS-AA1",
             info={**features.describe(), "source": AA1_URL},
         )
+        if smooth is None:
+            smooth = features.preset == "published"
+        elif not isinstance(smooth, bool):
+            raise TypeError(f"`smooth` must be a bool or None, got {type(smooth).__name__}")
+        if smooth:
+            apply_published_smoothing(self)
         self.splits = stratified_split([str(m["type"]) for m in stim_meta], [str(m["name"]) for m in stim_meta])
 
     @classmethod

@@ -28,6 +28,7 @@ from deepSTRF.datasets.audio._spectro import read_audio
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import dataset_folder, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.smoothing import apply_published_smoothing
 from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = ["EXPECTED", "REGIONS", "CRCNSAA2Dataset", "find_aa2_base", "read_csv_rows"]
@@ -127,6 +128,10 @@ class CRCNSAA2Dataset(NeuralDataset):
         n_frequency_bands: Mel bands (``"deepstrf"`` preset).
         f_min_hz: Lowest mel edge (``"deepstrf"`` preset).
         f_max_hz: Highest mel edge (``"deepstrf"`` preset).
+        smooth: Smooth every trial as the published pipeline does (a 21 ms Hanning window of
+            ``floor(21 / dt_ms)`` taps, made odd, not normalised, zero-padded and centred; see
+            :func:`deepSTRF.datasets.smoothing.published_smooth_trials`); default ``True`` with
+            ``preset="published"``, ``False`` otherwise.
         progress: Show download progress bars.
 
     Raises:
@@ -151,6 +156,7 @@ class CRCNSAA2Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 32000.0,
         preset: str = "deepstrf",
+        smooth: bool | None = None,
         n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
@@ -221,6 +227,12 @@ class CRCNSAA2Dataset(NeuralDataset):
             name="CRCNS-AA2",
             info={**features.describe(), "source": AA2_URL},
         )
+        if smooth is None:
+            smooth = features.preset == "published"
+        elif not isinstance(smooth, bool):
+            raise TypeError(f"`smooth` must be a bool or None, got {type(smooth).__name__}")
+        if smooth:
+            apply_published_smoothing(self)
         self.splits = stratified_split([m["class"] for m in stim_meta], [m["name"] for m in stim_meta])
 
     @classmethod

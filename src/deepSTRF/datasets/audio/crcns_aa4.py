@@ -33,6 +33,7 @@ from deepSTRF.datasets.audio._spectro import read_audio
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import dataset_folder, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.smoothing import apply_published_smoothing
 from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = ["ANIMALS", "EXPECTED", "CRCNSAA4Dataset", "normalise_sort_type", "read_aa4_unit"]
@@ -157,6 +158,10 @@ class CRCNSAA4Dataset(NeuralDataset):
         n_frequency_bands: Mel bands (``"deepstrf"`` preset).
         f_min_hz: Lowest mel edge (``"deepstrf"`` preset).
         f_max_hz: Highest mel edge (``"deepstrf"`` preset).
+        smooth: Smooth every trial as the published pipeline does (a 21 ms Hanning window of
+            ``floor(21 / dt_ms)`` taps, made odd, not normalised, zero-padded and centred; see
+            :func:`deepSTRF.datasets.smoothing.published_smooth_trials`); default ``True`` with
+            ``preset="published"``, ``False`` otherwise.
         progress: Show download progress bars.
 
     Raises:
@@ -182,6 +187,7 @@ class CRCNSAA4Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 24000.0,
         preset: str = "deepstrf",
+        smooth: bool | None = None,
         n_frequency_bands: int = 32,
         f_min_hz: float = 250.0,
         f_max_hz: float = 8000.0,
@@ -281,6 +287,12 @@ class CRCNSAA4Dataset(NeuralDataset):
             name="CRCNS-AA4",
             info={**features.describe(), "animals": chosen, "source": AA4_URL},
         )
+        if smooth is None:
+            smooth = features.preset == "published"
+        elif not isinstance(smooth, bool):
+            raise TypeError(f"`smooth` must be a bool or None, got {type(smooth).__name__}")
+        if smooth:
+            apply_published_smoothing(self)
         self.splits = stratified_split([m["type"] for m in stim_meta], [m["md5"] for m in stim_meta])
 
     @classmethod

@@ -31,6 +31,7 @@ from deepSTRF.datasets.audio._wehr import (
     Repeat,
     apply_ramp,
     find_folder,
+    gate_repeat_traces,
     logfreq_spectrogram,
     read_wehr_recording,
     read_wehr_stimulus,
@@ -160,13 +161,17 @@ class CRCNSAC1Dataset(NeuralDataset):
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         detrend: ``'none'`` or ``'baseline'``; default from ``preset``.
+        gate_repeats: Reject artefactual repeats as the published pipeline does (see
+            :class:`~deepSTRF.datasets.audio._wehr.RepeatGate`: ``|v| > 150`` mV, a sustained 30 mV step
+            on more than 0.5 % of samples, or a correlation below 0.05 with the other repeats' median);
+            the counts per cell are in ``nrn_meta[n]['gated_repeats']``. Default from ``preset``.
         ramp_ms: Length of the onset and offset ramps applied to each sound (0 for none); default from ``preset``.
         f_min_hz: Lowest spectrogram frequency.
         f_max_hz: Highest spectrogram frequency; default from ``preset``.
         bands_per_octave: Spectrogram bands per octave.
         preset: ``"deepstrf"`` (raw potential, 5 ms cos² ramp, bands to 25.6 kHz: F = 49, as the Wehr
             papers) or ``"published"`` (the published pipeline: baseline-detrended potential, no ramp,
-            bands to 45 kHz: F = 53; its repeat gating is not reproduced). Explicit ``detrend``,
+            bands to 45 kHz: F = 53, and its repeat gating). Explicit ``detrend``, ``gate_repeats``,
             ``ramp_ms`` and ``f_max_hz`` override the preset.
         progress: Show download progress bars.
 
@@ -190,6 +195,7 @@ class CRCNSAC1Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 48000.0,
         detrend: str | None = None,
+        gate_repeats: bool | None = None,
         ramp_ms: float | None = None,
         f_min_hz: float = 100.0,
         f_max_hz: float | None = None,
@@ -202,6 +208,10 @@ class CRCNSAC1Dataset(NeuralDataset):
         published = preset == "published"
         detrend = detrend if detrend is not None else ("baseline" if published else "none")
         ramp_ms = ramp_ms if ramp_ms is not None else (0.0 if published else 5.0)
+        if gate_repeats is None:
+            gate_repeats = published
+        elif not isinstance(gate_repeats, bool):
+            raise TypeError(f"`gate_repeats` must be a bool or None, got {type(gate_repeats).__name__}")
         f_max_hz = f_max_hz if f_max_hz is not None else (45000.0 if published else 25600.0)
         check_choice("detrend", detrend, ["none", "baseline"])
         ramp_ms = check_positive_float("ramp_ms", ramp_ms, allow_zero=True)
@@ -287,9 +297,18 @@ class CRCNSAC1Dataset(NeuralDataset):
             )
 
         responses: list[list[Any]] = [[None] * len(sessions) for _ in files]
+        gated = [dict.fromkeys(("range", "step", "xcorr"), 0) for _ in sessions]
         for n, cell in enumerate(by_cell):
             for rel, reps in cell.items():
                 s = files.index(rel)
+                if gate_repeats:
+                    reasons = gate_repeat_traces([r.trace_mv for r in reps], reps[0].sf)
+                    for why in reasons:
+                        if why != "kept":
+                            gated[n][why] += 1
+                    reps = [r for r, why in zip(reps, reasons) if why == "kept"]
+                    if not reps:
+                        continue
                 block = reps[0].sf * dt_ms / 1000.0
                 if abs(block - round(block)) > 1e-9:
                     raise ValueError(f"`dt_ms` * sf / 1000 must be an integer, got {dt_ms} * {reps[0].sf} / 1000")
@@ -298,6 +317,12 @@ class CRCNSAC1Dataset(NeuralDataset):
         nrn_meta = [_session_meta(p.name, i, len(by_cell[i])) for i, p in enumerate(sessions)]
         for meta, n_bad in zip(nrn_meta, rejected):
             meta["rejected_repeats"] = n_bad
+        if gate_repeats:
+            for meta, counts in zip(nrn_meta, gated):
+                meta["gated_repeats"] = dict(counts)
+            n_gated = sum(sum(c.values()) for c in gated)
+            if n_gated:
+                warnings.warn(f"CRCNS AC1: {n_gated} repeats rejected by the gating", UserWarning, stacklevel=2)
         if any(rejected):
             warnings.warn(f"CRCNS AC1: {sum(rejected)} incomplete repeats rejected", UserWarning, stacklevel=2)
         super().__init__(
@@ -312,6 +337,7 @@ class CRCNSAC1Dataset(NeuralDataset):
                 "stimulus": "waveform" if waveform else "causal log-frequency spectrogram (dB)",
                 "response_unit": "mV",
                 "detrend": detrend,
+                "gate_repeats": gate_repeats,
                 "preset": preset,
                 "ramp_ms": ramp_ms,
                 "window_ms": 2 * dt_ms,

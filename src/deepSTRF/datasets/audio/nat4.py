@@ -109,10 +109,15 @@ class NAT4Dataset(NeuralDataset):
     ``dt_ms`` is a multiple of 10; or, with ``waveform=True``, the 44.1 kHz WAV placed at the
     pre-stimulus-silence offset in a silent buffer of ``T * hop`` samples (resampled to ``audio_fs``).
 
-    ``normalize`` (off by default) reproduces the published preprocessing: ``log((x + 0.1) / 0.1)``
-    then per-band min-max for the spectrogram (values below 1e-6 set to 0), and per-unit min-max of
-    the 10 ms counts for the responses. ``'paper'`` takes the statistics from the whole recording,
-    test sounds included (a leak, warned about); ``'train'`` from the ``'train'`` split only.
+    ``normalize`` (off with the default preset): ``'paper'`` and ``'train'`` follow the NEMS recipe of
+    the source paper, ``log((x + 0.1) / 0.1)`` then per-band min-max for the spectrogram (values below
+    1e-6 set to 0) and per-unit min-max of the 10 ms counts for the responses; ``'paper'`` takes the
+    statistics from the whole recording, test sounds included (a leak, warned about), ``'train'`` from
+    the ``'train'`` split only. ``'published'`` (the default of ``preset="published"``) is the published
+    library's variant: ``log(1 + x)`` then one global min-max over every band and frame of the
+    recording for the spectrogram, one global min-max over the whole population raster (all units) for
+    the responses read from the population file, and raw counts for the per-site test trials (also a
+    leak, warned about).
 
     Splits (``splits``): ``'test'``, the 18 validation sounds (what NEMS calls "val"); ``'val'``, a
     pinned early-stopping subset of 10 % of the estimation sounds (those whose name has the lowest
@@ -130,9 +135,11 @@ class NAT4Dataset(NeuralDataset):
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
         test_trials: ``'per_site'`` (single trials) or ``'population'`` (the trial-averaged block, R = 1).
-        normalize: ``'none'``, ``'train'`` or ``'paper'`` (see above).
-        preset: ``"deepstrf"`` (validation sounds first, then estimation sounds) or ``"published"`` (the
-            published library's order: estimation sounds first, so stimulus indices match its code).
+        normalize: ``'none'``, ``'train'``, ``'paper'`` or ``'published'`` (see above); default ``'none'``
+            with ``preset="deepstrf"`` and ``'published'`` with ``preset="published"``.
+        preset: ``"deepstrf"`` (validation sounds first, then estimation sounds; raw values) or
+            ``"published"`` (the published library's order, estimation sounds first so stimulus indices
+            match its code, and its normalisation; an explicit ``normalize`` overrides it).
         progress: Show download progress bars.
 
     Raises:
@@ -154,14 +161,15 @@ class NAT4Dataset(NeuralDataset):
         waveform: bool = False,
         audio_fs: float = 44100.0,
         test_trials: str = "per_site",
-        normalize: str = "none",
+        normalize: str | None = None,
         preset: str = "deepstrf",
         progress: bool = True,
     ) -> None:
         check_choice("preset", preset, ["deepstrf", "published"])
         check_choice("area", area, ["A1", "PEG"])
         check_choice("test_trials", test_trials, ["per_site", "population"])
-        check_choice("normalize", normalize, ["none", "train", "paper"])
+        normalize = normalize if normalize is not None else ("published" if preset == "published" else "none")
+        check_choice("normalize", normalize, ["none", "train", "paper", "published"])
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
         if abs(dt_ms / 10.0 - round(dt_ms / 10.0)) > 1e-9:
             raise ValueError(f"`dt_ms` must be a multiple of 10 (the published 100 Hz bins), got {dt_ms}")
@@ -181,8 +189,10 @@ class NAT4Dataset(NeuralDataset):
         n_val = sum(e.name.startswith("STIM_00cat") for e in epochs)
         splits = nat4_splits([e.name for e in epochs], list(range(n_val, len(epochs))), list(range(n_val)))
         rows = [epoch_rows(e, resp.fs) for e in epochs]
-        if normalize == "paper":
-            warnings.warn("NAT4 normalize='paper' takes statistics from the test sounds too", UserWarning, stacklevel=2)
+        if normalize in ("paper", "published"):
+            warnings.warn(
+                f"NAT4 normalize={normalize!r} takes statistics from the test sounds too", UserWarning, stacklevel=2
+            )
             stat_rows = np.arange(resp.raster.shape[0])
         else:
             stat_rows = np.concatenate([np.arange(*rows[s]) for s in splits["train"]] + [np.zeros(0, int)])
@@ -190,6 +200,11 @@ class NAT4Dataset(NeuralDataset):
         raster = resp.raster
         n_cells = raster.shape[1]
         lo, span = minmax(raster, stat_rows) if normalize != "none" else (np.zeros(n_cells), np.ones(n_cells))
+        site_lo, site_span = lo, span
+        if normalize == "published":  # one min and max over the whole population raster; per-site counts stay raw
+            g_lo, g_span = minmax(raster.reshape(-1, 1), np.arange(raster.size))
+            lo, span = np.full(n_cells, g_lo[0]), np.full(n_cells, g_span[0])
+            site_lo, site_span = np.zeros(n_cells), np.ones(n_cells)
         site_index: dict[Any, tuple[str, NemsSignal, str]] = {}
         if test_trials == "per_site":
             site_dir = find_dir(folder, f"{area}_single_sites")
@@ -198,7 +213,7 @@ class NAT4Dataset(NeuralDataset):
         for s, epoch in enumerate(epochs):
             if s < n_val and test_trials == "per_site":
                 counts = [site_counts(site_index.get(cell_key(c)), epoch, rows[s]) for c in resp.chans]
-                scaled = [None if x is None else (x - lo[n]) / span[n] for n, x in enumerate(counts)]
+                scaled = [None if x is None else (x - site_lo[n]) / site_span[n] for n, x in enumerate(counts)]
                 responses.append([None if x is None else as_tensor(pool(x, k, "sum")) for x in scaled])
             else:
                 block = raster[rows[s][0] : rows[s][1]].astype(np.float64)
@@ -243,9 +258,12 @@ class NAT4Dataset(NeuralDataset):
                 "test_trials": test_trials,
                 "normalize": normalize,
                 "preset": preset,
-                "normalize_statistics_from": {"none": None, "train": "train split", "paper": "whole recording"}[
-                    normalize
-                ],
+                "normalize_statistics_from": {
+                    "none": None,
+                    "train": "train split",
+                    "paper": "whole recording",
+                    "published": "whole recording (one global min and max per signal)",
+                }[normalize],
                 "source": NAT4_URL,
             },
         )
@@ -260,7 +278,11 @@ class NAT4Dataset(NeuralDataset):
         if stim.raster is None:
             raise ValueError(f"{pop}: the stim signal must be rasterised (a '*.stim.csv' member)")
         x = stim.raster.astype(np.float64)
-        if normalize != "none":
+        if normalize == "published":  # log1p, then one min and max over every band and frame of the recording
+            x = np.log1p(x)
+            g_lo, g_span = minmax(x.reshape(-1, 1), np.arange(x.size))
+            x = (x - g_lo[0]) / g_span[0]
+        elif normalize != "none":
             x = np.log((x + 0.1) / 0.1)
             lo, span = minmax(x, stat_rows)
             x = (x - lo) / span

@@ -35,6 +35,7 @@ from deepSTRF.datasets.audio._spectro import fit_length, read_audio, resample
 from deepSTRF.datasets.audio._spikes import bin_spike_times
 from deepSTRF.datasets.catalog import download_dataset, fetch
 from deepSTRF.datasets.core import NeuralDataset
+from deepSTRF.datasets.smoothing import apply_published_smoothing
 from deepSTRF.datasets.verify import VerificationReport
 
 __all__ = [
@@ -119,8 +120,11 @@ class NS1Dataset(NeuralDataset):
         split: Name of the split scheme exposed as ``splits``.
         preset: ``"deepstrf"`` (causal: the cochleagram delayed one frame; spike counts from the exact
             times) or ``"published"`` (the published pipeline: no delay, spike times rounded to whole ms
-            with at most one spike per ms, then summed per bin; its response smoothing is not applied,
-            see :func:`deepSTRF.datasets.smooth_responses`).
+            with at most one spike per ms, then summed per bin; responses smoothed, see ``smooth``).
+        smooth: Smooth every trial as the published pipeline does (a 21 ms Hanning window of
+            ``floor(21 / dt_ms)`` taps, made odd, not normalised, zero-padded and centred; see
+            :func:`deepSTRF.datasets.smoothing.published_smooth_trials`); default ``True`` with
+            ``preset="published"``, ``False`` otherwise.
         progress: Show download progress bars.
 
     Raises:
@@ -144,6 +148,7 @@ class NS1Dataset(NeuralDataset):
         recompute_spectrogram: bool = False,
         split: str = "deepstrf",
         preset: str = "deepstrf",
+        smooth: bool | None = None,
         progress: bool = True,
     ) -> None:
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
@@ -218,6 +223,12 @@ class NS1Dataset(NeuralDataset):
                 "source": NS1_URL,
             },
         )
+        if smooth is None:
+            smooth = preset == "published"
+        elif not isinstance(smooth, bool):
+            raise TypeError(f"`smooth` must be a bool or None, got {type(smooth).__name__}")
+        if smooth:
+            apply_published_smoothing(self)
         if n_stim == N_NATURAL:
             self.split_schemes = {k: {p: list(v) for p, v in d.items()} for k, d in SPLITS.items()}
         else:
