@@ -538,6 +538,21 @@ def ac1_root(tmp_path_factory):
     return build_ac1(tmp_path_factory.mktemp("ac1"))
 
 
+@pytest.fixture(scope="module")
+def ac1_artifact_root(tmp_path_factory):
+    """The AC1 tree with one saturated repeat (300 mV for 50 ms) of fragments/1 in the first cell."""
+    import scipy.io
+
+    root = build_ac1(tmp_path_factory.mktemp("ac1_artifact"))
+    name, kind, rel = AC1_CELL1[2]
+    trace = ac1_trace(2).astype(np.float64)
+    trace[2100:2300] += 30000.0  # x 0.01 scale = +300 mV
+    response = {"trace": trace[:, None], "scale": 0.01, "sf": 4000.0}
+    path = root / "crcns-ac1" / "wehr" / "Results" / "20030101-mw-001" / name
+    scipy.io.savemat(path, {"response": response, "triggers": _trigger(kind, rel, 2001.0, AC1_FRAGMENTS[rel])})
+    return root
+
+
 @pytest.fixture
 def ac1_kit():
     import types

@@ -154,3 +154,54 @@ def test_nat4_published_normalisation_matches_numpy(nat4_root):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, equal_nan=True)
     paper = _quiet(nat4.NAT4Dataset, nat4_root, preset="published", normalize="paper")
     assert paper.info["normalize"] == "paper" and not torch.allclose(paper[0]["stims"], published[0]["stims"])
+
+
+def _gate_cases() -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    t = np.arange(500) / 1000.0
+    base = 5 * np.sin(2 * np.pi * 7 * t)
+    reps = [base + rng.normal(0, 0.5, t.size) for _ in range(5)]
+    reps[2][250] = 200.0  # saturation: |v| > 150 mV
+    reps[3][100:111] += 40.0  # a 40 mV step over 11 of 500 samples (2.2 % > 0.5 %)
+    reps[4] = -reps[4]  # disagrees with the others' median
+    reps.append(base[:480] + rng.normal(0, 0.5, 480))  # a shorter clean repeat
+    return reps
+
+
+def test_ac1_repeat_gating_reasons():
+    # the published pipeline's gating gives the same reasons on these traces (checked once against it)
+    assert gate_repeat_traces(_gate_cases(), 1000.0) == ["kept", "kept", "range", "step", "xcorr", "kept"]
+    # loose thresholds keep everything; with two repeats the correlation test is not run
+    assert gate_repeat_traces(_gate_cases(), 1000.0, RepeatGate(1e9, 1e9, 5.0, 1.0, -2.0)) == ["kept"] * 6
+    assert gate_repeat_traces([-x for x in _gate_cases()[:2]], 1000.0) == ["kept", "kept"]
+    # the correlation against the leave-one-out median, float64 NumPy reference
+    reps = _gate_cases()
+    stack = np.stack([r[:480] for r in reps])
+    ref = [np.corrcoef(stack[i], np.median(np.delete(stack, i, 0), axis=0))[0, 1] for i in range(len(reps))]
+    assert (np.array(ref) < 0.05).tolist() == [False, False, False, False, True, False]
+
+
+def test_ac1_published_gates_repeats(ac1_root):
+    published = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root, preset="published")
+    ungated = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root, preset="published", gate_repeats=False)
+    assert published.info["gate_repeats"] and not ungated.info["gate_repeats"]
+    assert not _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root).info["gate_repeats"]
+    assert all(set(m["gated_repeats"]) == {"range", "step", "xcorr"} for m in published.nrn_meta)
+    n_gated = sum(sum(m["gated_repeats"].values()) for m in published.nrn_meta)
+    n_pub = int(published._n_trials.sum())
+    assert n_pub + n_gated == int(ungated._n_trials.sum())
+    with pytest.raises(TypeError, match="`gate_repeats`"):
+        crcns_ac1.CRCNSAC1Dataset(ac1_root, gate_repeats=1)
+
+
+def test_ac1_published_drops_a_saturated_repeat(ac1_artifact_root):
+    published = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_artifact_root, preset="published")
+    ungated = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_artifact_root, preset="published", gate_repeats=False)
+    assert published.nrn_meta[0]["gated_repeats"] == {"range": 1, "step": 0, "xcorr": 0}
+    s = [m["file"] for m in published.stim_meta].index("fragments/1.mat")
+    kept, every = published[s]["responses"][0].numpy(), ungated[s]["responses"][0].numpy()
+    assert (kept.shape[0], every.shape[0]) == (1, 2)
+    assert np.abs(every).max() > 150 and np.abs(kept).max() < 150
+    np.testing.assert_array_equal(kept[0], every[0])
+    with pytest.warns(UserWarning, match="1 repeats rejected by the gating"):
+        crcns_ac1.CRCNSAC1Dataset(ac1_artifact_root, preset="published")
