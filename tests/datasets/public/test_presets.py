@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepSTRF.datasets.audio import crcns_aa1, crcns_aa2, crcns_aa4, crcns_ac1, nat4, ns1
+from deepSTRF.datasets.audio import crcns_aa1, crcns_aa2, crcns_aa4, crcns_ac1, crcns_ac1_asari, nat4, ns1
 from deepSTRF.datasets.audio._wehr import RepeatGate, gate_repeat_traces
 from deepSTRF.datasets.smoothing import published_hanning_kernel, published_smooth_trials
 
@@ -205,3 +205,13 @@ def test_ac1_published_drops_a_saturated_repeat(ac1_artifact_root):
     np.testing.assert_array_equal(kept[0], every[0])
     with pytest.warns(UserWarning, match="1 repeats rejected by the gating"):
         crcns_ac1.CRCNSAC1Dataset(ac1_artifact_root, preset="published")
+
+
+def test_asari_published_gates_a1_repeats(asari_root):
+    published = _quiet(crcns_ac1_asari.CRCNSAC1AsariDataset, asari_root, preset="published")
+    default = _quiet(crcns_ac1_asari.CRCNSAC1AsariDataset, asari_root)
+    assert published.info["gate_repeats"] and not default.info["gate_repeats"]
+    gated = sum(sum(m["gated_repeats"].values()) for m in published.nrn_meta)
+    assert int(published._n_trials.sum()) + gated == int(default._n_trials.sum())
+    mgb = _quiet(crcns_ac1_asari.CRCNSAC1AsariDataset, asari_root, site="MGB", preset="published")
+    assert not mgb.info["gate_repeats"]

@@ -38,7 +38,14 @@ from deepSTRF.datasets.audio._matfile import as_float, as_str, as_vector, field,
 from deepSTRF.datasets.audio._public import as_tensor, check_timing
 from deepSTRF.datasets.audio._songbird import check_selection
 from deepSTRF.datasets.audio._spectro import fit_length, resample
-from deepSTRF.datasets.audio._wehr import NATURAL_TYPES, apply_ramp, detrend_trace, find_folder, logfreq_spectrogram
+from deepSTRF.datasets.audio._wehr import (
+    NATURAL_TYPES,
+    apply_ramp,
+    detrend_trace,
+    find_folder,
+    gate_repeat_traces,
+    logfreq_spectrogram,
+)
 from deepSTRF.datasets.catalog import dataset_folder, fetch
 from deepSTRF.datasets.core import NeuralDataset
 from deepSTRF.datasets.verify import VerificationReport
@@ -157,8 +164,10 @@ class CRCNSAC1AsariDataset(NeuralDataset):
 
     Presets: ``"deepstrf"`` (default): raw membrane potential, bands up to 25.6 kHz (F = 49);
     ``"published"``: the baseline-detrended potential (100 ms running median then a σ = 10 ms
-    Gaussian, as the published pipeline) and bands up to 45 kHz (F = 53). MGB spikes are the same
-    in both.
+    Gaussian, as the published pipeline), then the published repeat gating (see
+    :class:`CRCNSAC1Dataset`; counts in ``nrn_meta[n]['gated_repeats']``), and bands up to 45 kHz
+    (F = 53). MGB spikes are the same in both (the published pipeline's MGB gating and its smoothed
+    spike-rate target are not reproduced).
 
     Neuron metadata: ``cell_id``, ``experimenter`` (asari), ``session``, ``date``, ``animal_id`` (ha1...),
     ``penetration``, ``site``, ``recording_type``, ``signal_type`` (subthresh or spikes), ``n_stims``,
@@ -216,6 +225,8 @@ class CRCNSAC1AsariDataset(NeuralDataset):
         chosen_classes = check_selection("stim_classes", stim_classes)
         f_max_hz = 45000.0 if preset == "published" else 25600.0
         detrend = "baseline" if preset == "published" else "none"
+        gate = preset == "published" and site == "A1"
+        n_gated = 0
         folder = fetch(
             "crcns-ac1-asari", root, download=download, username=username, password=password, progress=progress
         )
@@ -275,6 +286,18 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                         grouped[segs].append(spikes[(spikes >= t0) & (spikes < t0 + duration)] - t0)
                     old = descriptions.get(segs, (desc, duration))
                     descriptions[segs] = (old[0], min(old[1], duration))
+            if meta is not None and gate:
+                counts = dict.fromkeys(("range", "step", "xcorr"), 0)
+                for segs in list(grouped):
+                    reasons = gate_repeat_traces(grouped[segs], float(meta["response_sf_hz"]))
+                    for why in reasons:
+                        if why != "kept":
+                            counts[why] += 1
+                    grouped[segs] = [r for r, why in zip(grouped[segs], reasons) if why == "kept"]
+                    if not grouped[segs]:
+                        del grouped[segs]
+                meta["gated_repeats"] = counts
+                n_gated += sum(counts.values())
             if meta is not None:
                 meta["rejected_repeats"] = n_bad
                 meta["n_stims"] = len(grouped)
@@ -286,6 +309,8 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                 stacklevel=2,
             )
         self.skipped_files = skipped
+        if n_gated:
+            warnings.warn(f"CRCNS AC1 Asari: {n_gated} repeats rejected by the gating", UserWarning, stacklevel=2)
         keys = sorted({k for _, grouped, _ in cells for k in grouped})
         if not keys:
             raise ValueError(f"CRCNS AC1 Asari: no {site} natural-sound sequence found under {folder}")
@@ -349,6 +374,7 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                 "response_unit": "mV" if site == "A1" else "spikes per bin",
                 "preset": preset,
                 "detrend": detrend if site == "A1" else "spike detection",
+                "gate_repeats": gate,
                 "f_range_hz": (100.0, f_max_hz),
                 "source": AC1_URL,
             },
