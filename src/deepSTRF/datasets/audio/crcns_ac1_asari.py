@@ -287,17 +287,17 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                     old = descriptions.get(segs, (desc, duration))
                     descriptions[segs] = (old[0], min(old[1], duration))
             if meta is not None and gate:
-                counts = dict.fromkeys(("range", "step", "xcorr"), 0)
+                gated_counts = dict.fromkeys(("range", "step", "xcorr"), 0)
                 for segs in list(grouped):
                     reasons = gate_repeat_traces(grouped[segs], float(meta["response_sf_hz"]))
                     for why in reasons:
                         if why != "kept":
-                            counts[why] += 1
+                            gated_counts[why] += 1
                     grouped[segs] = [r for r, why in zip(grouped[segs], reasons) if why == "kept"]
                     if not grouped[segs]:
                         del grouped[segs]
-                meta["gated_repeats"] = counts
-                n_gated += sum(counts.values())
+                meta["gated_repeats"] = gated_counts
+                n_gated += sum(gated_counts.values())
             if meta is not None:
                 meta["rejected_repeats"] = n_bad
                 meta["n_stims"] = len(grouped)
