@@ -32,7 +32,14 @@ from deepSTRF.datasets.concat import concat_neurons, concat_stimuli
 from deepSTRF.datasets.core import NeuralDataset, hop_samples
 from deepSTRF.datasets.quality import compute_neuron_quality
 from deepSTRF.datasets.selection import resolve_selection
-from deepSTRF.datasets.smoothing import hanning_kernel, smooth_responses, smooth_trials
+from deepSTRF.datasets.smoothing import (
+    hanning_kernel,
+    published_hanning_kernel,
+    published_smooth_trials,
+    smooth_published,
+    smooth_responses,
+    smooth_trials,
+)
 from deepSTRF.datasets.splits import (
     check_no_leakage,
     fixed_split,
@@ -67,9 +74,12 @@ __all__ = [
     "load_hdf5",
     "neural_collate",
     "normalize_responses",
+    "published_hanning_kernel",
+    "published_smooth_trials",
     "random_split",
     "resolve_selection",
     "save_hdf5",
+    "smooth_published",
     "smooth_responses",
     "smooth_trials",
     "split_subsets",
