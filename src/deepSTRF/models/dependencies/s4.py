@@ -1,21 +1,43 @@
-"""Diagonal structured state-space layer (S4D; Gu, Gupta, Goel & Ré, 2022) in plain PyTorch.
+"""Structured state-space layers (S4, Gu, Goel & Ré, 2022; S4D, Gu, Gupta, Goel & Ré, 2022) in plain PyTorch.
 
-Each of the ``d_model`` channels is an independent linear state-space model with a
-complex diagonal state matrix of ``d_state / 2`` modes (the conjugate modes are implied
-by taking twice the real part):
+Each of the ``d_model`` channels is an independent linear state-space model whose state
+holds ``d_state`` complex coordinates in conjugate pairs (``d_state / 2`` are stored, the
+other half is implied by taking twice the real part). The layer computes the causal
+convolution of its input with the model's impulse response ``K`` (the SSM kernel), adds
+the skip term ``D u`` and returns ``GLU(Linear(GELU(·)))``, as in the standard S4 block.
+Two parameterisations of the state matrix are offered:
 
-.. math::
-    x_t = \\bar A\\, x_{t-1} + \\bar B\\, u_t, \\qquad y_t = 2\\,\\mathrm{Re}(C x_t) + D u_t,
+``mode="dplr"`` (default): S4, diagonal plus low rank.
+    ``A = Λ - p p^*`` with ``Λ = -exp(log_A_real) - i·A_imag`` (``d_state / 2`` conjugate
+    pairs), a rank-one correction ``p``, input vector ``B`` and output vector ``C``,
+    initialised from HiPPO-LegS: the LegS matrix ``A_nk = -√(2n+1)√(2k+1)`` (``n > k``),
+    ``-(n+1)`` (``n = k``), ``0`` otherwise, plus ``p pᵀ`` with ``p_n = √(n+½)`` is
+    ``-½ I`` plus a skew-symmetric matrix; diagonalising that normal part unitarily gives
+    ``Λ`` (real part ``-½``), and ``p``, ``B = √(2n+1)`` are expressed in its eigenbasis
+    (``B``'s imaginary part clipped to ``[-2, 2]``). ``C`` is complex Gaussian and the step
+    ``dt = exp(log_dt)`` log-uniform in ``[dt_min, dt_max]`` per channel. The model is
+    discretised by the bilinear transform,
+    ``Ā = (2/dt - A)^{-1} (2/dt + A)``, ``B̄ = (2/dt - A)^{-1} 2B``, and the kernel of length
+    ``L``, ``K_k = C Ā^k B̄`` for ``k < L``, is obtained in the frequency domain: its
+    generating function at the ``L``-th roots of unity ``ω`` is
+    ``2/(1+ω) · C̃ (z - dt·A)^{-1} dt·B`` with ``z = 2(1-ω)/(1+ω)`` and ``C̃ = C (I - Ā^L)``
+    (which removes the wrap-around of the infinite kernel). The resolvent of the
+    diagonal-plus-rank-one matrix is a sum of Cauchy terms corrected by the Woodbury
+    identity, ``k̂ = r_{CB} - r_{Cp} r_{p̄B} / (1 + r_{p̄p})`` with
+    ``r_{xy}(z) = Σ_n dt·x_n y_n / (z - dt·Λ_n)`` over all ``d_state`` modes, and an inverse
+    real FFT gives ``K``. The input is convolved with ``K`` by zero-padded FFTs of length
+    ``2L``, which is exactly a causal linear convolution (causal up to rounding).
+    These are the definitions and parameter values of deepSTRF 0.1.0's S4 block
+    (the ``state-spaces`` standalone S4 with its defaults); see
+    :mod:`deepSTRF.models.legacy` for reading its checkpoints.
 
-with ``A = -exp(log_A_real) + i·A_imag`` initialised as S4D-Lin (``-1/2 + iπn``), a
-learnable step ``dt`` per channel and the zero-order-hold discretisation
-``Ā = exp(dt·A)``, ``B̄ = (Ā - 1)/A`` (``B = 1``). The layer output is
-``GLU(Linear(GELU(y)))``, as in the standard S4 block.
-
-The convolution of the input with the SSM kernel ``K_k = 2 Re(C Ā^k B̄)`` is computed
-exactly and causally, without FFT: within chunks of ``C`` frames by a Toeplitz product,
-and across chunks through the states at chunk boundaries, which a log-depth doubling
-scan accumulates. Outputs before any frame are therefore bit-identical whatever follows.
+``mode="diag"``: S4D, diagonal.
+    ``A = -exp(log_A_real) + i·A_imag`` initialised as S4D-Lin (``-1/2 + iπn``), ``B = 1``,
+    the zero-order-hold discretisation ``Ā = exp(dt·A)``, ``B̄ = (Ā - 1)/A`` and the kernel
+    ``K_k = 2 Re(C Ā^k B̄)``. The convolution is computed exactly and causally, without
+    FFT: within chunks of ``C`` frames by a Toeplitz product, and across chunks through
+    the states at chunk boundaries, which a log-depth doubling scan accumulates. Outputs
+    before any frame are therefore bit-identical whatever follows.
 """
 
 from __future__ import annotations
@@ -28,21 +50,94 @@ from torch import nn
 from deepSTRF._validation import check_int, check_positive_float, check_tensor
 from deepSTRF.models.configurable import ConfigurableModule
 
-__all__ = ["S4Block"]
+__all__ = ["S4Block", "dplr_transition", "hippo_legs_dplr"]
 
-_CHUNK = 32  # frames per chunk of the causal convolution
+_CHUNK = 32  # frames per chunk of the causal convolution (mode="diag")
+_MODES = ("dplr", "diag")
+
+
+def hippo_legs_dplr(d_state: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """HiPPO-LegS in diagonal-plus-low-rank form, one mode of each conjugate pair.
+
+    Args:
+        d_state: State size ``N`` (even).
+
+    Returns:
+        ``(Λ, p, B)``, complex64 of shape ``(N / 2,)``: the eigenvalues with negative
+        imaginary part of the normal part ``A + p pᵀ`` of the LegS matrix, and the low-rank
+        vector and input vector in the corresponding unitary eigenbasis, so that the LegS
+        system is ``(Λ - p p^*, B)`` up to that change of basis (with ``B``'s imaginary part
+        clipped to ``[-2, 2]``).
+
+    Example:
+        >>> lam, p, b = hippo_legs_dplr(8)
+        >>> lam.shape, bool(torch.allclose(lam.real, torch.tensor(-0.5)))
+        (torch.Size([4]), True)
+    """
+    n = torch.arange(d_state, dtype=torch.float64)
+    root = torch.sqrt(2 * n + 1)
+    legs = -torch.outer(root, root) * (n[:, None] > n[None, :]) - torch.diag(n + 1)
+    p = torch.sqrt(n + 0.5)
+    normal = legs + torch.outer(p, p)  # -I/2 + skew-symmetric
+    skew = normal - torch.diag(torch.diagonal(normal))
+    imag, vectors = torch.linalg.eigh(skew.to(torch.complex128) * -1j)  # eigenvalues of skew are i·imag
+    order = torch.argsort(imag)[: d_state // 2]
+    vectors = vectors[:, order]
+    lam = torch.complex(torch.diagonal(normal).mean().expand(d_state // 2), imag[order])
+    p_tilde = vectors.conj().T @ p.to(torch.complex128)
+    b_tilde = vectors.conj().T @ root.to(torch.complex128)
+    b_tilde = torch.complex(b_tilde.real, b_tilde.imag.clamp(-2.0, 2.0))
+    return lam.to(torch.complex64), p_tilde.to(torch.complex64), b_tilde.to(torch.complex64)
+
+
+def _conjugate_pairs(x: torch.Tensor) -> torch.Tensor:
+    """Append the conjugates along the last axis: ``(..., N/2) -> (..., N)``."""
+    return torch.cat([x, x.conj()], dim=-1)
+
+
+def dplr_transition(
+    log_dt: torch.Tensor, log_A_real: torch.Tensor, A_imag: torch.Tensor, P: torch.Tensor
+) -> torch.Tensor:
+    """Bilinear discretisation ``Ā = (2/dt - A)^{-1} (2/dt + A)`` of ``A = Λ - p p^*`` as a dense matrix.
+
+    Args:
+        log_dt: ``(H,)`` log step sizes.
+        log_A_real: ``(H, N/2)``, ``Re Λ = -exp(log_A_real)``.
+        A_imag: ``(H, N/2)``, ``Im Λ = -A_imag``.
+        P: ``(H, N/2, 2)`` real and imaginary parts of ``p``.
+
+    Returns:
+        ``(H, N, N)`` complex: ``Ā`` acting on the full state (both members of each conjugate pair).
+
+    Example:
+        >>> block = S4Block(d_model=2, d_state=4)
+        >>> dplr_transition(block.log_dt, block.log_A_real, block.A_imag, block.P).shape
+        torch.Size([2, 4, 4])
+    """
+    lam = _conjugate_pairs(torch.complex(-torch.exp(log_A_real), -A_imag))
+    p = _conjugate_pairs(torch.view_as_complex(P))
+    eye = torch.eye(lam.shape[-1], dtype=lam.dtype, device=lam.device)
+    a = torch.diag_embed(lam) - p[:, :, None] * p.conj()[:, None, :]
+    two_over_dt = (2.0 / torch.exp(log_dt)).to(lam.dtype)[:, None, None] * eye
+    return torch.linalg.solve(two_over_dt - a, two_over_dt + a)
 
 
 class S4Block(ConfigurableModule):
-    """S4D layer: a diagonal state-space convolution followed by GELU, dropout and a GLU projection.
+    """S4 layer: a state-space convolution followed by GELU, dropout and a GLU projection.
+
+    ``mode="dplr"`` is S4 (diagonal plus low-rank state matrix, HiPPO-LegS initialisation,
+    bilinear discretisation, the kernel computed from a Cauchy resolvent with a Woodbury
+    correction at the roots of unity), as in deepSTRF 0.1.0; ``mode="diag"`` is S4D
+    (diagonal, S4D-Lin initialisation, zero-order hold). See the module documentation.
 
     Args:
         d_model: Number of channels ``H``.
-        d_state: State size per channel (even; ``d_state / 2`` complex modes).
+        d_state: State size per channel (even; ``d_state / 2`` conjugate pairs are stored).
         dt_min: Smallest initial discretisation step, in frames.
         dt_max: Largest initial discretisation step, in frames.
         dropout: Dropout probability after the activation.
         transposed: If True, inputs and outputs are ``(B, H, T)``; otherwise ``(B, T, H)``.
+        mode: ``"dplr"`` (S4) or ``"diag"`` (S4D).
 
     Shape:
         - Input: ``(B, T, H)`` (``transposed=False``) or ``(B, H, T)``
@@ -56,6 +151,8 @@ class S4Block(ConfigurableModule):
         >>> y, state = layer(torch.randn(2, 37, 6))
         >>> y.shape, state
         (torch.Size([2, 37, 6]), None)
+        >>> S4Block(d_model=6, mode="diag")(torch.randn(2, 37, 6))[0].shape
+        torch.Size([2, 37, 6])
     """
 
     def __init__(
@@ -66,6 +163,7 @@ class S4Block(ConfigurableModule):
         dt_max: float = 0.1,
         dropout: float = 0.0,
         transposed: bool = False,
+        mode: str = "dplr",
     ) -> None:
         super().__init__()
         self.d_model = check_int("d_model", d_model)
@@ -78,17 +176,52 @@ class S4Block(ConfigurableModule):
             raise ValueError(f"`dt_min` must not exceed `dt_max`, got {dt_min} > {dt_max}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must lie in [0, 1), got {dropout}")
+        if not isinstance(mode, str) or mode not in _MODES:
+            raise ValueError(f"`mode` must be one of {_MODES}, got {mode!r}")
+        self.mode = mode
         self.transposed = bool(transposed)
         modes = self.d_state // 2
         log_dt = torch.rand(self.d_model) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         self.log_dt = nn.Parameter(log_dt)
         self.log_A_real = nn.Parameter(torch.full((self.d_model, modes), math.log(0.5)))
-        self.A_imag = nn.Parameter(math.pi * torch.arange(modes, dtype=torch.float32).repeat(self.d_model, 1))
+        if mode == "dplr":
+            lam, p, b = hippo_legs_dplr(self.d_state)
+            self.A_imag = nn.Parameter((-lam.imag).clamp(min=1e-4).repeat(self.d_model, 1))
+            self.B = nn.Parameter(torch.view_as_real(b).repeat(self.d_model, 1, 1))
+            self.P = nn.Parameter(torch.view_as_real(p).repeat(self.d_model, 1, 1))
+        else:
+            self.A_imag = nn.Parameter(math.pi * torch.arange(modes, dtype=torch.float32).repeat(self.d_model, 1))
         self.C = nn.Parameter(torch.randn(self.d_model, modes, 2) * math.sqrt(0.5))  # real and imaginary parts
         self.D = nn.Parameter(torch.randn(self.d_model))
         self.activation = nn.GELU()
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Sequential(nn.Linear(self.d_model, 2 * self.d_model), nn.GLU(dim=-1))
+
+    def _dplr_kernel(self, length: int) -> torch.Tensor:
+        """The S4 kernel of ``length`` frames, ``(H, length)``, from its values at the roots of unity."""
+        dt = torch.exp(self.log_dt)[:, None]
+        lam = torch.complex(-torch.exp(self.log_A_real), -self.A_imag)  # (H, N/2)
+        p = torch.view_as_complex(self.P)
+        c = torch.view_as_complex(self.C)
+        # C̃ = C (I - Ā^L): the kernel's generating function at the L-th roots of unity then has no wrap-around
+        transition = dplr_transition(self.log_dt, self.log_A_real, self.A_imag, self.P)
+        c_full = _conjugate_pairs(c)
+        wrapped = torch.einsum("hn,hnm->hm", c_full, torch.linalg.matrix_power(transition, length))
+        c = (c_full - wrapped)[:, : c.shape[-1]]
+        # roots of unity ω_k = exp(-2πik/L), k <= L/2, and their bilinear images z = 2(1-ω)/(1+ω)
+        steps = torch.arange(length // 2 + 1, dtype=torch.float64, device=dt.device)
+        omega = torch.polar(torch.ones_like(steps), -2 * math.pi * steps / length)
+        z = (2 * (1 - omega) / (1 + omega)).to(lam.dtype)
+        # Cauchy sums over all modes (stored ones and their conjugates)
+        poles = _conjugate_pairs(dt * lam)  # (H, N)
+        cauchy = 1.0 / (z[None, None, :] - poles[..., None])  # (H, N, L/2+1)
+        left = torch.stack([c, p.conj()])  # C and q = p̄
+        right = torch.stack([torch.view_as_complex(self.B), p]) * dt  # dt·B and dt·p
+        weights = _conjugate_pairs(left[:, None] * right[None, :])  # (2, 2, H, N)
+        r = torch.einsum("ijhn,hnl->ijhl", weights, cauchy)
+        spectrum = r[0, 0] - r[0, 1] * r[1, 0] / (1 + r[1, 1])
+        spectrum = spectrum * (2 / (1 + omega)).to(lam.dtype)
+        return torch.fft.irfft(spectrum, n=length)
 
     def _discretise(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``dt·A`` and ``C·B̄``, both complex of shape ``(H, modes)``."""
@@ -98,12 +231,17 @@ class S4Block(ConfigurableModule):
         return dtA, CB
 
     def kernel(self, length: int) -> torch.Tensor:
-        """The SSM convolution kernel ``K_k = 2 Re(C Ā^k B̄)`` for ``k < length``, shape ``(H, length)``.
+        """The SSM convolution kernel (impulse response) for lags ``k < length``, shape ``(H, length)``.
+
+        ``C Ā^k B̄`` (``mode="dplr"``) or ``2 Re(C Ā^k B̄)`` (``mode="diag"``).
 
         Example:
             >>> S4Block(d_model=3, d_state=4).kernel(5).shape
             torch.Size([3, 5])
         """
+        length = check_int("length", length)
+        if self.mode == "dplr":
+            return self._dplr_kernel(length)
         dtA, CB = self._discretise()
         k = torch.arange(length, device=dtA.device, dtype=dtA.real.dtype)
         return 2 * torch.einsum("hq,hqk->hk", CB, torch.exp(dtA[..., None] * k)).real
@@ -115,6 +253,10 @@ class S4Block(ConfigurableModule):
             >>> S4Block(d_model=3, d_state=4).convolve(torch.randn(2, 3, 9)).shape
             torch.Size([2, 3, 9])
         """
+        if self.mode == "dplr":
+            length = u.shape[-1]
+            spectrum = torch.fft.rfft(u, n=2 * length) * torch.fft.rfft(self._dplr_kernel(length), n=2 * length)
+            return torch.fft.irfft(spectrum, n=2 * length)[..., :length]
         batch, channels, length = u.shape
         chunk = min(length, _CHUNK)
         n_chunks = -(-length // chunk)
