@@ -403,9 +403,10 @@ def _s4_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Te
     c = kernel["C"][0]
     length = int(kernel.get("l_kernel", torch.tensor(0)))
     if length > 0:
-        transition = dplr_transition(
-            out[f"{prefix}log_dt"].double(), kernel["A_real"].double(), kernel["A_imag"].double(), kernel["P"][0].double()
+        log_dt, a_real, a_imag, p = (
+            t.double() for t in (out[f"{prefix}log_dt"], kernel["A_real"], kernel["A_imag"], kernel["P"][0])
         )
+        transition = dplr_transition(log_dt, a_real, a_imag, p)
         wrapped = torch.linalg.matrix_power(transition, length)
         eye = torch.eye(wrapped.shape[-1], dtype=wrapped.dtype)
         c_tilde = torch.view_as_complex(c.double().contiguous())

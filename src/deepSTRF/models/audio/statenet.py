@@ -197,7 +197,8 @@ class StateNet(AudioEncodingModel):
         stride: Frequency stride of the encoder's filters.
         hidden_channels: Encoder channels ``C``.
         connectivity: ``'LC'``, ``'FC'`` or ``'CONV'``.
-        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'LMUFFT'``, ``'Mamba'``, ``'S4'`` or ``'S4D'``.
+        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'LMUFFT'``, ``'Mamba'``,
+            ``'S4'`` or ``'S4D'``.
         out_neurons: Number ``N`` of neurons.
         output_activation: Output nonlinearity; ``None`` for ``ParametricSoftplus(out_neurons)``.
         prefiltering: Optional spectrogram prefilter.
