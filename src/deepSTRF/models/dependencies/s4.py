@@ -114,12 +114,38 @@ def dplr_transition(
         >>> dplr_transition(block.log_dt, block.log_A_real, block.A_imag, block.P).shape
         torch.Size([2, 4, 4])
     """
+    # (2/dt - A)^{-1} by the Sherman-Morrison formula: Ā = diag(n/m) - 4/(dt·s) (p/m)(p̄/m)ᵀ
+    # with m = 2/dt - Λ, n = 2/dt + Λ and s = 1 + Σ |p|²/m, over the full state
     lam = _conjugate_pairs(torch.complex(-torch.exp(log_A_real), -A_imag))
     p = _conjugate_pairs(torch.view_as_complex(P))
-    eye = torch.eye(lam.shape[-1], dtype=lam.dtype, device=lam.device)
-    a = torch.diag_embed(lam) - p[:, :, None] * p.conj()[:, None, :]
-    two_over_dt = (2.0 / torch.exp(log_dt)).to(lam.dtype)[:, None, None] * eye
-    return torch.linalg.solve(two_over_dt - a, two_over_dt + a)
+    dt = torch.exp(log_dt)[:, None].to(lam.dtype)
+    m, n = 2 / dt - lam, 2 / dt + lam
+    s = 1 + (p * p.conj() / m).sum(-1, keepdim=True)
+    return torch.diag_embed(n / m) - (4 / (dt * s))[..., None] * (p / m)[:, :, None] * (p.conj() / m)[:, None, :]
+
+
+def _times_power(row: torch.Tensor, matrix: torch.Tensor, power: int) -> torch.Tensor:
+    """``row @ matrix^power`` for ``(H, n)`` rows and ``(H, n, n)`` matrices, by repeated squaring."""
+    while power:
+        if power & 1:
+            row = torch.einsum("hn,hnm->hm", row, matrix)
+        power >>= 1
+        if power:
+            matrix = matrix @ matrix
+    return row
+
+
+def _real_form(transition: torch.Tensor) -> torch.Tensor:
+    """The real ``(H, N, N)`` matrix of ``Ā`` acting on ``(Re x, Im x)`` of the stored half ``x`` of the state.
+
+    The full state is ``(x, x̄)``, so ``x' = X x + Y x̄`` with ``X``, ``Y`` the top blocks of ``Ā``.
+    """
+    half = transition.shape[-1] // 2
+    plus = transition[:, :half, :half] + transition[:, :half, half:]
+    minus = transition[:, :half, :half] - transition[:, :half, half:]
+    top = torch.cat([plus.real, -minus.imag], dim=-1)
+    bottom = torch.cat([plus.imag, minus.real], dim=-1)
+    return torch.cat([top, bottom], dim=-2)
 
 
 class S4Block(ConfigurableModule):
@@ -204,21 +230,33 @@ class S4Block(ConfigurableModule):
         p = torch.view_as_complex(self.P)
         c = torch.view_as_complex(self.C)
         # C̃ = C (I - Ā^L): the kernel's generating function at the L-th roots of unity then has no wrap-around
-        transition = dplr_transition(self.log_dt, self.log_A_real, self.A_imag, self.P)
-        c_full = _conjugate_pairs(c)
-        wrapped = torch.einsum("hn,hnm->hm", c_full, torch.linalg.matrix_power(transition, length))
-        c = (c_full - wrapped)[:, : c.shape[-1]]
+        # (the functional x -> 2 Re(c x) is f = 2 (Re c, -Im c) on (Re x, Im x); f R^L gives c Ā^L back)
+        real = _real_form(dplr_transition(self.log_dt, self.log_A_real, self.A_imag, self.P))
+        functional = 2 * torch.cat([c.real, -c.imag], dim=-1)
+        wrapped = _times_power(functional, real, length) / 2
+        half = c.shape[-1]
+        c = c - torch.complex(wrapped[:, :half], -wrapped[:, half:])
         # roots of unity ω_k = exp(-2πik/L), k <= L/2, and their bilinear images z = 2(1-ω)/(1+ω)
         steps = torch.arange(length // 2 + 1, dtype=torch.float64, device=dt.device)
         omega = torch.polar(torch.ones_like(steps), -2 * math.pi * steps / length)
-        z = (2 * (1 - omega) / (1 + omega)).to(lam.dtype)
-        # Cauchy sums over all modes (stored ones and their conjugates)
-        poles = _conjugate_pairs(dt * lam)  # (H, N)
-        cauchy = 1.0 / (z[None, None, :] - poles[..., None])  # (H, N, L/2+1)
+        y = (2 * (1 - omega) / (1 + omega)).imag.to(dt.dtype)  # z = i·y = 2i·tan(πk/L)
+        # Cauchy sums over every mode: a stored pole w and its conjugate together give
+        # v/(z-w) + v̄/(z-w̄) = (2 Re(v) z - 2 Re(v w̄)) / (z² - 2 Re(w) z + |w|²), whose
+        # denominator is |w|² - y² - 2i Re(w) y on the imaginary axis
+        # (scaled by y² where |y| > 1, so that float32 holds it up to the Nyquist frequency, y ~ 1e16)
+        poles = (dt * lam)[..., None]  # (H, N/2, 1)
+        scale = y.abs().clamp(min=1.0)
+        den_real = poles.abs().square() / scale.square() - (y / scale).square()
+        den_imag = -2 * poles.real / scale * (y / scale)
+        norm = (den_real * den_real + den_imag * den_imag) * scale.square()
+        cauchy = torch.stack([den_real / norm, -den_imag / norm], dim=-1)  # 1/den, (H, N/2, L/2+1, 2)
         left = torch.stack([c, p.conj()])  # C and q = p̄
         right = torch.stack([torch.view_as_complex(self.B), p]) * dt  # dt·B and dt·p
-        weights = _conjugate_pairs(left[:, None] * right[None, :])  # (2, 2, H, N)
-        r = torch.einsum("ijhn,hnl->ijhl", weights, cauchy)
+        weights = left[:, None] * right[None, :]  # (2, 2, H, N/2)
+        coefficients = 2 * torch.stack([weights.real, (weights * poles[..., 0].conj()).real])  # (2, 2, 2, H, N/2)
+        sums = torch.einsum("kijhn,hnlc->kijhlc", coefficients, cauchy)
+        sums = torch.view_as_complex(sums.contiguous())
+        r = 1j * y * sums[0] - sums[1]
         spectrum = r[0, 0] - r[0, 1] * r[1, 0] / (1 + r[1, 1])
         spectrum = spectrum * (2 / (1 + omega)).to(lam.dtype)
         return torch.fft.irfft(spectrum, n=length)
