@@ -38,7 +38,10 @@ def zoo(quick: bool) -> dict[str, tuple[str, dict]]:
         models["NRF"] = ("nrf", {"temporal_window_size": 15, "n_hidden": 8})
         models["ConvNet2D"] = ("convnet2d", {"kernel_size": (3, 6), "c_hidden": 8, "n_hidden": 16})
         models["StateNet S4"] = ("statenet", {"rnn_type": "S4", "kernel_size": 6, "stride": 3, "hidden_channels": 4})
-        models["Transformer"] = ("transformer", {"d_model": 32, "n_heads": 4, "n_layers": 1, "window": 40})
+        models["Transformer"] = (
+            "transformer",
+            {"embedding_dim": 32, "n_heads": 4, "n_layers": 1, "context_window": 40},
+        )
     return models
 
 

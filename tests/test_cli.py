@@ -70,7 +70,7 @@ FIT_OPTIONS = {
     "--device": (["--device", "cpu"], lambda c: c.device == "cpu"),
     "--logger": (["--logger", "tensorboard"], lambda c: c.logger == "tensorboard"),
 }
-RUNTIME_OPTIONS = {"--out", "--resume", "--no-progress", "--help"}  # tested by the runs below
+RUNTIME_OPTIONS = {"--out", "--resume", "--start-if-missing", "--no-progress", "--help"}  # tested by the runs below
 
 
 def _option_strings(command):

@@ -82,3 +82,61 @@ def check_tensor(
     if floating and not value.is_floating_point():
         raise TypeError(f"`{name}` must be a floating-point tensor, got dtype {value.dtype}")
     return value
+
+
+def available_devices() -> list[str]:
+    """The device strings this machine accepts: ``'cpu'``, then each CUDA GPU and ``'mps'`` when present.
+
+    Example:
+        >>> available_devices()[0]
+        'cpu'
+    """
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+def check_device(name: str, value: object) -> torch.device:
+    """Parse a device string (or ``torch.device``) and check that this machine has it.
+
+    Args:
+        name: Argument name, for the message.
+        value: ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a ``torch.device``.
+
+    Returns:
+        The ``torch.device``.
+
+    Raises:
+        TypeError: If ``value`` is neither a str nor a ``torch.device``.
+        ValueError: If it names no device, or one this machine does not have; the
+            message lists the valid ones.
+
+    Example:
+        >>> check_device("device", "cpu")
+        device(type='cpu')
+        >>> check_device("device", "gpu")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: `device` must be one of ['cpu'...], got 'gpu'
+    """
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"`{name}` must be a device string or torch.device, got {type(value).__name__} ({value!r})")
+    valid = available_devices()
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"`{name}` must be one of {valid}, got {value!r}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            what = "CUDA is not available on this machine" if count == 0 else f"this machine has {count} GPU(s)"
+            raise ValueError(f"`{name}` is {str(value)!r} but {what}; valid devices here: {valid}")
+    elif device.type == "mps" and "mps" not in valid:
+        raise ValueError(f"`{name}` is {str(value)!r} but MPS is not available on this machine; valid: {valid}")
+    elif device.type not in ("cpu", "meta", "cuda", "mps"):
+        raise ValueError(f"`{name}` must be one of {valid}, got {value!r}")
+    return device

@@ -11,8 +11,14 @@ Subcommands:
 - ``deepstrf info RUN_OR_CHECKPOINT``: what a checkpoint holds, without building the model.
 - ``deepstrf convert SRC DST``: write a deepSTRF 0.1.0 checkpoint (folder or Hub id) in this
   library's format (0.1.0 checkpoints also load directly, converted on the fly).
+- ``deepstrf dstrf RUN_OR_CHECKPOINT``: dynamic STRFs and nonlinearity indices of a fitted
+  model for one stimulus.
 
-Bad options end with a one-line error and exit status 2.
+A user's mistake or a problem of the machine (a bad option, a missing or unwritable
+file, a corrupt JSON file, a failed download, no GPU) ends with one line on stderr that
+says what to do, and exit status 2; ``--debug`` (anywhere on the line, or
+``DEEPSTRF_DEBUG=1``) shows the full traceback instead. An unexpected failure ends
+with exit status 1 and the same one-line form.
 
 Example:
     >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -24,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 
 __all__ = ["build_parser", "main", "run_config_from_args"]
@@ -251,7 +259,16 @@ def _add_fit_parser(commands: Any) -> None:
         metavar="DIR",
         help="run folder, which must not exist unless --resume (default: runs/<time>-<model>-<dataset>)",
     )
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out; an error if --out holds no run (see --start-if-missing)",
+    )
+    g.add_argument(
+        "--start-if-missing",
+        action="store_true",
+        help="with --resume: start a new run when --out does not exist yet, instead of an error",
+    )
     g.add_argument(
         "--logger",
         type=_none_or_text,
@@ -350,6 +367,40 @@ def _add_other_parsers(commands: Any) -> None:
     p.set_defaults(handler=_cmd_convert)
 
 
+def _add_dstrf_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "dstrf",
+        help="dynamic STRFs and nonlinearity indices of a fitted model for one stimulus",
+        description="Compute the dynamic STRFs (the model's locally linear receptive field at every time "
+        "bin) of a fitted model for one stimulus of its dataset, and the gain change, temporal hold and "
+        "shape change indices of each neuron. Writes dstrfs.safetensors, indices.json and, with the plot "
+        "extra, dstrf_strip.png and indices.png.",
+    )
+    p.add_argument("checkpoint", help="run folder, checkpoint folder or Hugging Face Hub id")
+    _add_data_options(p, default_dataset=None)
+    p.add_argument(
+        "--stimulus",
+        default=None,
+        metavar="S",
+        help="stimulus index or name (default: the first test stimulus of the run or dataset)",
+    )
+    p.add_argument("--window", type=int, default=None, metavar="L", help="lags per dSTRF (default: the model's T)")
+    p.add_argument("--neurons", type=int, nargs="+", default=None, metavar="N", help="neuron indices (default: all)")
+    p.add_argument("--start", type=int, default=0, metavar="T", help="first time bin (default: %(default)s)")
+    p.add_argument("--stop", type=int, default=None, metavar="T", help="one past the last time bin (default: the end)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=32,
+        metavar="C",
+        help="(neuron, time) pairs per batched pass; memory grows with it (default: %(default)s)",
+    )
+    p.add_argument("--device", type=_device, default=None, help="device (default: cpu)")
+    p.add_argument("--out", type=Path, default=Path("dstrfs"), metavar="DIR", help="output folder (default: dstrfs)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.set_defaults(handler=_cmd_dstrf)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``deepstrf`` command.
 
@@ -359,9 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = _Parser(prog="deepstrf", description="Fit and evaluate encoding models of auditory neurons.")
     parser.add_argument("--version", action="version", version=f"deepstrf {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error (also DEEPSTRF_DEBUG=1)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_fit_parser(commands)
     _add_other_parsers(commands)
+    _add_dstrf_parser(commands)
     return parser
 
 
@@ -406,7 +461,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
     model = config.model
     out = args.out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{args.dataset}"
-    result = run_experiment(config, out, resume=args.resume, progress=not args.no_progress)
+    result = run_experiment(
+        config, out, resume=args.resume, progress=not args.no_progress, start_if_missing=args.start_if_missing
+    )
     if not result.is_main:
         return 0
     counts = ", ".join(f"{n} {part}" for part, n in result.n_stimuli.items())
@@ -454,7 +511,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "per_neuron": {k: listed(v) for k, v in result.scores.items()},
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        atomic_write_json(args.json, payload)
         print(f"metrics written to {args.json}")
     return 0
 
@@ -540,7 +597,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if run:
         recorded = run["config"]
         print(f"run folder {folder}: {recorded['model']} fitted by {recorded['method']} on {recorded['dataset']}")
-        summary = json.loads((folder / "metrics.json").read_text()).get("summary", {})
+        summary = read_json(folder / "metrics.json").get("summary", {})
         rows: list[list[object]] = [["test metric", "mean", "median"]]
         print(_table(rows + [[k, v["mean"], v["median"]] for k, v in summary.items()]))
     config = read_config(checkpoint)
@@ -554,7 +611,32 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("data: " + ", ".join(f"{key}={value:g}" for key, value in config["data"].items()))
     metadata = Path(checkpoint) / METADATA_NAME
     if metadata.is_file():
-        print(f"metadata: {json.dumps(json.loads(metadata.read_text()), sort_keys=True)}")
+        print(f"metadata: {json.dumps(read_json(metadata), sort_keys=True)}")
+    return 0
+
+
+def _cmd_dstrf(args: argparse.Namespace) -> int:
+    from deepSTRF.training.interpret_run import run_dstrfs, write_dstrfs
+
+    found = run_dstrfs(
+        args.checkpoint,
+        dataset=args.dataset,
+        dataset_kwargs=dict(args.dataset_kwargs),
+        stimulus=args.stimulus,
+        window=args.window,
+        neurons=args.neurons,
+        start=args.start,
+        stop=args.stop,
+        chunk_size=args.chunk_size,
+        device=args.device,
+    )
+    shape = tuple(found.result.dstrfs.shape)
+    print(f"dSTRFs of {found.dataset} stimulus {found.stimulus} ({found.stimulus_name}): {shape} (N, T, F, L)")
+    print("index          median")
+    for name, values in found.indices.items():
+        print(f"{name:<14} {float(values.nanmedian()):.3f}")
+    for path in write_dstrfs(found, args.out, plots=not args.no_plots):
+        print(f"wrote {path}")
     return 0
 
 
@@ -567,6 +649,27 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line, credentials in URLs masked."""
+    from deepSTRF.datasets.download import redact
+
+    return redact(" ".join(str(err).split()) or type(err).__name__)
+
+
+def _os_error_line(err: OSError) -> str:
+    """An ``OSError`` as one line naming the file and what to do."""
+    target = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+    reason = err.strerror or _one_line(err)
+    if isinstance(err, PermissionError):
+        where = target or "a file"
+        return f"cannot access {where}: {reason}; choose a folder you can write (--out, --root) or fix its permissions"
+    if err.strerror is None or not target:
+        return _one_line(err)
+    if isinstance(err, (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return f"{target}: {reason}; check the path"
+    return f"{target}: {reason} (a problem of the file system or the machine; free space or check the device)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepstrf`` command; returns the exit status.
 
@@ -574,14 +677,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
 
     Returns:
-        0 on success, 2 for a bad option or input, 1 when a fit fails.
+        0 on success; 2 for a user's mistake or a problem of the machine (bad option or
+        input, missing, unwritable or corrupt file, failed download), with one line on
+        stderr; 1 when a fit fails or for an unexpected error; 130 when interrupted.
 
     Example:
         >>> main(["fit", "--epochs", "0"])
         2
     """
+    from deepSTRF.datasets.download import DownloadError
     from deepSTRF.training.fitter import NonFiniteLossError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DEEPSTRF_DEBUG", "").strip() not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -591,18 +700,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     prog = f"deepstrf {args.command}"
-    if args.command in ("fit", "evaluate"):
-        from deepSTRF.utils.performance import tune_allocator
-
-        tune_allocator()  # the command owns its process: let malloc reuse large blocks
     try:
+        if args.command in ("fit", "evaluate"):
+            from deepSTRF.utils.performance import tune_allocator
+
+            tune_allocator()  # the command owns its process: let malloc reuse large blocks
         return int(args.handler(args))
-    except NonFiniteLossError as err:
-        print(f"{prog}: fit failed: {err}", file=sys.stderr)
-        return 1
-    except (_UsageError, ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, ImportError) as err:
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"{prog}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        hint = " (rerun with --debug for the traceback)"
+        if isinstance(err, NonFiniteLossError):
+            print(f"{prog}: fit failed: {_one_line(err)}", file=sys.stderr)
+            return 1
+        if type(err).__name__ == "OutOfMemoryError":  # torch's, raised by CUDA and MPS
+            line = f"out of device memory ({_one_line(err)[:200]}); lower --batch-size or use --device cpu"
+        elif isinstance(err, OSError):
+            line = _os_error_line(err)
+        elif isinstance(err, DownloadError):
+            line = _one_line(err)
+        elif isinstance(err, (_UsageError, ValueError, TypeError, KeyError, ImportError)):
+            line = _one_line(err)
+        else:
+            print(f"{prog}: unexpected error: {type(err).__name__}: {_one_line(err)}{hint}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error: {line}", file=sys.stderr)
         return 2
 
 

@@ -22,6 +22,7 @@ CASES = {
     "cc_max": lambda p, x, m: metrics.cc_max(x, "hsu", m, reduction="none"),
     "feve": lambda p, x, m: metrics.feve(p, x, m, "mean"),
     "coherence": lambda p, x, m: metrics.coherence(p, x, m, nperseg=16, reduction="none")[1],
+    "ttrc": lambda p, x, m: metrics.ttrc(p, x, m, "median"),
     "mse_loss": lambda p, x, m: metrics.mse_loss(p, x, m),
     "poisson_loss": lambda p, x, m: metrics.poisson_loss(p, x, mask=m, reduction="none"),
     "jackknife_ci": lambda p, x, m: metrics.jackknife_ci(metrics.snr, x, mask=m).upper,

@@ -51,7 +51,8 @@ def test_modes_and_lookup():
     assert get_metric("cc").function is metrics.corrcoef
     assert get_loss("poisson").function is metrics.poisson_loss
     assert all(info.description and name == info.name for name, info in [*METRICS.items(), *LOSSES.items()])
-    with pytest.raises(ValueError, match=r"`metric` must be one of \['cc', 'ccnorm', 'feve', 'fve'\], got 'r2'"):
+    names = r"\['cc', 'ccnorm', 'feve', 'fve', 'ttrc'\]"
+    with pytest.raises(ValueError, match=rf"`metric` must be one of {names}, got 'r2'"):
         get_metric("r2")
     with pytest.raises(ValueError, match=r"`loss` must be one of .*got 'l1'"):
         get_loss("l1")

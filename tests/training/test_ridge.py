@@ -235,7 +235,22 @@ def test_predict_and_ridge_to_linear_errors():
     result = RidgeResult(
         torch.zeros(1, 2, 3), torch.zeros(1), torch.ones(1), torch.ones(1), torch.ones(1), torch.zeros(1, 1)
     )
-    with pytest.raises(ValueError, match=r"must have shape \(B, 1, 2, T\), got \(1, 3, 10\)"):
+    with pytest.raises(ValueError, match=r"must have shape \(B, 1, 2, T\).*got \(1, 3, 10\)"):
         result.predict(torch.zeros(1, 3, 10))
     with pytest.raises(TypeError, match="must be a RidgeResult"):
         ridge_to_linear({"weight": 1})
+
+
+def test_ridge_result_score_is_nan_aware_pearson_r_and_predict_takes_3d():
+    stims, resp, _ = _simulate()
+    result = fit_ridge(stims, resp, n_lags=L, n_folds=3)
+    holed = [r.clone() for r in resp]
+    holed[0][1, :10] = float("nan")
+    scores = result.score(stims, holed)
+    pred = torch.cat([result.predict(s)[:, 0] for s in stims], 1).numpy()
+    target = torch.cat(holed, 1).numpy()
+    for n in range(2):
+        ok = np.isfinite(target[n])
+        assert float(scores[n]) == pytest.approx(np.corrcoef(pred[n, ok], target[n, ok])[0, 1])
+    batch = torch.stack([s[:, :40] for s in stims])  # (B, F, T)
+    assert torch.equal(result.predict(batch), result.predict(batch[:, None]))

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from deepSTRF.metrics import METRICS
 from deepSTRF.models.audio.strf_models import Linear
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.evaluation import evaluate_checkpoint, resolve_run
@@ -72,7 +73,7 @@ def test_run_experiment_python_api_and_evaluation(tmp_path):
     config = RunConfig(dataset_kwargs=TINY, fit=FitConfig(max_epochs=2, batch_size=2, lr=1e-2), device="cpu")
     result = run_experiment(config, tmp_path / "run", progress=False)
     assert result.n_stimuli == {"train": 8, "validation": 2, "test": 2} and result.is_main
-    assert result.strf_correlation.shape == (3,) and set(result.ceiling) == {"ccnorm", "cc", "feve", "fve"}
+    assert result.strf_correlation.shape == (3,) and set(result.ceiling) == set(METRICS)
     evaluated = evaluate_checkpoint(tmp_path / "run", metrics=("cc",), device="cpu")
     assert evaluated.stimuli == [10, 11] and evaluated.dataset_kwargs == TINY
     assert torch.allclose(evaluated.scores["cc"], result.run.per_seed[0]["cc"], atol=1e-6)

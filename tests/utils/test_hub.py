@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import deepSTRF
+from deepSTRF.models import checkpoint
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
 from deepSTRF.models.configurable import ConfigurableModule, encode_value
 from deepSTRF.models.layers import ParametricSTRF
@@ -166,7 +167,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    monkeypatch.setattr(safetensors.torch, "save", broken)
     with pytest.raises(OSError, match=r"disk full"):
         trained().save_pretrained(tmp_path / "ckpt")
     assert listing(tmp_path) == []
@@ -175,13 +176,13 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
 def test_failed_overwrite_keeps_the_existing_checkpoint(tmp_path, monkeypatch):
     folder = trained().save_pretrained(tmp_path / "ckpt", metadata={"v": 1})
     before = file_bytes(folder)
-    real_save = safetensors.torch.save_file
+    real_write = checkpoint.write_synced
 
-    def fail_after_writing(tensors, filename, metadata=None):
-        real_save(tensors, filename, metadata=metadata)  # a half-written checkpoint exists...
+    def fail_after_writing(path, data):
+        real_write(path, data)  # a half-written checkpoint exists...
         raise KeyboardInterrupt  # ...when the save is interrupted
 
-    monkeypatch.setattr(safetensors.torch, "save_file", fail_after_writing)
+    monkeypatch.setattr(checkpoint, "write_synced", fail_after_writing)
     with pytest.raises(KeyboardInterrupt):
         trained(out_neurons=7).save_pretrained(folder)
     assert listing(tmp_path) == ["ckpt"]

@@ -7,6 +7,10 @@ complete and verified, so a file that exists under its final name is complete; a
 interrupted ``.part`` file is resumed with an HTTP ``Range`` request when the server
 supports it (and restarted from zero when it answers ``200`` instead of ``206``).
 
+Credentials never reach a message: every error (and the ``url`` shown in it) goes
+through :func:`redact`, which masks the ``user:password@`` part of a URL and the values
+of query parameters that carry secrets (``token``, ``key``, ``password``, ``signature``...).
+
 Checksums are written ``"<algorithm>:<hex digest>"`` with the algorithm one of
 ``sha256``, ``sha1``, ``md5`` or ``gitsha1`` (the SHA-1 of a git blob, as GitHub shows).
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -34,13 +39,38 @@ _ALGORITHMS = ("sha256", "sha1", "md5", "gitsha1")
 _USER_AGENT = "deepSTRF-downloader (+https://deepstrf.readthedocs.io)"
 
 
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s?#]+@")
+_SECRET_QUERY = re.compile(
+    r"(?P<key>[?&;](?:[\w.-]*(?:token|key|password|passwd|pwd|secret|signature|sig|auth|credential|session)"
+    r"[\w.-]*)=)[^&;#\s'\"]+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """Mask credentials in every URL of ``text``: ``user:password@`` and secret query values.
+
+    Example:
+        >>> redact("Could not read https://ann:s3cret@example.org/a.zip?token=abc&part=2")
+        'Could not read https://***@example.org/a.zip?token=***&part=2'
+    """
+    return _SECRET_QUERY.sub(r"\g<key>***", _USERINFO.sub(r"\g<scheme>***@", str(text)))
+
+
 class DownloadError(RuntimeError):
     """A file could not be downloaded (network failure, HTTP error or bad content).
+
+    The message is passed through :func:`redact`, so it never shows a credential.
 
     Example:
         >>> issubclass(ChecksumError, DownloadError)
         True
+        >>> str(DownloadError("https://ann:pw@host.org/x failed"))
+        'https://***@host.org/x failed'
     """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ChecksumError(DownloadError):
@@ -181,7 +211,7 @@ def offline_hint(url: str, dest: Path) -> str:
         True
     """
     return (
-        f"If this machine is offline, download {url} on another machine and place it at {dest} "
+        f"If this machine is offline, download {redact(url)} on another machine and place it at {dest} "
         f"(the deepSTRF cache folder is {get_data_dir()}; set {ENV_DATA_DIR} to use another folder), "
         "then load the dataset again with download=False."
     )
@@ -297,7 +327,7 @@ def download_file(
         True
     """
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"`url` must be an http(s) URL, got {url!r}")
+        raise ValueError(f"`url` must be an http(s) URL, got {redact(repr(url))}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"`retries` must be an int >= 0, got {retries!r}")
     if backoff_s < 0 or timeout_s <= 0:

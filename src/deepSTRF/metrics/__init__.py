@@ -26,6 +26,7 @@ Example:
     torch.Size([])
 """
 
+from deepSTRF.metrics._masked import MetricWarning
 from deepSTRF.metrics.coherence import coherence
 from deepSTRF.metrics.correlation import corrcoef, fve
 from deepSTRF.metrics.intervals import ConfidenceInterval, bootstrap_ci, jackknife_ci
@@ -33,12 +34,14 @@ from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.noise import explainable_variance, noise_power, signal_power, snr
 from deepSTRF.metrics.normalized import cc_max, feve, normalized_corrcoef
 from deepSTRF.metrics.registry import LOSSES, METRICS, MetricInfo
+from deepSTRF.metrics.ttrc import ttrc
 
 __all__ = [
     "LOSSES",
     "METRICS",
     "ConfidenceInterval",
     "MetricInfo",
+    "MetricWarning",
     "bootstrap_ci",
     "cc_max",
     "coherence",
@@ -53,4 +56,5 @@ __all__ = [
     "poisson_loss",
     "signal_power",
     "snr",
+    "ttrc",
 ]

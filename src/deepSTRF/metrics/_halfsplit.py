@@ -43,7 +43,15 @@ from typing import NamedTuple
 
 import torch
 
-from deepSTRF.metrics._masked import Moments, pooled_moments, resolve_mask, restrict, safe_divide, trial_stats
+from deepSTRF.metrics._masked import (
+    Moments,
+    pooled_moments,
+    resolve_mask,
+    restrict,
+    safe_divide,
+    trial_stats,
+    warn_one_trial,
+)
 
 
 class HalfSplits(NamedTuple):
@@ -92,6 +100,7 @@ def split_half(
 ) -> HalfSplits:
     """Split-half reliability and ``CCmax`` of ``responses`` (validated by the caller)."""
     b, n = responses.shape[:2]
+    warn_one_trial(responses)
     dtype = responses.dtype
     missing = torch.isnan(responses)
     stats = trial_stats(responses, noise=False, missing=missing)

@@ -10,6 +10,11 @@ missing data is handled in one place:
   variances and covariance over all valid (stimulus, time) positions together.
 - :func:`reduce_neurons` applies ``reduction`` over the neuron axis.
 
+Results that are NaN by definition warn once per process (a :class:`MetricWarning`):
+trials with a single repeat (``R = 1``) given to a noise-based metric (known from the
+shape), and neurons left with no valid position (checked on CPU tensors only, where
+reading a value costs no device synchronisation).
+
 Nothing here calls ``.item()``, uses boolean indexing or ``torch.nonzero``: invalid
 positions are zeroed with :func:`torch.where` and counted with sums, so the metrics
 never wait on the device and keep fixed output shapes.
@@ -17,6 +22,7 @@ never wait on the device and keep fixed output shapes.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -27,6 +33,7 @@ from deepSTRF.functional.moments import Moments, correlation, safe_divide, squar
 
 __all__ = [
     "REDUCTIONS",
+    "MetricWarning",
     "Moments",
     "TrialStats",
     "check_pred",
@@ -42,6 +49,8 @@ __all__ = [
     "safe_divide",
     "squared_error",
     "trial_stats",
+    "warn_no_valid",
+    "warn_one_trial",
 ]
 
 REDUCTIONS = ("none", "mean", "median", "sum")
@@ -49,12 +58,48 @@ _CACHE_BLOCK = 2**20  # elements of trials processed at once by trial_stats on a
 _DIMS = (0, 2, 3)  # pooled axes of a (B, N, 1, T) tensor: stimuli, (trials,) time
 
 
+class MetricWarning(UserWarning):
+    """A metric returns NaN by definition for these inputs (e.g. one trial, or no valid position)."""
+
+
+def warn_one_trial(responses: torch.Tensor) -> None:
+    """Warn (once per process) when trials given to a noise-based metric have a single repeat."""
+    if responses.shape[2] < 2:
+        warnings.warn(
+            "a noise-based metric (signal/noise power, SNR, explainable variance, CCmax, CCnorm, FEVE) got "
+            "responses with one trial (R = 1): it needs at least 2 repeats of a stimulus, so it returns NaN; "
+            "pass the single trials (B, N, R, T), not their mean",
+            MetricWarning,
+            stacklevel=1,  # one location: shown once per process under the default filter
+        )
+
+
+def warn_no_valid(count: torch.Tensor) -> None:
+    """Warn (once per process) when some neuron has no valid position; reads values on CPU only (no sync)."""
+    if count.device.type == "cpu" and count.numel() and bool((count == 0).any()):
+        warnings.warn(
+            "some neurons have no valid position (every target value is missing (NaN) or masked out), so their "
+            "score is NaN; check the mask and the responses of those neurons",
+            MetricWarning,
+            stacklevel=1,  # one location: shown once per process under the default filter
+        )
+
+
 def check_pred(pred: object, name: str = "pred") -> torch.Tensor:
     """Check a prediction tensor of shape ``(B, N, 1, T)``."""
     pred = check_tensor(name, pred, ndim=4, floating=True)
     if pred.shape[2] != 1:
         raise ValueError(f"`{name}` must have shape (B, N, 1, T), got {tuple(pred.shape)}")
+    _check_nonempty(name, pred)
     return pred
+
+
+def _check_nonempty(name: str, x: torch.Tensor) -> None:
+    if 0 in x.shape:
+        raise ValueError(
+            f"`{name}` must have at least one stimulus, neuron, trial and time bin (B, N, R, T >= 1), "
+            f"got shape {tuple(x.shape)}"
+        )
 
 
 def check_target(target: object, pred: torch.Tensor | None = None, name: str = "target") -> torch.Tensor:
@@ -65,6 +110,7 @@ def check_target(target: object, pred: torch.Tensor | None = None, name: str = "
             f"`{name}` must have shape (B, N, R, T) with the B, N and T of `pred` {tuple(pred.shape)}, "
             f"got {tuple(target.shape)}"
         )
+    _check_nonempty(name, target)
     return target
 
 
@@ -129,6 +175,8 @@ def trial_stats(responses: torch.Tensor, noise: bool = True, missing: torch.Tens
     data: no gradient flows through ``noise_var``.
     """
     batch, neurons, n_trials, length = responses.shape
+    if noise:
+        warn_one_trial(responses)
     if noise and responses.device.type == "cpu" and responses.numel() > 2 * _CACHE_BLOCK and batch * neurons > 1:
         # The variance needs full-size temporaries. On a CPU, computing them for a block of
         # (stimulus, neuron) rows at a time keeps them in cache and reuses their memory,
@@ -173,7 +221,9 @@ def pooled_moments(x: torch.Tensor, y: torch.Tensor | None, weight: torch.Tensor
     The positions pooled are all valid (stimulus, time) positions together; see
     :func:`deepSTRF.functional.moments.pooled_moments`.
     """
-    return _moments.pooled_moments(x, y, weight, _DIMS)
+    moments = _moments.pooled_moments(x, y, weight, _DIMS)
+    warn_no_valid(moments.n)
+    return moments
 
 
 def _nanmedian(values: torch.Tensor) -> torch.Tensor:

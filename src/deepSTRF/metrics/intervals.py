@@ -19,6 +19,7 @@ import functools
 import inspect
 import numbers
 import statistics
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ import torch
 
 from deepSTRF._validation import check_int
 from deepSTRF.metrics._masked import (
+    MetricWarning,
     check_pred,
     check_reduction,
     check_target,
@@ -104,10 +106,12 @@ def _stack(x: torch.Tensor) -> torch.Tensor:
 def _replicates(metric: Metric, batch: _Batch, n_rep: int, per_call: int, n_neurons: int) -> torch.Tensor:
     """Metric values of all replicates, ``(n_rep, N)``."""
     values = []
-    for start in range(0, n_rep, per_call):
-        stop = min(start + per_call, n_rep)
-        pred, responses, mask = batch(start, stop)
-        values.append(_call(metric, pred, responses, mask).view(stop - start, n_neurons))
+    with warnings.catch_warnings():  # a replicate without data is expected here; the caller's inputs were checked
+        warnings.simplefilter("ignore", MetricWarning)
+        for start in range(0, n_rep, per_call):
+            stop = min(start + per_call, n_rep)
+            pred, responses, mask = batch(start, stop)
+            values.append(_call(metric, pred, responses, mask).view(stop - start, n_neurons))
     return torch.cat(values)
 
 

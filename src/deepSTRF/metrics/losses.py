@@ -26,6 +26,7 @@ from deepSTRF.metrics._masked import (
     restrict,
     safe_divide,
     trial_stats,
+    warn_no_valid,
 )
 
 __all__ = ["mse_loss", "poisson_loss"]
@@ -54,6 +55,7 @@ def _reduce(elementwise: torch.Tensor, valid: torch.Tensor, reduction: str) -> t
         count = valid.sum().to(loss.dtype)
         return safe_divide(loss.sum(), count, count > 0)
     count = valid.to(loss.dtype).sum(dim=(0, 2, 3))
+    warn_no_valid(count)
     return reduce_neurons(safe_divide(loss.sum(dim=(0, 2, 3)), count, count > 0), reduction)
 
 

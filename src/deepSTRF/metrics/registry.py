@@ -10,7 +10,7 @@ shapes of :mod:`deepSTRF.metrics` and returns per-neuron values with ``reduction
 Example:
     >>> from deepSTRF.metrics.registry import METRICS, get_metric
     >>> sorted(METRICS)
-    ['cc', 'ccnorm', 'feve', 'fve']
+    ['cc', 'ccnorm', 'feve', 'fve', 'ttrc']
     >>> info = get_metric("ccnorm")
     >>> info.higher_is_better, info.needs_trials
     (True, True)
@@ -29,6 +29,7 @@ import torch
 from deepSTRF.metrics.correlation import corrcoef, fve
 from deepSTRF.metrics.losses import mse_loss, poisson_loss
 from deepSTRF.metrics.normalized import feve, normalized_corrcoef
+from deepSTRF.metrics.ttrc import ttrc
 
 __all__ = ["LOSSES", "METRICS", "MetricInfo", "get_loss", "get_metric"]
 
@@ -71,6 +72,7 @@ METRICS: Mapping[str, MetricInfo] = _table(
     MetricInfo("cc", corrcoef, True, False, "Pearson correlation with the trial mean"),
     MetricInfo("feve", feve, True, True, "fraction of explainable variance explained"),
     MetricInfo("fve", fve, True, False, "fraction of the trial mean's variance explained"),
+    MetricInfo("ttrc", ttrc, True, True, "single-trial correlation corrected by the trial-to-trial correlation"),
 )
 
 #: Training losses, by name (all minimised).

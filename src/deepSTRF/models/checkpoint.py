@@ -13,8 +13,11 @@ A checkpoint is a folder holding
 - ``metadata.json`` (optional): free JSON information, e.g. scores;
 - ``README.md``: a model card.
 
-Folders are written atomically: a failed save leaves nothing behind and an
-existing checkpoint intact. ``huggingface_hub`` (the ``hub`` extra) is imported
+Folders are replaced safely: a complete checkpoint (the old or the new one) is at
+the target path at every instant on Linux (an atomic swap of the two folders);
+elsewhere a save killed between its two renames is put back by the next load or
+save (:func:`recover_interrupted_save`). Temporary folders left by a killed save
+are removed by the next save. ``huggingface_hub`` (the ``hub`` extra) is imported
 only to download or upload. :mod:`deepSTRF.utils.hub` re-exports the public names
 (the seeds' public path) and adds :func:`~deepSTRF.utils.hub.load_pretrained`.
 
@@ -36,12 +39,14 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import errno as _errno
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -50,7 +55,9 @@ import safetensors
 import safetensors.torch
 import torch
 
+from deepSTRF._io import _ACTIVE, fsync_dir, remove_stale, stale_siblings, temp_sibling, write_synced
 from deepSTRF._optional import require
+from deepSTRF._validation import check_device
 from deepSTRF._version import __version__
 from deepSTRF.models import legacy
 from deepSTRF.models.configurable import (
@@ -238,27 +245,126 @@ def save_pretrained_to_dir(
     weights = _weights(model)
 
     save_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{save_dir.name}.", suffix=".partial", dir=save_dir.parent))
+    recover_interrupted_save(save_dir)
+    remove_stale(save_dir)
+    card = model_card if model_card is not None else _default_card(model, config)
+    files = [(WEIGHTS_NAME, safetensors.torch.save(weights, metadata={"format": "pt"}))]
+    if metadata is not None:
+        files.append((METADATA_NAME, (json.dumps(metadata, indent=2) + "\n").encode("utf-8")))
+    files.append((CARD_NAME, card.encode("utf-8")))
+    config_bytes = (json.dumps(config, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    staging = temp_sibling(save_dir, "partial")
+    _ACTIVE.add(staging)
     try:
-        (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        safetensors.torch.save_file(weights, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
-        if metadata is not None:
-            (staging / METADATA_NAME).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        card = model_card if model_card is not None else _default_card(model, config)
-        (staging / CARD_NAME).write_text(card, encoding="utf-8")
-        if save_dir.exists():
-            old = save_dir.with_name(f".{save_dir.name}.{uuid.uuid4().hex}.old")
-            os.replace(save_dir, old)
-            try:
-                os.replace(staging, save_dir)
-            except BaseException:
-                os.replace(old, save_dir)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, save_dir)
-    finally:
+        os.mkdir(staging)
+        for name, data in files:
+            write_synced(staging / name, data)
+        # config.json appears last and whole (renamed into place): a staging folder holding it is complete
+        write_synced(staging / f"{CONFIG_NAME}.tmp", config_bytes)
+        os.replace(staging / f"{CONFIG_NAME}.tmp", staging / CONFIG_NAME)
+        fsync_dir(staging)
+        _install(staging, save_dir)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        _ACTIVE.discard(staging)
+    return save_dir
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where the system cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (_errno.ENOSYS, _errno.EINVAL, _errno.ENOTSUP, _errno.EXDEV):
+        return False  # no kernel or file-system support: fall back on two renames
+    raise OSError(errno, f"cannot swap {b} with its new version: {os.strerror(errno)}")
+
+
+def _load_renameat2() -> Any:
+    if sys.platform != "linux":
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+_RENAMEAT2 = _load_renameat2()
+
+
+def _install(staging: Path, save_dir: Path) -> None:
+    """Put the complete ``staging`` folder at ``save_dir``, keeping a complete checkpoint there throughout.
+
+    On Linux the two folders are swapped in one atomic step, then the old one is
+    deleted. Elsewhere the old folder is renamed aside, then the new one into place:
+    a process killed between the two renames leaves no folder at ``save_dir`` but two
+    complete ones beside it, which :func:`recover_interrupted_save` (run by the loader
+    and by the next save) puts back.
+    """
+    if not save_dir.exists():
+        os.replace(staging, save_dir)
+    elif _exchange(staging, save_dir):
+        fsync_dir(save_dir.parent)
+        shutil.rmtree(staging, ignore_errors=True)  # now the previous checkpoint
+        return
+    else:
+        old = temp_sibling(save_dir, "old")
+        os.replace(save_dir, old)
+        try:
+            os.replace(staging, save_dir)
+        except BaseException:
+            os.replace(old, save_dir)
+            raise
+        fsync_dir(save_dir.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    fsync_dir(save_dir.parent)
+
+
+def recover_interrupted_save(save_dir: str | Path) -> Path | None:
+    """Put back the checkpoint of a save that was killed while replacing ``save_dir``.
+
+    Only acts when ``save_dir`` does not exist: among the complete folders an
+    interrupted save left beside it (its new version, ``.<name>.*.partial``, and the
+    previous one, ``.<name>.*.old``), the most recently written is renamed to
+    ``save_dir``. Folders of a save still running in another process are left alone.
+
+    Args:
+        save_dir: The checkpoint folder.
+
+    Returns:
+        ``save_dir`` if a checkpoint was put back, else ``None``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     recover_interrupted_save(Path(tmp) / "nothing-here") is None
+        True
+    """
+    save_dir = Path(save_dir).absolute()
+    if save_dir.exists() or save_dir.is_symlink():
+        return None
+    complete = [p for p in stale_siblings(save_dir, ("partial", "old")) if (p / CONFIG_NAME).is_file()]
+    complete = [p for p in complete if (p / WEIGHTS_NAME).is_file()]
+    if not complete:
+        return None
+    newest = max(complete, key=lambda p: (p / CONFIG_NAME).stat().st_mtime_ns)
+    try:
+        os.replace(newest, save_dir)
+    except OSError:
+        return None
+    fsync_dir(save_dir.parent)
+    warnings.warn(
+        f"{save_dir} was missing after an interrupted save; restored it from {newest.name}", UserWarning, stacklevel=2
+    )
     return save_dir
 
 
@@ -266,7 +372,13 @@ def _resolve_folder(
     repo_id_or_path: str | Path, cache_dir: str | Path | None, revision: str | None, token: str | None
 ) -> Path:
     """A local checkpoint folder, downloading a Hub repository snapshot if needed."""
+    if not isinstance(repo_id_or_path, (str, os.PathLike)):
+        raise TypeError(
+            f"`repo_id_or_path` must be a folder path or a Hub id 'owner/name', got {type(repo_id_or_path).__name__}"
+        )
     path = Path(repo_id_or_path)
+    if not path.exists():
+        recover_interrupted_save(path)
     if path.is_dir():
         return path
     if isinstance(repo_id_or_path, Path) or path.exists() or not _REPO_ID.match(str(repo_id_or_path)):
@@ -400,7 +512,7 @@ def load_checkpoint(
         isinstance(extra_kwargs, dict) and all(isinstance(k, str) for k in extra_kwargs)
     ):
         raise TypeError(f"`extra_kwargs` must be a dict with string keys or None, got {type(extra_kwargs).__name__}")
-    device = torch.device(map_location)
+    device = check_device("map_location", map_location)
     folder = _resolve_folder(repo_id_or_path, cache_dir, revision, token)
     config = read_config(folder)
     model_cls = _model_class(config["model_class"], cls, folder / CONFIG_NAME)

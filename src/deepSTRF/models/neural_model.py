@@ -10,6 +10,19 @@ through four slots called in order by the default :meth:`NeuralModel.forward`::
 projection to ``(B, N, 1, T)``) must be set by the subclass. Models whose
 computation does not fit the pipeline override ``forward`` but keep the slots.
 
+Every call checks the stimulus first (:meth:`NeuralModel.check_stimulus`): its type,
+rank, channel and band counts (in :class:`~deepSTRF.models.audio.audio_model.AudioEncodingModel`)
+and ``T >= 1``, with an error naming the expected and received shapes. The check
+reads shapes only, so it never waits on the device; the finiteness check, which
+must read the values, is opt-in (``model.check_finite = True``, or
+:meth:`NeuralModel.finite_checks`), and the :class:`~deepSTRF.training.Fitter`
+turns it on for its first batch.
+
+Input conversion rule: a floating-point tensor is used as it is; anything else
+that holds real numbers (a NumPy array, a list, an integer or bool tensor) is
+converted to the floating dtype and device of the model's parameters. Complex
+input is refused.
+
 Because :class:`NeuralModel` is a
 :class:`~deepSTRF.models.configurable.ConfigurableModule`, the arguments a model
 was built with are recorded, so :meth:`NeuralModel.save_pretrained` and
@@ -20,9 +33,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -70,6 +86,8 @@ class NeuralModel(ConfigurableModule, ABC):
     prefiltering: nn.Module
     core: nn.Module
     readout: nn.Module  # None until the subclass sets it
+    #: Also check on each call that the stimulus holds no NaN or inf (one device sync per call).
+    check_finite: bool = False
 
     def __init__(self, out_neurons: int = 1) -> None:
         super().__init__()
@@ -79,6 +97,99 @@ class NeuralModel(ConfigurableModule, ABC):
         self.core = nn.Identity()
         self.register_module("readout", None)
         self._data_spec: dict[str, float] = {}
+
+    def __call__(self, stimulus: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(self.check_stimulus(stimulus), *args, **kwargs)
+
+    def _floating_reference(self) -> torch.Tensor:
+        """A tensor carrying the model's floating dtype and device."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            if tensor.is_floating_point():
+                return tensor
+        return torch.zeros(())
+
+    def check_stimulus(self, stimulus: Any) -> torch.Tensor:
+        """Check (and if needed convert) a stimulus before the forward pass; called on every call.
+
+        Subclasses add shape rules in :meth:`_check_stimulus_shape`. Only shapes and
+        dtypes are read, except with ``check_finite``.
+
+        Args:
+            stimulus: A floating tensor, or real-valued array-like (converted to the model's
+                floating dtype and device, see the module documentation).
+
+        Returns:
+            The stimulus as a floating tensor.
+
+        Raises:
+            TypeError: If it is complex or not numeric.
+            ValueError: If it has no time axis or no time bin (``T = 0``), a model-specific
+                shape rule fails, or ``check_finite`` is on and it holds NaN or inf.
+
+        Example:
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> Linear(n_frequency_bands=8).check_stimulus(np.zeros((2, 1, 8, 5), dtype=np.int64)).dtype
+            torch.float32
+        """
+        x = stimulus
+        if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+            x = self._convert_stimulus(x)
+        if not x.shape or x.shape[-1] == 0:
+            raise ValueError(
+                f"{type(self).__name__}: `stimulus` must have a time axis with T >= 1 bins (last axis), "
+                f"got shape {tuple(x.shape)}"
+            )
+        self._check_stimulus_shape(x)
+        if self.check_finite:
+            bad = int((~torch.isfinite(x)).sum())
+            if bad:
+                raise ValueError(
+                    f"{type(self).__name__}: `stimulus` must be finite, got {bad} NaN/inf value(s) in a tensor "
+                    f"of shape {tuple(x.shape)}; clean or mask the stimulus before the forward pass"
+                )
+        return x
+
+    def _convert_stimulus(self, x: Any) -> torch.Tensor:
+        if isinstance(x, torch.Tensor):
+            tensor = x
+        else:
+            try:
+                tensor = torch.as_tensor(np.asarray(x))
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise TypeError(
+                    f"{type(self).__name__}: `stimulus` must be a floating-point tensor (or real array-like), "
+                    f"got {type(x).__name__}"
+                ) from err
+        if tensor.is_complex():
+            raise TypeError(f"{type(self).__name__}: `stimulus` must be real, got complex dtype {tensor.dtype}")
+        ref = self._floating_reference()
+        return tensor.to(device=ref.device, dtype=ref.dtype)
+
+    def _check_stimulus_shape(self, x: torch.Tensor) -> None:
+        """Model-specific shape rules; the base class accepts any rank (its input is modality-dependent)."""
+
+    @contextmanager
+    def finite_checks(self, enabled: bool = True) -> Iterator[None]:
+        """Within the block, every call also checks that the stimulus is finite (see ``check_finite``).
+
+        Example:
+            >>> from deepSTRF.models.audio.strf_models import Linear
+            >>> model = Linear(n_frequency_bands=2)
+            >>> with model.finite_checks():
+            ...     model(torch.full((1, 1, 2, 4), float("nan")))  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: Linear: `stimulus` must be finite, got 8 NaN/inf value(s) in a tensor of shape (1, 1, 2, 4); ...
+        """
+        previous = self.__dict__.get("check_finite")
+        self.check_finite = enabled
+        try:
+            yield
+        finally:
+            if previous is None:
+                del self.check_finite
+            else:
+                self.check_finite = previous
 
     def forward(self, stimulus: torch.Tensor) -> torch.Tensor:
         """Run ``wav2spec -> prefiltering -> core -> readout``.

@@ -16,14 +16,14 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from deepSTRF._io import atomic_write_bytes
 from deepSTRF._validation import check_choice
 from deepSTRF.models.neural_model import NeuralModel
 
@@ -49,19 +49,9 @@ def save_state(state: dict[str, Any], path: str | Path) -> Path:
         ...     save_state({"epoch": 0}, f"{tmp}/a/state.pt").name
         'state.pt'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

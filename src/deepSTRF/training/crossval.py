@@ -22,7 +22,7 @@ Example:
     ...     result = cross_validate(data, build, n_folds=2, config=FitConfig(max_epochs=1, batch_size=2),
     ...                             out_dir=tmp, progress=False)
     >>> sorted(result.per_seed[0])
-    ['cc', 'ccnorm', 'feve', 'fve']
+    ['cc', 'ccnorm', 'feve', 'fve', 'ttrc']
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
+from deepSTRF._validation import check_device
 from deepSTRF.datasets import neural_collate
 from deepSTRF.training.seeding import seed_worker
 
@@ -113,9 +114,7 @@ def init_distributed(device: str | torch.device | None = None) -> DistContext:
     """
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"`device` is {str(device)!r} but CUDA is not available")
+    device = check_device("device", device)
     if dist.is_available() and dist.is_initialized():
         rank, world_size = dist.get_rank(), dist.get_world_size()
     else:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from deepSTRF._io import atomic_write_json, read_json
 from deepSTRF._version import __version__
 from deepSTRF.datasets.splits import random_split
 from deepSTRF.models.neural_model import NeuralModel
@@ -147,9 +148,16 @@ def _best_seed(run: RunResult, metric: str) -> int:
     return pick(scores, key=lambda s: scores[s])
 
 
-def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
+def _prepare_folder(out: Path, config: RunConfig, resume: bool, start_if_missing: bool) -> None:
     if out.is_file():
         raise FileExistsError(f"the run folder {out} is a file")
+    if resume and not (out.is_dir() and any(out.iterdir())):
+        if not start_if_missing:
+            raise FileNotFoundError(
+                f"cannot resume {out}: there is no run there; check the path (--out), or pass "
+                "start_if_missing=True (`--start-if-missing`) to start a new run in it"
+            )
+        warnings.warn(f"no run to resume in {out}: starting a new run there", UserWarning, stacklevel=3)
     if out.is_dir() and any(out.iterdir()):
         if not resume:
             raise FileExistsError(f"the run folder {out} is not empty; resume it or choose another folder")
@@ -162,7 +170,12 @@ def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
 
 
 def run_experiment(
-    config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+    config: RunConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    start_if_missing: bool = False,
 ) -> ExperimentResult:
     """Run a configuration end to end and write its run folder (see the module documentation).
 
@@ -171,12 +184,15 @@ def run_experiment(
         out_dir: Run folder; it must be empty or absent unless ``resume``.
         resume: Continue an interrupted run in ``out_dir`` (its recorded configuration must match).
         progress: Show progress bars.
+        start_if_missing: With ``resume``, start a new run (with a warning) when ``out_dir``
+            holds none, instead of raising ``FileNotFoundError``.
 
     Returns:
         An :class:`ExperimentResult`.
 
     Raises:
         FileExistsError: If ``out_dir`` holds files and ``resume`` is False.
+        FileNotFoundError: If ``resume`` is True, ``out_dir`` holds no run and not ``start_if_missing``.
         ValueError: If the configuration does not fit the dataset or the recorded run.
         TypeError: If a dataset or model argument is not accepted.
 
@@ -194,7 +210,7 @@ def run_experiment(
     out = Path(out_dir)
     ctx = init_distributed(config.device)
     is_main = ctx.is_main
-    _prepare_folder(out, config, resume)
+    _prepare_folder(out, config, resume, start_if_missing)
     barrier(ctx)  # every process checks the folder before rank 0 writes to it
     dataset = load_dataset(config.dataset, config.dataset_kwargs)
     kwargs = _model_kwargs(config, dataset)
@@ -268,7 +284,7 @@ def run_experiment(
 def _write_record(out: Path, record: dict[str, Any], is_main: bool) -> None:
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_json(out / "config.json", record)
 
 
 def _finish_folder(
@@ -286,7 +302,7 @@ def _finish_folder(
 ) -> None:
     """Add the checkpoint, the ceiling and STRF scores, and the STRF figure to a finished run folder."""
     metrics_file = out / "metrics.json"
-    payload = json.loads(metrics_file.read_text())
+    payload = read_json(metrics_file)
     payload["best_seed"] = best
     if ceiling is not None:
         payload["ceiling"] = {"per_neuron": {k: listed(v) for k, v in ceiling.items()}, "summary": summarise(ceiling)}
@@ -298,7 +314,7 @@ def _finish_folder(
             "mean": nan_to_none(corr.nanmean()),
             "median": nan_to_none(corr.nanmedian()),
         }
-    metrics_file.write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write_json(metrics_file, payload)
     if config.split not in ("kfold", "loso") and isinstance(model, NeuralModel):
         metadata = {
             "dataset": config.dataset,

@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.training.checkpoint import STATE_FORMAT, BestWeights, EarlyStopping, load_state, save_state
 from deepSTRF.training.config import FitConfig, build_optimizer, build_scheduler, metric_mode
 from deepSTRF.training.data_spec import match_data_spec
@@ -74,6 +75,32 @@ class FitResult:
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
     neuron_scores: torch.Tensor | None = None
+
+
+def _check_not_empty(name: str, data: object) -> None:
+    """Refuse a dataset (or loader) that holds no stimulus, before any work."""
+    try:
+        size = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return  # an iterable without a length: checked when it yields no batch
+    if size == 0:
+        raise ValueError(f"`{name}` holds no stimulus ({type(data).__name__} of length 0): check the split or subset")
+
+
+def _check_first_batch(model: nn.Module, stims: torch.Tensor, target: torch.Tensor, where: str) -> None:
+    """Check a first batch's values: stimulus finite (through the model's own check), no infinite response."""
+    if isinstance(model, NeuralModel):
+        try:
+            with model.finite_checks():
+                model.check_stimulus(stims)
+        except ValueError as err:
+            raise ValueError(f"the first batch of `{where}`: {err}") from None
+    elif not bool(torch.isfinite(stims).all()):
+        raise ValueError(f"the first batch of `{where}` has NaN or inf stimulus values; clean the stimuli first")
+    if bool(torch.isinf(target).any()):
+        raise ValueError(
+            f"the first batch of `{where}` has infinite responses; use NaN to mark missing data, never inf"
+        )
 
 
 def _floating_dtype(model: nn.Module) -> torch.dtype:
@@ -157,6 +184,7 @@ class Fitter:
         self.history: list[dict[str, float]] = []
         self.stopper = EarlyStopping(config.patience, mode, config.min_delta)
         self.best = BestWeights(keys, mode)
+        self._first_batch_checked = False
 
     def _loader(self, data: Dataset | DataLoader, *, train: bool) -> DataLoader:
         cfg = self.config
@@ -182,9 +210,14 @@ class Fitter:
             loader.sampler.set_epoch(epoch)
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = torch.zeros((), dtype=torch.float64, device=self.device)
+        steps = 0
         for step, batch in enumerate(loader):
             stims = batch["stims"].to(self.device, self.dtype)
             target = batch_target(batch["responses"].to(self.device, self.dtype), cfg.target)
+            if step == 0 and not self._first_batch_checked:
+                _check_first_batch(self.model, stims, target, "train")
+                self._first_batch_checked = True
+            steps += 1
             with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
                 pred = self._net(stims)
             loss_sum, n_valid = summed_loss(pred.to(target.dtype), target, cfg.loss)
@@ -205,7 +238,15 @@ class Fitter:
             self.scaler.update()
             total += loss_sum.detach().double()
             count += n_valid
-        return float(all_reduce_sum(total, ctx) / all_reduce_sum(count, ctx).clamp_min(1))
+        if steps == 0:
+            raise ValueError("the training data yielded no batch: `train` holds no stimulus")
+        count = all_reduce_sum(count, ctx)
+        if float(count) == 0:
+            raise ValueError(
+                "`train` has no valid response: every response is missing (NaN) or masked, so there is nothing to "
+                "fit; check the dataset's responses and the neurons and stimuli selected"
+            )
+        return float(all_reduce_sum(total, ctx) / count)
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, data: Dataset | DataLoader) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -341,6 +382,8 @@ class Fitter:
             A :class:`FitResult`.
 
         Raises:
+            ValueError: If ``train`` or ``val`` is empty or has no valid (non-missing) response, or
+                the first batch has a NaN/inf stimulus or an infinite response.
             NonFiniteLossError: If the loss or the gradient norm becomes NaN/Inf; the model
                 then holds the weights of the best epoch so far and the state file of the
                 last completed epoch is left as it was.
@@ -364,6 +407,9 @@ class Fitter:
         match_data_spec(self.model, train, record=True, source="the training data")
         if val is None and (cfg.per_neuron_best or cfg.scheduler == "plateau"):
             raise ValueError("`per_neuron_best` and the 'plateau' scheduler need validation data (`val`)")
+        _check_not_empty("train", train)
+        if val is not None:
+            _check_not_empty("val", val)
         if val is None:
             self.stopper = EarlyStopping(None, "min")
         loader = self._loader(train, train=True)
@@ -393,6 +439,11 @@ class Fitter:
                 score = record["train_loss"]
             else:
                 pred, resp, mask = self.predict(val)
+                if not self.history and not bool((mask & torch.isfinite(resp).any(dim=2, keepdim=True)).any()):
+                    raise ValueError(
+                        "`val` has no valid response: every response is missing (NaN) or masked, so no epoch can "
+                        "be scored; check the validation split, or pass val=None"
+                    )
                 scores = score_split(cfg.metric, pred, resp, mask, cfg.loss)
                 score = float(scores.nanmean()) if bool(torch.isfinite(scores).any()) else math.nan
                 record[metric] = score

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from deepSTRF._io import atomic_write_json, atomic_write_text
 from deepSTRF.training.fitter import FitResult
 
 __all__ = ["RunResult", "listed", "nan_to_none", "summarise", "write_scores", "write_table"]
@@ -108,7 +108,7 @@ class RunResult:
             "best_epochs": {str(s): [fit.best_epoch for fit in self.fits.get(s, [])] for s in self.seeds},
         }
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+        atomic_write_json(out_dir / "metrics.json", payload)
         columns: dict[str, torch.Tensor] = {}
         for name in self.mean:
             columns[f"{name}_mean"], columns[f"{name}_std"] = self.mean[name], self.std[name]
@@ -136,7 +136,7 @@ def write_table(path: str | Path, columns: Mapping[str, torch.Tensor | Sequence[
         cells = ["" if v[n] is None else repr(float(v[n])) for v in lists.values()]  # type: ignore[arg-type]
         lines.append(",".join([str(n), *cells]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -144,7 +144,7 @@ def write_scores(folder: str | Path, scores: dict[str, torch.Tensor], extra: dic
     """Write per-neuron scores to ``folder/metrics.json`` (with a summary and ``extra``) and ``folder/metrics.csv``.
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     write_scores(tmp, {"cc": torch.tensor([0.25, 0.5])})
         ...     json.loads((Path(tmp) / "metrics.json").read_text())["summary"]["cc"]["median"]
@@ -153,5 +153,5 @@ def write_scores(folder: str | Path, scores: dict[str, torch.Tensor], extra: dic
     folder = Path(folder)
     payload = {"per_neuron": {name: listed(v) for name, v in scores.items()}, "summary": summarise(scores)}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps({**payload, **(extra or {})}, indent=2) + "\n")
+    atomic_write_json(folder / "metrics.json", {**payload, **(extra or {})})
     write_table(folder / "metrics.csv", scores)

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-from deepSTRF._validation import check_int, check_positive_float
+from deepSTRF._validation import check_device, check_int, check_positive_float
 from deepSTRF.models.audio.strf_models import Linear
 from deepSTRF.training.lagged import LaggedStream, RidgeStatistics
 
@@ -90,10 +90,10 @@ class RidgeResult:
         """Predict responses to a batch of spectrograms.
 
         Args:
-            stims: ``(B, 1, F, T)`` spectrograms.
+            stims: ``(B, 1, F, T)`` spectrograms, or ``(B, F, T)``, or one ``(F, T)``.
 
         Returns:
-            ``(B, N, 1, T)`` predictions, causal in time.
+            ``(B, N, 1, T)`` predictions (``(N, 1, T)`` for one ``(F, T)`` spectrogram), causal in time.
 
         Raises:
             ValueError: If ``stims`` has the wrong shape.
@@ -107,12 +107,53 @@ class RidgeResult:
             >>> pred = result.predict(stims)
             >>> pred.shape, torch.allclose(pred, result.to_linear().eval()(stims))  # same as the Linear model
             (torch.Size([5, 2, 1, 30]), True)
+            >>> torch.equal(result.predict(stims[:, 0]), pred), result.predict(stims[0, 0]).shape
+            (True, torch.Size([2, 1, 30]))
         """
-        if not isinstance(stims, torch.Tensor) or stims.dim() != 4 or stims.shape[1:3] != (1, self.weight.shape[1]):
+        n_bands = self.weight.shape[1]
+        if isinstance(stims, torch.Tensor) and stims.dim() == 2 and stims.shape[0] == n_bands:
+            return self.predict(stims[None, None])[0]
+        if isinstance(stims, torch.Tensor) and stims.dim() == 3 and stims.shape[1] == n_bands:
+            stims = stims[:, None]
+        if not isinstance(stims, torch.Tensor) or stims.dim() != 4 or stims.shape[1:3] != (1, n_bands):
             got = tuple(stims.shape) if isinstance(stims, torch.Tensor) else type(stims).__name__
-            raise ValueError(f"`stims` must have shape (B, 1, {self.weight.shape[1]}, T), got {got}")
+            raise ValueError(
+                f"`stims` must have shape (B, 1, {n_bands}, T), (B, {n_bands}, T) or ({n_bands}, T), got {got}"
+            )
         x = nnf.pad(stims[:, 0].to(self.weight), (self.n_lags - 1, 0))
         return nnf.conv1d(x, self.weight, self.bias).unsqueeze(2)
+
+    def score(self, data: Any, responses: Sequence[Any] | None = None) -> torch.Tensor:
+        """Pearson r of each neuron between predictions and (trial-mean) responses, all stimuli pooled.
+
+        Args:
+            data: As for :func:`fit_ridge`: a dataset, or spectrograms with ``responses``.
+            responses: As for :func:`fit_ridge`; NaN bins are left out neuron by neuron.
+
+        Returns:
+            ``(N,)`` correlations (NaN for a neuron without two valid bins or with a constant response).
+
+        Raises:
+            TypeError, ValueError: As for :func:`fit_ridge`.
+
+        Example:
+            >>> result = RidgeResult(torch.ones(1, 1, 2), torch.zeros(1), torch.ones(1), torch.ones(1),
+            ...                      torch.ones(1), torch.zeros(1, 1))
+            >>> stim = torch.arange(10.0)[None] % 3
+            >>> resp = 2 * result.predict(stim)[:, 0] - 1          # a linear function of the prediction
+            >>> round(float(result.score([stim], [resp])), 6)
+            1.0
+        """
+        stims, resps = _collect(data, responses, self.weight.dtype, self.weight.device)
+        pred = torch.cat([self.predict(stim)[:, 0] for stim in stims], dim=1)
+        target = torch.cat(resps, dim=1)
+        valid = torch.isfinite(target)
+        n = valid.sum(1)
+        p = torch.where(valid, pred, 0.0)
+        t = torch.where(valid, target, 0.0)
+        p = torch.where(valid, p - p.sum(1, keepdim=True) / n[:, None], 0.0)
+        t = torch.where(valid, t - t.sum(1, keepdim=True) / n[:, None], 0.0)
+        return (p * t).sum(1) / (p.square().sum(1) * t.square().sum(1)).sqrt()
 
     def to_linear(self, dtype: torch.dtype | None = None) -> Linear:
         """The equivalent :class:`~deepSTRF.models.audio.strf_models.Linear` model; see :func:`ridge_to_linear`."""
@@ -255,7 +296,7 @@ def fit_ridge(
     """
     n_lags = check_int("n_lags", n_lags)
     chunk_size = check_int("chunk_size", chunk_size)
-    device = torch.device("cpu" if device is None else device)
+    device = check_device("device", "cpu" if device is None else device)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"`dtype` must be a floating torch.dtype, got {dtype!r}")
     grid = torch.as_tensor(DEFAULT_ALPHAS if alphas is None else alphas, dtype=dtype).flatten()
@@ -265,6 +306,8 @@ def fit_ridge(
         check_positive_float("alphas", a)
     grid = grid.sort().values.to(device)
     stims, resps = _collect(data, responses, dtype, device)
+    if not stims:
+        raise ValueError("`data` holds no stimulus: ridge needs at least one stimulus with responses")
     if grid.numel() > 1:
         group, n_held = _fold_groups(len(stims), folds, check_int("n_folds", n_folds), seed)
     else:

@@ -17,11 +17,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from deepSTRF._io import read_json
 from deepSTRF._validation import check_choice, check_int, check_positive_float
 from deepSTRF.datasets import NeuralDataset, SimulatedDataset
 from deepSTRF.datasets.catalog import get_loader, list_datasets
@@ -191,7 +191,7 @@ def read_run(folder: str | Path) -> dict[str, Any]:
     file = Path(folder) / "config.json"
     if not file.is_file():
         raise FileNotFoundError(f"{folder} has no config.json: not a run folder")
-    record = json.loads(file.read_text())
+    record = read_json(file)
     if not isinstance(record, dict) or record.get("format") != RUN_FORMAT:
         raise ValueError(f"{file} is not a deepSTRF run record")
     return record

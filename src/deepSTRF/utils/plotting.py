@@ -14,6 +14,8 @@ causal STRF kernel), in a colour scale symmetric about zero.
   prediction), :func:`plot_prediction_scatter`, :func:`plot_metric_distributions`.
 - Front-ends and prefilters: :func:`plot_filterbank`, :func:`filterbank_responses`,
   :func:`plot_adaptation_kernels`.
+- Dynamic STRFs: :func:`plot_dstrf_strip` (dSTRFs under the stimulus and response),
+  :func:`plot_nonlinearity_indices` (the indices across a population).
 
 Example:
     >>> import torch
@@ -34,6 +36,7 @@ import torch
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.functional.moments import pearson
 from deepSTRF.utils._plot_base import check_dt_ms, check_freqs, new_figure, symmetric_limit
+from deepSTRF.utils._plot_dstrf import plot_dstrf_strip, plot_nonlinearity_indices
 from deepSTRF.utils._plot_filters import _label_outer, _strf_panel, plot_adaptation_kernels, plot_strf_grid
 from deepSTRF.utils._plot_frontends import filterbank_responses, plot_filterbank
 from deepSTRF.utils._plot_responses import plot_responses
@@ -45,9 +48,11 @@ if TYPE_CHECKING:
 __all__ = [
     "filterbank_responses",
     "plot_adaptation_kernels",
+    "plot_dstrf_strip",
     "plot_filterbank",
     "plot_learned_vs_true",
     "plot_metric_distributions",
+    "plot_nonlinearity_indices",
     "plot_prediction_scatter",
     "plot_responses",
     "plot_strf_grid",

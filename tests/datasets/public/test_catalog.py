@@ -16,12 +16,13 @@ from deepSTRF.datasets.audio import nat4, ns1
 def test_list_and_info():
     names = [d.name for d in catalog.list_datasets()]
     assert names[:7] == ["ns1", "nat4", "crcns-aa1", "crcns-ac1", "crcns-aa2", "crcns-aa4", "crcns-ac1-asari"]
+    assert names[7:] == ["espejo2019", "le2025", "downer2025", "wingert2026", "alice-eeg"]
     for info in catalog.list_datasets():
         assert info.citations and info.url.startswith("https://") and info.size and info.description
         assert catalog.get_loader(info.name).__name__ == info.loader.split(":")[1]
         assert info.files and all(f.url.startswith(("{", "https://")) for f in info.files)
     assert catalog.get_dataset_info(" NS1 ").name == "ns1"
-    assert [d.needs_account for d in catalog.list_datasets()][:7] == [False, False, True, True, True, True, True]
+    assert [d.needs_account for d in catalog.list_datasets()] == [False, False] + [True] * 5 + [False] * 5
     with pytest.raises(ValueError, match=r"`name` must be one of \['ns1'"):
         catalog.get_dataset_info("ns2")
     with pytest.raises(TypeError, match="`name` must be a str"):
@@ -65,7 +66,11 @@ def test_download_ns1_verifies_published_hashes(tmp_path, ns1_kit, file_server, 
         catalog.download_dataset("ns1", root, progress=False)
     assert not (root / "ReadMe.rtf").exists() and not (root / "ReadMe.rtf.part").exists()
     assert (root / "spikesandwav" / "SH.En.C" / "c1.mat").exists()  # fetched and extracted before the bad file
-    file_server.files["/v2/files/f3rtm/"] = b"not json"  # the API cannot answer: warn, download unverified
+    file_server.files["/v2/files/f3rtm/"] = b"not json"  # the API cannot answer: refused by default...
+    with pytest.raises(dl.DownloadError, match="DEEPSTRF_ALLOW_UNVERIFIED=1 to download it without verification"):
+        catalog.download_dataset("ns1", root, progress=False)
+    assert not (root / "ReadMe.rtf").exists()
+    monkeypatch.setenv("DEEPSTRF_ALLOW_UNVERIFIED", "1")  # ...downloaded unverified, with a warning, on request
     with pytest.warns(RuntimeWarning, match="published checksum of ReadMe.rtf"):
         catalog.download_dataset("ns1", root, progress=False)
     assert (root / "ReadMe.rtf").read_bytes() == blobs["ReadMe.rtf"]

@@ -109,10 +109,32 @@ class AudioEncodingModel(NeuralModel):
 
     def _reference(self) -> torch.Tensor:
         """A tensor carrying the model's floating dtype and device."""
-        for tensor in (*self.parameters(), *self.buffers()):
-            if tensor.is_floating_point():
-                return tensor
-        return torch.zeros(())
+        return self._floating_reference()
+
+    def _check_stimulus_shape(self, x: torch.Tensor) -> None:
+        """A spectrogram ``(B, 1, F, T)`` with this model's ``F``; a waveform ``(B, 1, T_audio)`` with a front-end."""
+        modules = self._modules  # direct look-ups: this runs on every call
+        shape = x.shape
+        if not isinstance(modules["wav2spec"], nn.Identity):
+            if len(shape) != 3 or shape[1] != 1:
+                raise ValueError(
+                    f"{type(self).__name__} has a waveform front-end: `stimulus` must be a mono waveform "
+                    f"(B, 1, T_audio), got shape {tuple(shape)}"
+                )
+            return
+        prefilter = modules["prefiltering"]
+        channels = 1 if isinstance(prefilter, nn.Identity) else getattr(prefilter, "in_channels", 1)
+        if len(shape) != 4 or shape[1] != channels or shape[2] != self.F:
+            name = type(self).__name__
+            hint = ""
+            if x.dim() == 3 and x.shape[1] == self.F:
+                hint = "; add the channel axis with `stimulus.unsqueeze(1)`"
+            elif x.dim() == 4 and x.shape[2] != self.F:
+                hint = f": the model has F={self.F} frequency bands, the stimulus {x.shape[2]}"
+            raise ValueError(
+                f"{name}: `stimulus` must be a spectrogram (B, C, F, T) = (B, {channels}, {self.F}, T), "
+                f"got shape {tuple(x.shape)}{hint}"
+            )
 
     def STRF_gradmap(self, T: int | None = None, baseline: torch.Tensor | None = None) -> torch.Tensor:
         """Gradient map of each neuron's response with respect to the spectrogram.
