@@ -5,11 +5,10 @@
   the whole sequence at once (``LMUFFT``);
 - :mod:`deepSTRF.models.dependencies.s4`: the structured state-space block, as S4 with a
   diagonal-plus-low-rank state matrix (``mode="dplr"``, the default, deepSTRF 0.1.0's
-  kernel: Cauchy sums with a Woodbury correction at the roots of unity, FFT convolution,
-  causal up to rounding) or as the diagonal S4D (``mode="diag"``, an exact causal
-  convolution).
+  kernel, from Cauchy sums with a Woodbury correction at the roots of unity) or as the
+  diagonal S4D (``mode="diag"``), both computed as an exact causal convolution.
 
-Both take batch-first sequences ``(B, T, features)`` and are causal. Mamba, the
+Both take batch-first sequences ``(B, T, features)`` and are strictly causal. Mamba, the
 third state-space core of StateNet, comes from the optional ``mambapy`` package (the
 ``mamba`` extra).
 """

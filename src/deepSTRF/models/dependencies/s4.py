@@ -25,8 +25,9 @@ Two parameterisations of the state matrix are offered:
     diagonal-plus-rank-one matrix is a sum of Cauchy terms corrected by the Woodbury
     identity, ``k̂ = r_{CB} - r_{Cp} r_{p̄B} / (1 + r_{p̄p})`` with
     ``r_{xy}(z) = Σ_n dt·x_n y_n / (z - dt·Λ_n)`` over all ``d_state`` modes, and an inverse
-    real FFT gives ``K``. The input is convolved with ``K`` by zero-padded FFTs of length
-    ``2L``, which is exactly a causal linear convolution (causal up to rounding).
+    real FFT gives ``K``. The input is convolved with ``K`` by block Toeplitz products over
+    chunks of frames, which is exactly causal: outputs before any frame are bit-identical
+    whatever follows.
     These are the definitions and parameter values of deepSTRF 0.1.0's S4 block
     (the ``state-spaces`` standalone S4 with its defaults); see
     :mod:`deepSTRF.models.legacy` for reading its checkpoints.
@@ -133,6 +134,27 @@ def _times_power(row: torch.Tensor, matrix: torch.Tensor, power: int) -> torch.T
         if power:
             matrix = matrix @ matrix
     return row
+
+
+def _causal_convolution(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``y_t = Σ_{k<=t} kernel_k u_{t-k}`` for ``u`` ``(B, H, T)`` and ``kernel`` ``(H, T)``, exactly causal.
+
+    Block Toeplitz products over chunks of ``_CHUNK`` frames: output chunk ``j`` gathers
+    input chunks ``j - d`` for ``d >= 0`` only, and the diagonal block is lower triangular
+    with exact zeros, so outputs before a frame are bit-identical whatever follows.
+    """
+    batch, channels, length = u.shape
+    chunk = min(length, _CHUNK)
+    n_chunks = -(-length // chunk)
+    u = nn.functional.pad(u, (0, n_chunks * chunk - length)).view(batch, channels, n_chunks, chunk)
+    kernel = nn.functional.pad(kernel, (0, n_chunks * chunk - length))
+    steps = torch.arange(chunk, device=u.device)
+    lag = steps[:, None] - steps[None, :]
+    y = torch.einsum("hts,bhjs->bhjt", kernel[:, lag.clamp(min=0)] * (lag >= 0).to(u.dtype), u)
+    for d in range(1, n_chunks):
+        block = kernel[:, d * chunk + lag]  # (H, t, s): lags d·chunk + t - s > 0
+        y = y + nn.functional.pad(torch.einsum("hts,bhjs->bhjt", block, u[:, :, : n_chunks - d]), (0, 0, d, 0))
+    return y.reshape(batch, channels, n_chunks * chunk)[..., :length]
 
 
 def _real_form(transition: torch.Tensor) -> torch.Tensor:
@@ -292,9 +314,7 @@ class S4Block(ConfigurableModule):
             torch.Size([2, 3, 9])
         """
         if self.mode == "dplr":
-            length = u.shape[-1]
-            spectrum = torch.fft.rfft(u, n=2 * length) * torch.fft.rfft(self._dplr_kernel(length), n=2 * length)
-            return torch.fft.irfft(spectrum, n=2 * length)[..., :length]
+            return _causal_convolution(u, self._dplr_kernel(u.shape[-1]))
         batch, channels, length = u.shape
         chunk = min(length, _CHUNK)
         n_chunks = -(-length // chunk)
