@@ -147,14 +147,17 @@ def _causal_convolution(u: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     chunk = min(length, _CHUNK)
     n_chunks = -(-length // chunk)
     u = nn.functional.pad(u, (0, n_chunks * chunk - length)).view(batch, channels, n_chunks, chunk)
+    u = u.permute(1, 3, 2, 0).contiguous()  # (H, s, chunks, B): the chunks of any prefix are one matrix
     kernel = nn.functional.pad(kernel, (0, n_chunks * chunk - length))
     steps = torch.arange(chunk, device=u.device)
     lag = steps[:, None] - steps[None, :]
-    y = torch.einsum("hts,bhjs->bhjt", kernel[:, lag.clamp(min=0)] * (lag >= 0).to(u.dtype), u)
+    diagonal = kernel[:, lag.clamp(min=0)] * (lag >= 0).to(u.dtype)  # (H, t, s), lower triangular
+    y = torch.bmm(diagonal, u.reshape(channels, chunk, n_chunks * batch)).view(channels, chunk, n_chunks, batch)
     for d in range(1, n_chunks):
         block = kernel[:, d * chunk + lag]  # (H, t, s): lags d·chunk + t - s > 0
-        y = y + nn.functional.pad(torch.einsum("hts,bhjs->bhjt", block, u[:, :, : n_chunks - d]), (0, 0, d, 0))
-    return y.reshape(batch, channels, n_chunks * chunk)[..., :length]
+        past = u[:, :, : n_chunks - d].reshape(channels, chunk, (n_chunks - d) * batch)
+        y[:, :, d:] += torch.bmm(block, past).view(channels, chunk, n_chunks - d, batch)
+    return y.permute(3, 0, 2, 1).reshape(batch, channels, n_chunks * chunk)[..., :length]
 
 
 def _real_form(transition: torch.Tensor) -> torch.Tensor:
