@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from _common import median, new_figure, parse_args, save_figure, write_json
 
-from deepSTRF.datasets import standardize_stimuli
+from deepSTRF.datasets import normalize_responses, standardize_stimuli
 from deepSTRF.datasets.audio import AliceEEGDataset
 from deepSTRF.models.registry import build_model
 from deepSTRF.training import FitConfig, Fitter, fit_ridge
@@ -105,6 +105,11 @@ def main() -> None:
     n_bad = sum(m["bad"] for m in data.nrn_meta)
     data = data.subset(neurons={"bad": False})  # a bad channel has no data at all: leave it out
     data = standardize_stimuli(data, data.splits["train"])  # log powers to zero mean, unit variance per band
+    # The EEG comes in µV (a standard deviation of tens of µV) while a freshly built network predicts values of
+    # order 0.1: with Adam's steps of about `lr`, the readout would need thousands of steps to reach that scale,
+    # so the deep model would stay at the mean. Z-score each channel on the training segments, as the published
+    # EEG pipelines do; the explained variance is unchanged by this per-neuron affine map.
+    data = normalize_responses(data, data.splits["train"], method="zscore")
     train = data.subset(stimuli=data.splits["train"])
     val = data.subset(stimuli=data.splits["val"])
     test = data.subset(stimuli=data.splits["test"])
