@@ -118,14 +118,14 @@ def main() -> None:
     # %% 3. Ridge TRF (penalty per neuron by cross-validation over the training segments)
     ridge = fit_ridge(train, n_lags=n_lags, n_folds=3 if args.quick else 5)
     ridge_model = ridge.to_linear(dtype=torch.float32)
-    config = FitConfig(loss="mse", lr=1e-2, max_epochs=3 if args.quick else 25, patience=5, batch_size=2)
+    config = FitConfig(loss="mse", lr=3e-2, max_epochs=8 if args.quick else 25, patience=5, batch_size=2)
     scores = {"ridge TRF": Fitter(ridge_model, config, progress=False).evaluate(test)["fve"]}
 
     # %% 4. A deep model: StateNet (GRU) with a linear output, trained with early stopping
     torch.manual_seed(0)
     deep = build_model(
         "statenet", n_frequency_bands=data.F, out_neurons=data.n_neurons, rnn_type="GRU", kernel_size=6, stride=3,
-        hidden_channels=4, output_activation=torch.nn.Identity(),
+        hidden_channels=16, output_activation=torch.nn.Identity(),
     )  # fmt: skip
     fitter = Fitter(deep, config, progress=False)
     fitter.fit(train, val)
