@@ -222,8 +222,6 @@ def shape_change(dstrfs: torch.Tensor, n_iter: int = 100) -> torch.Tensor:
     """
     dstrfs = _check(dstrfs)
     n_iter = check_int("n_iter", n_iter)
-    if n_iter < 1:
-        raise ValueError(f"`n_iter` must be >= 1, got {n_iter}")
     singular = torch.linalg.svdvals(_aligned(dstrfs, n_iter).flatten(2))  # (N, min(K, F*L))
     top = singular[:, 0]
     ratio = (singular / top.clamp_min(torch.finfo(singular.dtype).tiny)[:, None]).sum(dim=1)
