@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as tnf
 
+from deepSTRF._optional import require
 from deepSTRF._validation import check_int, check_tensor
 from deepSTRF.models.interpret.dstrf import DynamicSTRFs
 
@@ -87,15 +88,12 @@ def gain_change(dstrfs: torch.Tensor) -> torch.Tensor:
 
 def _signed_rank_pvalue(smaller: torch.Tensor, larger: torch.Tensor) -> float:
     """One-sided Wilcoxon signed-rank p-value for ``smaller < larger`` (1 when undecidable)."""
-    try:
-        from scipy.stats import wilcoxon
-    except ImportError as exc:  # pragma: no cover - scipy ships with the data extra
-        raise ImportError("temporal_hold needs scipy (pip install 'deepSTRF[data]')") from exc
+    stats = require("scipy.stats", extra="data", purpose="the signed-rank test of temporal_hold")
     keep = ~(torch.isnan(smaller) | torch.isnan(larger))
     x, y = smaller[keep].double().cpu().numpy(), larger[keep].double().cpu().numpy()
     if (x != y).sum() == 0:
         return 1.0
-    return float(wilcoxon(x, y, alternative="less").pvalue)
+    return float(stats.wilcoxon(x, y, alternative="less").pvalue)
 
 
 def temporal_hold(dstrfs: torch.Tensor, max_shift: int | None = None, alpha: float = 0.001) -> torch.Tensor:
@@ -141,9 +139,8 @@ def temporal_hold(dstrfs: torch.Tensor, max_shift: int | None = None, alpha: flo
         raise ValueError(f"`alpha` must be in (0, 1), got {alpha}")
     used = n_times - max_shift
     now = dstrfs[:, :used]
-    held = torch.zeros(n_neurons, dtype=torch.bool, device=dstrfs.device)
     hold = dstrfs.new_zeros(n_neurons)
-    still = torch.ones_like(held)
+    still = torch.ones(n_neurons, dtype=torch.bool, device=dstrfs.device)
     for shift in range(1, max_shift + 1):  # shifts in a short loop; time points vectorised
         later = dstrfs[:, shift : shift + used]
         aligned = tnf.pad(later[..., : n_lags - shift], (shift, 0))
@@ -152,7 +149,6 @@ def temporal_hold(dstrfs: torch.Tensor, max_shift: int | None = None, alpha: flo
             if still[n]:
                 still[n] = _signed_rank_pvalue(same_lag[n], on_time[n]) < alpha
         hold = hold + still.to(hold.dtype)
-        held |= still
         if not bool(still.any()):
             break
     return hold
