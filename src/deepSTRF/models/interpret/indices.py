@@ -165,20 +165,20 @@ def _moving_average(power: torch.Tensor, span: int) -> torch.Tensor:
 
 def _aligned(dstrfs: torch.Tensor, n_iter: int) -> torch.Tensor:
     """The dSTRFs moved along the lag axis onto their common shape, cropped back to L lags."""
-    n_neurons, n_times, _, n_lags = dstrfs.shape
+    n_neurons, _, _, n_lags = dstrfs.shape
     span = _default_span(n_lags)
     padded = tnf.pad(dstrfs, (span, span))
     width = n_lags + 2 * span
     reach = n_lags // 2 + span
     candidates = [0] + [s for k in range(1, reach + 1) for s in (-k, k)]  # ties go to the smallest shift
-    rows = torch.arange(n_neurons, device=dstrfs.device)[:, None]
-    cols = torch.arange(n_times, device=dstrfs.device)[None, :]
+    shifts = torch.tensor(candidates, device=dstrfs.device)
+    positions = torch.arange(width, device=dstrfs.device)
     for _ in range(n_iter):
         mean = padded.mean(dim=1, keepdim=True)
         scores = torch.stack([_pearson(padded.roll(k, dims=-1), mean) for k in candidates])  # (S, N, K)
-        best = scores.nan_to_num(-2.0).argmax(dim=0)
-        moved = torch.stack([padded.roll(k, dims=-1) for k in candidates])  # (S, N, K, F, W)
-        padded = moved[best, rows, cols]
+        best = shifts[scores.nan_to_num(-2.0).argmax(dim=0)]  # (N, K) lags to move each dSTRF by
+        source = (positions - best[..., None]) % width  # a circular move, as torch.roll
+        padded = padded.gather(-1, source[:, :, None, :].expand_as(padded))
         power = _moving_average(padded.abs().mean(dim=(1, 2)), 9)
         centre = power.argmax(dim=-1)
         padded = torch.stack([padded[n].roll(int(width // 2 - centre[n]), dims=-1) for n in range(n_neurons)])
