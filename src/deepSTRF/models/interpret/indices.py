@@ -173,10 +173,21 @@ def _aligned(dstrfs: torch.Tensor, n_iter: int) -> torch.Tensor:
     candidates = [0] + [s for k in range(1, reach + 1) for s in (-k, k)]  # ties go to the smallest shift
     shifts = torch.tensor(candidates, device=dstrfs.device)
     positions = torch.arange(width, device=dstrfs.device)
+    tiny = torch.finfo(dstrfs.dtype).tiny
     for _ in range(n_iter):
+        # Pearson correlation of each dSTRF moved by k with the mean, for every k at once: a move
+        # changes neither the dSTRF's mean nor its norm, so only the circular cross-correlation
+        # with the centred mean depends on k (computed with FFTs along the lags).
         mean = padded.mean(dim=1, keepdim=True)
-        scores = torch.stack([_pearson(padded.roll(k, dims=-1), mean) for k in candidates])  # (S, N, K)
-        best = shifts[scores.nan_to_num(-2.0).argmax(dim=0)]  # (N, K) lags to move each dSTRF by
+        mean = mean - mean.mean(dim=(-2, -1), keepdim=True)
+        cross = torch.fft.irfft(
+            torch.fft.rfft(mean, dim=-1) * torch.fft.rfft(padded, dim=-1).conj(), n=width, dim=-1
+        ).sum(dim=-2)  # (N, K, W): cross[..., k] = sum over f, w of D[f, w - k] * mean[f, w]
+        spread = torch.linalg.vector_norm(padded - padded.mean(dim=(-2, -1), keepdim=True), dim=(-2, -1))
+        scores = torch.where(
+            spread[..., None] > 0, cross[..., shifts % width] / spread.clamp_min(tiny)[..., None], -2.0
+        )
+        best = shifts[scores.argmax(dim=-1)]  # (N, K) lags to move each dSTRF by; ties go to the smallest move
         source = (positions - best[..., None]) % width  # a circular move, as torch.roll
         padded = padded.gather(-1, source[:, :, None, :].expand_as(padded))
         power = _moving_average(padded.abs().mean(dim=(1, 2)), 9)
