@@ -1,9 +1,12 @@
-"""The published model definitions against deepSTRF 0.1.0 itself: StateNet LMU and Transformer.
+"""The published model definitions against deepSTRF 0.1.0 itself: StateNet LMU, StateNet S4 and Transformer.
 
 Same architecture on both sides: StateNet with the full LMU cell (``rnn_type='LMU'``,
 hidden-to-memory feedback, memory 128, window 99) and the Transformer with 0.1.0's
-defaults, in the SPEC §9 setting (2 threads, batch 8, F = 34, T = 999, N = 73). Our
-feedback-free ``rnn_type='LMUFFT'`` is timed too, labelled as the different model it is.
+defaults, and StateNet with S4 (``rnn_type='S4'``: the DPLR kernel, state size 64, on both
+sides; 0.1.0 without its optional CUDA/pykeops kernels, which it does not ship, so on its
+plain-PyTorch Cauchy fallback), in the SPEC §9 setting (2 threads, batch 8, F = 34, T = 999,
+N = 73). Our feedback-free ``rnn_type='LMUFFT'`` and diagonal ``rnn_type='S4D'`` are timed
+too, labelled as the different models they are.
 Each (library, model) pair runs in its own subprocess (0.1.0 under its own interpreter,
 without this repository on the path); rounds alternate between the libraries so that
 both see the same load on a shared machine, and the medians over all rounds are
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -34,6 +39,9 @@ CASES = {  # label -> (library, model)
     "StateNet LMU (full cell), 0.1.0": ("published", "lmu"),
     "StateNet LMU (full cell), here": ("ours", "lmu"),
     "StateNet LMUFFT (no feedback), here": ("ours", "lmufft"),
+    "StateNet S4 (DPLR), 0.1.0": ("published", "s4"),
+    "StateNet S4 (DPLR), here": ("ours", "s4"),
+    "StateNet S4D (diagonal, a different model), here": ("ours", "s4d"),
     "Transformer (0.1.0 defaults), 0.1.0": ("published", "transformer"),
     "Transformer (0.1.0 defaults), here": ("ours", "transformer"),
 }
@@ -44,6 +52,13 @@ def _child(model_name: str, warmup: int, repeats: int, threads: int) -> None:
     from _timing import time_model
 
     warnings.filterwarnings("ignore")
+    if "pytorch_lightning" not in sys.modules:  # 0.1.0's S4 module imports it for a logging decorator only
+        stub, utilities = types.ModuleType("pytorch_lightning"), types.ModuleType("pytorch_lightning.utilities")
+        utilities.rank_zero_only = lambda fn: fn  # type: ignore[attr-defined]
+        stub.utilities = utilities  # type: ignore[attr-defined]
+        sys.modules.setdefault("pytorch_lightning", stub)
+        sys.modules.setdefault("pytorch_lightning.utilities", utilities)
+    logging.disable(logging.WARNING)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     from deepSTRF.models.audio import StateNet, Transformer
@@ -51,7 +66,8 @@ def _child(model_name: str, warmup: int, repeats: int, threads: int) -> None:
     if model_name == "transformer":
         model = Transformer(n_frequency_bands=F, out_neurons=N)
     else:
-        model = StateNet(n_frequency_bands=F, rnn_type="LMU" if model_name == "lmu" else "LMUFFT", out_neurons=N)
+        rnn_type = {"lmu": "LMU", "lmufft": "LMUFFT", "s4": "S4", "s4d": "S4D"}[model_name]
+        model = StateNet(n_frequency_bands=F, rnn_type=rnn_type, out_neurons=N)
     x = torch.rand(B, 1, F, T)
     target = torch.rand(B, N, 1, T)
     result = time_model(model, x, target, lambda y, t: ((y - t) ** 2).mean(), warmup, repeats)
@@ -78,7 +94,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (SPEC: 2; 1 on a loaded machine)")
-    parser.add_argument("--models", default="lmu,lmufft,transformer", help="comma-separated subset of the models")
+    parser.add_argument("--models", default="lmu,lmufft,s4,s4d,transformer", help="comma-separated subset")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -79,6 +79,8 @@ def _check_numbers(name: str, out: Path) -> None:
         target, ridge = scores["fixture_signal_share"], scores["models"]["ridge TRF"]["median_fve"]
         assert 0.1 < target < 0.3 and 0.5 * target < ridge < 1.5 * target, scores  # the TRF finds the planted signal
         assert scores["bad_channels_left_out"] == 1
+        deep = scores["models"]["StateNet GRU"]["median_fve"]
+        assert deep > 0.05, scores  # the deep model learns the response, not just its mean (z-scored EEG)
     elif name == "dstrf_adaptation":
         indices = json.loads((out / "indices.json").read_text())["indices"]
         static, truth = indices["Linear (static STRF)"], indices["ground truth"]

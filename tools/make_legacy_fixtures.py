@@ -57,6 +57,23 @@ def _separable_sequential(c_out: int) -> torch.nn.Module:
     )
 
 
+def _s4_used() -> torch.nn.Module:
+    """An S4 StateNet with every kernel tensor moved off its initial value, run once on 40 frames.
+
+    That first run makes 0.1.0 fold ``C`` into ``C (I - Ā^40)`` in place and record
+    ``l_kernel = 40``, the state a trained 0.1.0 S4 checkpoint is saved in.
+    """
+    model = zoo.StateNet(10, 1, 4, 3, 2, "LC", "S4", 2)
+    generator = torch.Generator().manual_seed(14)
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            if ".kernel." in name:
+                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
+        model.eval()
+        model(torch.rand(1, 1, 10, 40, generator=generator))
+    return model
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -98,6 +115,7 @@ CONFIGS = {
         lambda: zoo.NetworkReceptiveField(8, 3, 4, 2, output_activation=activations.ParametricDoubleExponential(2)),
         {},
     ),
+    "statenet_s4_used": (_s4_used, {}),  # last, so that adding it left the other fixtures' draws unchanged
 }
 
 

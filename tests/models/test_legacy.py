@@ -23,7 +23,6 @@ from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
 NAMES = sorted(json.loads((FIXTURES / "index.json").read_text())["fixtures"])
-UNSUPPORTED = {"statenet_s4"}  # 0.1.0's DPLR S4 kernel is not implemented here (S4Block is S4D)
 
 
 def _extra(name: str) -> dict:
@@ -51,7 +50,7 @@ def test_fixtures_cover_every_published_model_class():
     assert sum(f.stat().st_size for f in FIXTURES.rglob("*") if f.is_file()) < 2_000_000
 
 
-@pytest.mark.parametrize("name", sorted(set(NAMES) - UNSUPPORTED))
+@pytest.mark.parametrize("name", NAMES)
 def test_published_checkpoint_reproduces_published_output(name):
     model = NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs=_extra(name) or None)
     assert type(model).__name__ == json.loads((FIXTURES / name / "fixture.json").read_text())["class"]
@@ -73,9 +72,29 @@ def test_convert_writes_our_format_that_round_trips(name, tmp_path):
         torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
 
 
-def test_unsupported_s4_checkpoint_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"rnn_type='S4'.*DPLR.*cannot be converted yet"):
-        NeuralModel.from_pretrained(FIXTURES / "statenet_s4")
+@pytest.mark.parametrize("name", ["statenet_s4", "statenet_s4_used"])
+def test_s4_checkpoint_converts_to_the_dplr_block(name):
+    """0.1.0's S4 is the DPLR kernel; a checkpoint saved after a forward pass holds C (I - Ā^L), solved back."""
+    state = safetensors.torch.load_file(str(FIXTURES / name / "model.safetensors"))
+    model = NeuralModel.from_pretrained(FIXTURES / name)
+    assert model.rnn.mode == "dplr"
+    used = int(state["rnn.layer.kernel.l_kernel"])
+    assert used == (40 if name == "statenet_s4_used" else 0)
+    torch.testing.assert_close(model.rnn.P.detach(), state["rnn.layer.kernel.P"][0], rtol=0, atol=0)
+    folded = torch.equal(model.rnn.C.detach(), state["rnn.layer.kernel.C"][0])
+    assert folded == (used == 0)
+    x, expected = _io(name)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+
+
+def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):
+    folder = _copy("statenet_s4", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    del state["rnn.layer.kernel.P"]
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"rnn.layer.kernel.P"):
+        NeuralModel.from_pretrained(folder)
 
 
 def test_read_config_reports_the_conversion():

@@ -25,6 +25,10 @@ Re-parameterisations (0.1.0 name: here):
 - ``AdapTrans``: ``a = 1 / (1 + d**2)`` and ``w = 1 / (1 + p**2)`` are sigmoids of ``a_logit``/``w_logit``.
 - ``LocallyConnected1d``: ``weights (C_out, C_in*K, L)`` is ``weight (L, C_out, C_in, K)``.
 - The LMU cell's ``rnn.cell.*`` tensors are the LMU's own; ConvNet2D's core is matched in order.
+- S4 (``StateNet(rnn_type="S4")``): ``rnn.layer.kernel.{inv_dt, A_real, A_imag, B, P, C}`` and
+  ``rnn.layer.D`` are ``rnn.{log_dt, log_A_real, A_imag, B, P, C, D}`` without their singleton
+  axes, ``rnn.output_linear`` is ``rnn.output``; a ``C`` that 0.1.0 had already folded into
+  ``C (I - Ā^L)`` (``l_kernel = L > 0``) is solved back to ``C``.
 
 Example:
     >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
@@ -46,6 +50,7 @@ import torch
 
 from deepSTRF._version import __version__
 from deepSTRF.models.configurable import UNSERIALISABLE
+from deepSTRF.models.dependencies.s4 import dplr_transition
 
 __all__ = [
     "LEGACY_CLASSES",
@@ -227,11 +232,6 @@ def convert_config(
         ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes.
     """
     name, kwargs = _check(config, where)
-    if name == "StateNet" and kwargs.get("rnn_type") == "S4":
-        raise ValueError(
-            f"{where} is a deepSTRF {LEGACY_VERSION} StateNet with rnn_type='S4', whose S4Block uses the DPLR "
-            "kernel; this version's S4Block is the diagonal S4D, so the checkpoint cannot be converted yet"
-        )
     path, known = LEGACY_CLASSES[name]
     state = state or {}
     out: dict[str, Any] = {}
@@ -369,7 +369,52 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
             new = f"core.{index}." + rest.replace("self_attn.out_proj.", "attention.out.")
         if name == "StateNet" and new.startswith("rnn.cell."):
             new = "rnn." + new[len("rnn.cell.") :]
-        out[new] = value
+        if name == "StateNet" and new.startswith("rnn.layer."):
+            continue  # the S4 kernel's tensors, below
+        out[new.replace("rnn.output_linear.", "rnn.output.")] = value
+    if name == "StateNet" and "rnn.layer.kernel.C" in state:
+        out.update(_s4_state(state, "rnn."))
+    return out
+
+
+def _s4_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The S4 block's kernel tensors, re-keyed; ``C`` is brought back to its length-free value.
+
+    0.1.0 replaces ``C`` in place by ``C (I - Ā^L)`` the first time the kernel is built for
+    length ``L`` (and by ``C (I + Ā^L)`` each time it doubles that length), recording the
+    length in ``l_kernel``; here ``C`` is the SSM's own output vector and the wrap-around
+    correction is applied to each kernel. A checkpoint with ``l_kernel = L > 0`` therefore
+    holds ``C (I - Ā^L)``, which is solved for ``C`` in float64.
+    """
+    needed = [f"{prefix}layer.kernel.{k}" for k in ("inv_dt", "A_real", "A_imag", "B", "P", "C")] + [f"{prefix}layer.D"]
+    missing = [key for key in needed if key not in state]
+    if missing:
+        raise ValueError(f"the 0.1.0 S4 weights must hold {needed}, but {missing} are missing")
+    kernel = {key.rpartition(".")[2]: value for key, value in state.items() if key.startswith(f"{prefix}layer.kernel.")}
+    dtype = kernel["C"].dtype
+    out = {
+        f"{prefix}log_dt": kernel["inv_dt"].reshape(-1),
+        f"{prefix}log_A_real": kernel["A_real"],
+        f"{prefix}A_imag": kernel["A_imag"],
+        f"{prefix}B": kernel["B"][0],
+        f"{prefix}P": kernel["P"][0],
+        f"{prefix}D": state[f"{prefix}layer.D"][0],
+    }
+    c = kernel["C"][0]
+    length = int(kernel.get("l_kernel", torch.tensor(0)))
+    if length > 0:
+        log_dt, a_real, a_imag, p = (
+            t.double() for t in (out[f"{prefix}log_dt"], kernel["A_real"], kernel["A_imag"], kernel["P"][0])
+        )
+        transition = dplr_transition(log_dt, a_real, a_imag, p)
+        wrapped = torch.linalg.matrix_power(transition, length)
+        eye = torch.eye(wrapped.shape[-1], dtype=wrapped.dtype)
+        c_tilde = torch.view_as_complex(c.double().contiguous())
+        c_tilde = torch.cat([c_tilde, c_tilde.conj()], dim=-1)
+        # row vector c̃ = c (I - Ā^L)  <=>  (I - Ā^L)ᵀ cᵀ = c̃ᵀ
+        c_full = torch.linalg.solve((eye - wrapped).transpose(-1, -2), c_tilde.unsqueeze(-1)).squeeze(-1)
+        c = torch.view_as_real(c_full[:, : c.shape[1]].contiguous()).to(dtype)
+    out[f"{prefix}C"] = c
     return out
 
 

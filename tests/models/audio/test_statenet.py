@@ -31,6 +31,7 @@ def test_sizes():
         ("LMU", LMU),
         ("LMUFFT", LMUFFT),
         ("S4", S4Block),
+        ("S4D", S4Block),
     ],
 )
 def test_backbones(rnn_type, expected):
@@ -111,7 +112,7 @@ def test_gradients_reach_every_parameter():
 
 def test_invalid_arguments():
     with pytest.raises(
-        ValueError, match=r"rnn_type.*\['GRU', 'LSTM', 'RNN', 'vanilla', 'LMU', 'LMUFFT', 'Mamba', 'S4'\]"
+        ValueError, match=r"rnn_type.*\['GRU', 'LSTM', 'RNN', 'vanilla', 'LMU', 'LMUFFT', 'Mamba', 'S4', 'S4D'\]"
     ):
         StateNet(F, rnn_type="gru")
     with pytest.raises(ValueError, match=r"connectivity.*\['LC', 'FC', 'CONV'\]"):

@@ -21,7 +21,7 @@ from deepSTRF.models.readouts import LinearReadout
 __all__ = ["StateNet"]
 
 CONNECTIVITIES = ("LC", "FC", "CONV")
-RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "LMUFFT", "Mamba", "S4")
+RNN_TYPES = ("GRU", "LSTM", "RNN", "vanilla", "LMU", "LMUFFT", "Mamba", "S4", "S4D")
 
 
 _SCAN_CHUNK = 32  # time steps per chunk of the selective scan
@@ -155,8 +155,8 @@ def _backbone(rnn_type: str, size: int) -> nn.Module:
         return LMU(input_size=size, hidden_size=size, memory_size=128, theta=99)
     if rnn_type == "LMUFFT":
         return LMUFFT(input_size=size, hidden_size=size, memory_size=128, theta=99)
-    if rnn_type == "S4":
-        return S4Block(d_model=size, transposed=False)
+    if rnn_type in ("S4", "S4D"):
+        return S4Block(d_model=size, transposed=False, mode="dplr" if rnn_type == "S4" else "diag")
     mamba = require("mambapy.mamba", extra="mamba", purpose="StateNet(rnn_type='Mamba')")
     block = mamba.MambaBlock(mamba.MambaConfig(d_model=size, n_layers=1))
     block.selective_scan = _selective_scan  # the chunked scan below, instead of mambapy's
@@ -175,8 +175,10 @@ class StateNet(AudioEncodingModel):
     ``'vanilla'``), ``'LMU'`` (the full cell :class:`~deepSTRF.models.dependencies.lmu.LMU`, memory
     128, window 99 frames, fixed ``A``/``B``, as published), ``'LMUFFT'`` (the feedback-free parallel
     variant :class:`~deepSTRF.models.dependencies.lmu.LMUFFT`, same sizes; a different model),
-    ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra) or ``'S4'``
-    (:class:`~deepSTRF.models.dependencies.s4.S4Block`). A per-frame linear readout with
+    ``'Mamba'`` (``mambapy``, needs the ``mamba`` extra), ``'S4'``
+    (:class:`~deepSTRF.models.dependencies.s4.S4Block` with the diagonal-plus-low-rank S4
+    kernel, state size 64, as published) or ``'S4D'`` (the same block with the diagonal S4D
+    kernel, ``mode="diag"``; a different model). A per-frame linear readout with
     the output activation maps the ``H`` states to the ``N`` neurons (Rançon, Masquelier
     & Cottereau 2025, Commun. Biol. 8: 1456). Temporal context comes only from the
     backbone's state. The encoder normalises with a causal layer norm (a batch norm
@@ -195,7 +197,8 @@ class StateNet(AudioEncodingModel):
         stride: Frequency stride of the encoder's filters.
         hidden_channels: Encoder channels ``C``.
         connectivity: ``'LC'``, ``'FC'`` or ``'CONV'``.
-        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'LMUFFT'``, ``'Mamba'`` or ``'S4'``.
+        rnn_type: ``'GRU'``, ``'LSTM'``, ``'RNN'``, ``'vanilla'``, ``'LMU'``, ``'LMUFFT'``, ``'Mamba'``,
+            ``'S4'`` or ``'S4D'``.
         out_neurons: Number ``N`` of neurons.
         output_activation: Output nonlinearity; ``None`` for ``ParametricSoftplus(out_neurons)``.
         prefiltering: Optional spectrogram prefilter.
