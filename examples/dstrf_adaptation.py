@@ -3,7 +3,8 @@
 The simulated neurons adapt: their rate is divided by a running average of their own past
 rate. A linear model has one STRF for the whole stimulus, so its dynamic STRFs (the
 model's locally linear receptive field at every time bin) never change and its
-nonlinearity indices are all zero. The true neurons' dSTRFs, computed the same way from
+nonlinearity indices sit at their null values (gain change 0, temporal hold 0, shape
+change 1). The true neurons' dSTRFs, computed the same way from
 their own equations, change size (gain change) and shape as they adapt. A StateNet fitted
 to the same neurons is a nonlinear model whose dSTRFs change too: compare its indices with
 the ground truth (run the full version; the quick one trains for two epochs only).

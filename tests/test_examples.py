@@ -84,8 +84,10 @@ def _check_numbers(name: str, out: Path) -> None:
     elif name == "dstrf_adaptation":
         indices = json.loads((out / "indices.json").read_text())["indices"]
         static, truth = indices["Linear (static STRF)"], indices["ground truth"]
-        assert all(abs(v) < 1e-4 for values in static.values() for v in values)  # a static STRF never changes
-        assert min(truth["shape_change"]) > 1e-3 and min(truth["gain_change"]) > 0.05  # adaptation does
+        # a static STRF never changes: the null values 0, 0 and 1 (one shape, rank 1)
+        assert max(static["gain_change"]) < 1e-6 and max(static["temporal_hold"]) == 0
+        assert all(abs(v - 1) < 1e-4 for v in static["shape_change"])
+        assert min(truth["shape_change"]) > 1.05 and min(truth["gain_change"]) > 1e-3  # adaptation does
     elif name == "compare_models":
         scores = json.loads((out / "scores.json").read_text())
         assert scores["best"] in scores["models"] and len(scores["models"]) >= 3
