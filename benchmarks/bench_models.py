@@ -1,25 +1,40 @@
-"""Speed and memory of the audio model zoo against the published reference figures.
+"""Speed and memory of the audio model zoo, ours against the published deepSTRF 0.1.0.
 
 Setting (SPEC §9): 2 threads, batch 8, F = 34 frequency bands, T = 999 frames,
 N = 73 neurons. For each model:
 
 - train step: forward, loss (Poisson NLL for non-negative outputs, MSE for linear
   outputs), backward and one Adam step;
-- eval forward: one forward pass under ``torch.no_grad()`` in eval mode;
-- the median (and the minimum) wall-clock time over ``--repeats`` runs after
-  ``--warmup`` untimed runs; speed-ups are taken on the medians. The JSON output also
-  holds the median process CPU time of each run.
+- eval forward: one forward pass under ``torch.no_grad()`` in eval mode.
 
-Peak memory: every model runs in a fresh subprocess. ``resource.getrusage`` gives the
-process's high-water resident set size (``ru_maxrss``); we record it once the model,
-optimiser and data exist, again after the eval runs, and again after the training
-runs. The increases are the extra peak memory of evaluation and of training (eval
-runs first because its peak is the lower one). These are whole-process figures, so
-they include allocator caching.
+Two modes:
+
+- default: every model runs in a fresh worker process of this interpreter, ``--warmup``
+  untimed runs then ``--repeats`` timed runs; median and minimum are reported next to
+  the published library's reference figures of SPEC §9 (taken on another machine).
+- ``--published PYTHON``: the interleaved comparison. ``PYTHON`` is the interpreter of an
+  environment holding the published deepSTRF 0.1.0 (e.g. ``/work/published-venv/bin/python``).
+  For each model, ``--repeats`` rounds each start one worker process of ours and one of
+  the published library (alternating which goes first), both running this same file and
+  the same timing loop on the same shapes; a worker reports the median of ``--inner``
+  timed calls after ``--warmup`` untimed ones. The table gives the minimum and the
+  median over the rounds, and the speed-up ``published median / our median``. Both
+  sides run in the same process tree, one after the other, so machine load affects
+  both alike. ``--jobs J`` compares ``J`` models at the same time (each model's rounds
+  still alternate between the two libraries), for a machine too busy to run them one
+  after the other in reasonable time.
+
+Peak memory: ``resource.getrusage`` gives a worker's high-water resident set size
+(``ru_maxrss``); it is recorded once the model, optimiser and data exist, again after
+the eval runs and again after the training runs. The increases are the extra peak
+memory of evaluation and of training (eval runs first because its peak is the lower
+one); they are whole-process figures, allocator caching included, measured in the
+same way for both libraries (the table gives the median over the rounds).
 
 Usage::
 
     python benchmarks/bench_models.py
+    python benchmarks/bench_models.py --published /work/published-venv/bin/python --repeats 5
     python benchmarks/bench_models.py --models linear,convnet2d --repeats 5 --json results.json
     python benchmarks/bench_models.py --tune-allocator   # as the ``deepstrf`` command runs
 """
@@ -28,9 +43,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from _timing import time_model
@@ -60,15 +78,24 @@ MSE_MODELS = {"linear", "dnet", "linear+adaptrans"}
 
 
 def build(name: str, dt_ms: float) -> Any:
-    """Build the benchmark configuration ``name`` with the default architecture."""
-    from deepSTRF.models.audio.convnet import ConvNet2D
-    from deepSTRF.models.audio.statenet import StateNet
-    from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
-    from deepSTRF.models.audio.transformer import Transformer
+    """Build the benchmark configuration ``name`` with the default architecture.
+
+    The imports go through ``deepSTRF.models.audio`` and ``deepSTRF.models.prefiltering``,
+    which hold the same names in this library and in the published one, so the same
+    call builds either, depending on which ``deepSTRF`` the interpreter finds.
+    """
+    from deepSTRF.models.audio import (
+        ConvNet2D,
+        DNet,
+        Linear,
+        LinearNonlinear,
+        NetworkReceptiveField,
+        StateNet,
+        Transformer,
+    )
+    from deepSTRF.models.prefiltering import make_prefiltering
 
     def adaptrans() -> Any:
-        from deepSTRF.models.prefiltering import make_prefiltering
-
         return make_prefiltering("adaptrans", n_frequency_bands=F, dt=dt_ms)
 
     builders: dict[str, Callable[[], Any]] = {
@@ -116,13 +143,78 @@ def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) ->
     }
 
 
-def _run_isolated(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def _worker_env(published: bool) -> dict[str, str]:
+    """Environment of a worker: ours finds ``src/`` first; the published one never sees it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if not published:
+        env["PYTHONPATH"] = _SRC
+    return env
+
+
+def _run_isolated(
+    name: str, args: argparse.Namespace, python: str | None = None, repeats: int | None = None
+) -> dict[str, Any]:
+    """Measure ``name`` in a fresh worker of ``python`` (this interpreter and our ``src/`` when ``None``)."""
+    cmd = [python or sys.executable, os.path.abspath(__file__), "--worker", name]
+    cmd += ["--repeats", str(repeats or args.repeats), "--warmup", str(args.warmup)]
     cmd += ["--threads", str(args.threads), "--dt-ms", str(args.dt_ms)] + ["--tune-allocator"] * args.tune_allocator
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(python is not None))
     if proc.returncode != 0:
         return {"model": name, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Minimum and median over the rounds of each worker's per-call medians; median peak memory."""
+    if any("error" in r for r in runs):
+        return next(r for r in runs if "error" in r)
+    out: dict[str, Any] = {"model": runs[0]["model"], "params": runs[0]["params"], "rounds": len(runs)}
+    for phase in ("train", "eval"):
+        values = [r[f"{phase}_ms"] for r in runs]
+        out[f"{phase}_ms"], out[f"{phase}_min_ms"] = statistics.median(values), min(values)
+        out[f"{phase}_all_ms"] = values
+        out[f"{phase}_cpu_ms"] = statistics.median(r[f"{phase}_cpu_ms"] for r in runs)
+        out[f"peak_{phase}_mb"] = statistics.median(r[f"peak_{phase}_mb"] for r in runs)
+    return out
+
+
+def compare(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Interleave ``args.repeats`` rounds of our worker and the published one for model ``name``."""
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    for round_ in range(args.repeats):
+        order = [(ours, None), (theirs, args.published)]
+        for sink, python in order if round_ % 2 == 0 else order[::-1]:
+            sink.append(_run_isolated(name, args, python, repeats=args.inner))
+    return {"model": name, "ours": _summary(ours), "published": _summary(theirs)}
+
+
+def print_comparison(results: list[dict[str, Any]], header: bool = True) -> None:
+    """Print the interleaved figures: ours and the published library's, min / median, speed-ups, peaks."""
+    title = (
+        f"{'model':<21}{'train ms ours':>15}{'published':>15}{'speed-up':>9}"
+        f"{'eval ms ours':>15}{'published':>15}{'speed-up':>9}"
+        f"{'peak train MB':>16}{'peak eval MB':>16}"
+    )
+    if header:
+        print(title)
+        print("-" * len(title))
+    for r in results:
+        a, b = r["ours"], r["published"]
+        bad = [f"{who}: {x['error']}" for who, x in (("ours", a), ("published", b)) if "error" in x]
+        if bad:
+            print(f"{r['model']:<21}  error: {'; '.join(bad)}")
+            continue
+        cells = []
+        for phase in ("train", "eval"):
+            mine = f"{a[f'{phase}_min_ms']:>6.1f} /{a[f'{phase}_ms']:>6.1f}"
+            published = f"{b[f'{phase}_min_ms']:>6.1f} /{b[f'{phase}_ms']:>6.1f}"
+            cells.append(f"{mine}  {published}{b[f'{phase}_ms'] / a[f'{phase}_ms']:>8.2f}x")
+        peaks = "".join(f"{a[f'peak_{phase}_mb']:>8.0f} /{b[f'peak_{phase}_mb']:>6.0f}" for phase in ("train", "eval"))
+        print(f"{r['model']:<21}{cells[0]}{cells[1]}{peaks}")
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -152,6 +244,32 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
 
 
+def markdown_comparison(results: list[dict[str, Any]]) -> str:
+    """The interleaved figures as a Markdown table (the form used in benchmarks/README.md)."""
+    lines = [
+        "| model | train ms, ours | train ms, published | train speed-up | eval ms, ours | eval ms, published "
+        "| eval speed-up | CPU-time speed-up, train / eval | peak train MB, ours / published "
+        "| peak eval MB, ours / published |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        a, b = r["ours"], r["published"]
+        if "error" in a or "error" in b:
+            lines.append(f"| {r['model']} | error: {a.get('error', '')} {b.get('error', '')} | | | | | | | | |")
+            continue
+        row = [r["model"]]
+        for phase in ("train", "eval"):
+            row += [
+                f"{a[f'{phase}_ms']:.1f} ({a[f'{phase}_min_ms']:.1f})",
+                f"{b[f'{phase}_ms']:.1f} ({b[f'{phase}_min_ms']:.1f})",
+                f"{b[f'{phase}_ms'] / a[f'{phase}_ms']:.2f}×",
+            ]
+        row.append(" / ".join(f"{b[f'{p}_cpu_ms'] / a[f'{p}_cpu_ms']:.2f}×" for p in ("train", "eval")))
+        row += [f"{a[f'peak_{p}_mb']:.0f} / {b[f'peak_{p}_mb']:.0f}" for p in ("train", "eval")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(REFERENCE), help=f"comma-separated subset of {list(REFERENCE)}")
@@ -164,9 +282,32 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="call deepSTRF.utils.performance.tune_allocator() in each worker first (as `deepstrf fit` does)",
     )
+    parser.add_argument(
+        "--published",
+        default=None,
+        metavar="PYTHON",
+        help="interpreter of an environment with the published deepSTRF 0.1.0: interleaved comparison",
+    )
+    parser.add_argument("--inner", type=int, default=5, help="timed calls per worker in --published mode")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="models compared at the same time in --published mode (each model's rounds stay interleaved)",
+    )
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument(
+        "--markdown",
+        default=None,
+        metavar="JSON",
+        help="print the Markdown table of a --published --json file, and exit",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.markdown is not None:
+        with open(args.markdown) as fh:
+            print(markdown_comparison(json.load(fh)["results"]))
+        return
     if args.worker is not None:
         if args.tune_allocator:
             from deepSTRF.utils.performance import tune_allocator
@@ -179,6 +320,27 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {list(REFERENCE)}")
     allocator = "tuned allocator" if args.tune_allocator else "default allocator"
+    if args.published is not None:
+        print(
+            f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, {args.repeats} interleaved rounds of "
+            f"one worker each (median of {args.inner} calls after {args.warmup}), {allocator}"
+        )
+        compared = []
+        setting = {"B": B, "F": F, "T": T, "N": N, "threads": args.threads, "allocator": allocator}
+        setting |= {"rounds": args.repeats, "inner": args.inner, "warmup": args.warmup, "jobs": args.jobs}
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each model's rounds stay interleaved
+            futures = [pool.submit(compare, name, args) for name in names]
+            for future in as_completed(futures):
+                compared.append(future.result())
+                print_comparison(compared[-1:], header=not compared[:-1])  # one row as soon as it is measured
+                sys.stdout.flush()
+                if args.json:  # rewritten after every model, so a long run keeps what it has measured
+                    order = {name: i for i, name in enumerate(names)}
+                    compared.sort(key=lambda r: order[r["model"]])
+                    with open(args.json, "w") as fh:
+                        json.dump({"setting": setting, "results": compared}, fh, indent=2)
+        print("times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published")
+        return
     print(
         f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, median of {args.repeats} after {args.warmup}, "
         f"{allocator}"

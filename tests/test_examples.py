@@ -24,6 +24,7 @@ OUTPUTS = {
     "load_your_data": ["dataset_summary.json", "responses.png", "my_recording.h5", "session.nwb"],
     "cross_validation": ["cv_scores.png", "summary.json", "run/metrics.json"],
     "checkpoints": ["reloaded.json", "ln_adaptrans/config.json", "ln_adaptrans/model.safetensors"],
+    "alice_eeg_trf": ["scores.json", "scores.png", "trf.png", "alice_eeg_layout/stimuli/12.wav"],
     "published_checkpoint": ["strfs.png", "scores.json", "converted/config.json", "converted/model.safetensors"],
     "dstrf_adaptation": ["dstrf_strip.png", "indices.png", "indices.json"],
 }
@@ -73,6 +74,11 @@ def _check_numbers(name: str, out: Path) -> None:
         reloaded = json.loads((out / "reloaded.json").read_text())
         assert reloaded["identical_predictions"] is True
         assert (reloaded["model_class"], reloaded["prefilter_class"]) == ("LinearNonlinear", "AdapTrans")
+    elif name == "alice_eeg_trf":
+        scores = json.loads((out / "scores.json").read_text())
+        target, ridge = scores["fixture_signal_share"], scores["models"]["ridge TRF"]["median_fve"]
+        assert 0.1 < target < 0.3 and 0.5 * target < ridge < 1.5 * target, scores  # the TRF finds the planted signal
+        assert scores["bad_channels_left_out"] == 1
     elif name == "dstrf_adaptation":
         indices = json.loads((out / "indices.json").read_text())["indices"]
         static, truth = indices["Linear (static STRF)"], indices["ground truth"]

@@ -74,7 +74,7 @@ def assert_causal(
         Traceback (most recent call last):
             ...
         AssertionError: not causal: output bin 13 (< t0=15) changed by up to ...
-        >>> frames = torch.nn.Sequential(torch.nn.AvgPool1d(4), torch.nn.ReLU())  # 4 samples -> 1 bin
+        >>> frames = torch.nn.Sequential(torch.nn.AvgPool1d(4), torch.nn.Tanh())  # 4 samples -> 1 bin
         >>> assert_causal(frames, torch.randn(1, 1, 40), t0=5, hop=4)
     """
     model = _prepare(module, dtype) if isinstance(module, nn.Module) else module

@@ -179,3 +179,21 @@ def test_from_packed_round_trip_and_errors(ragged):
 def test_repr_mentions_the_shape(ragged):
     text = repr(ragged)
     assert "stimuli=4" in text and "neurons=3" in text and "missing_pairs=1" in text and "F=5" in text
+
+
+def test_unpack_trials_dense_and_ragged_agree_with_a_loop():
+    from deepSTRF.datasets._arrays import unpack_trials
+
+    for counts in ([3, 3, 3], [2, 0, 3], [1, 1, 0]):
+        c = torch.tensor(counts)
+        rows = torch.randn(int(c.sum()), 7)
+        expected = torch.full((3, max(1, max(counts)), 7), float("nan"))
+        start = 0
+        for n, k in enumerate(counts):
+            expected[n, :k] = rows[start : start + k]
+            start += k
+        out = unpack_trials(rows, c)
+        assert torch.equal(out.nan_to_num(-9.0), expected.nan_to_num(-9.0))
+        if rows.numel():
+            rows.add_(1.0)  # the result owns its memory
+            assert torch.equal(out.nan_to_num(-9.0), expected.nan_to_num(-9.0))

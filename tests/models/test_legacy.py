@@ -58,10 +58,6 @@ def test_published_checkpoint_reproduces_published_output(name):
     x, expected = _io(name)
     with torch.no_grad():
         y = model(x)
-    if name == "convnet2d":
-        # 0.1.0 pads 3 * (K_T - 1) = 6 frames once at the input; until ConvNet2D does the same
-        # here (issue 19), only the frames past that padding can agree.
-        y, expected = y[..., 6:], expected[..., 6:]
     torch.testing.assert_close(y, expected, rtol=0, atol=1e-5)
 
 

@@ -188,6 +188,10 @@ def unpack_trials(rows: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
                 [nan, nan],
                 [1., 1.]])
     """
+    n_neurons, length = counts.shape[0], rows.shape[-1]
+    if n_neurons and rows.shape[0] % n_neurons == 0 and rows.shape[0] and bool((counts == counts[0]).all()):
+        # every neuron has the same number of trials: the packed rows are already (N, R, T) in order
+        return rows.reshape(n_neurons, rows.shape[0] // n_neurons, length).clone()
     r_max = max(1, int(counts.max())) if counts.numel() else 1
     out = torch.full((counts.shape[0], r_max, rows.shape[-1]), math.nan, dtype=rows.dtype)
     if rows.shape[0]:

@@ -398,8 +398,172 @@ _ENTRIES: tuple[DatasetEntry, ...] = (
     ),
 )
 
+_ESPEJO, _WINGERT, _DOWNER, _LE = 3445557, 18331549, 16175377, 29203457
+#: Alice EEG files in the University of Maryland repository (DRUM): file -> bitstream UUID.
+ALICE_BITSTREAMS = {
+    "eeg.0.zip": "264ca110-f7f4-4fd5-9b00-896102b841ad",
+    "eeg.1.zip": "bef532d8-cf74-4b9d-9b4c-5c1f81610ce9",
+    "eeg.2.zip": "25fc51ae-d1fa-4094-85af-65dd4cf30251",
+    "stimuli.zip": "df241468-26ee-42df-b27f-3f438cfc5a3f",
+}
+
+
+def _drum(name: str, approx_mb: float, **kwargs: Any) -> RemoteFile:
+    uuid = ALICE_BITSTREAMS[name]
+    return RemoteFile(
+        name, f"{{drum}}/{uuid}/download", published=f"drum:{uuid}", approx_size=int(approx_mb * _MB), **kwargs
+    )
+
+
+_WAVE2B: tuple[DatasetEntry, ...] = (
+    DatasetEntry(
+        name="espejo2019",
+        title="Espejo 2019",
+        loader=f"{_AUDIO}.espejo2019:Espejo2019Dataset",
+        description="Ferret A1 single units: natural sounds (540 units, 35 sites) and vocalisation-modulated noise "
+        "(200 units, 103 sites), 10 ms bins",
+        size="about 660 MB (natural sounds 638 MB, modulated noise 25 MB)",
+        citations=(
+            "Espejo ML, Schwartz ZP, David SV (2019). Spectral tuning of adaptation supports coding of sensory "
+            "context in auditory cortex. PLoS Comput Biol 15:e1007430.",
+            "Data: Zenodo record 3445557, doi:10.5281/zenodo.3445557.",
+        ),
+        url="https://zenodo.org/records/3445557",
+        licence="open access (see the Zenodo record)",
+        files=(
+            _zenodo(
+                _ESPEJO,
+                "A1_natural_sounds.tgz",
+                638.0,
+                extract=True,
+                markers=("A1_natural_sounds",),
+                part="NAT",
+                description="natural-sound sites",
+            ),
+            _zenodo(
+                _ESPEJO,
+                "A1_voc_mod_noise.tgz",
+                25.0,
+                extract=True,
+                markers=("A1_voc_mod_noise",),
+                part="VMN",
+                description="vocalisation-modulated-noise sites",
+            ),
+        ),
+        parts=(("NAT", "natural sounds"), ("VMN", "vocalisation-modulated noise")),
+    ),
+    DatasetEntry(
+        name="le2025",
+        title="Le 2025",
+        loader=f"{_AUDIO}.le2025:Le2025Dataset",
+        description="Zebra finch auditory units, song motifs intact, gapped or noise-filled (auditory restoration); "
+        "nat8a (794 units), nat8b (445), synth8b (476)",
+        size="about 105 MB (720 MB unpacked)",
+        citations=(
+            "Le et al. (2025), zebra finch auditory restoration data set 'zebf-auditory-restoration-1'. figshare "
+            "article 29203457, doi:10.6084/m9.figshare.29203457 (cite the publication the record names).",
+        ),
+        url="https://doi.org/10.6084/m9.figshare.29203457",
+        licence="open access (see the figshare record)",
+        files=(
+            RemoteFile(
+                "zebf-auditory-restoration-1.zip",
+                f"{{figshare}}/{_LE}/files",
+                published=f"figshare:{_LE}",
+                approx_size=105 * _MB,
+                extract=True,
+                markers=("metadata", "*/metadata"),
+                description="responses (pprox), stimuli and metadata",
+            ),
+        ),
+    ),
+    DatasetEntry(
+        name="downer2025",
+        title="Downer 2025",
+        loader=f"{_AUDIO}.downer2025:Downer2025Dataset",
+        description="Macaque auditory cortex, 1718 multi-units in 41 sessions (3 monkeys), 499 TIMIT sentences and "
+        "303 monkey vocalisations; read session by session",
+        size="about 29 GB (one archive; the loaders fetch single sessions from it)",
+        citations=(
+            "Downer et al. (2025), macaque auditory cortex multi-unit data set 'auditory_cortex_data'. Zenodo "
+            "record 16175377, doi:10.5281/zenodo.16175377 (cite the publication the record names).",
+        ),
+        url="https://zenodo.org/records/16175377",
+        licence="CC-BY-4.0",
+        files=(
+            _zenodo(
+                _DOWNER,
+                "auditory_cortex_data.zip",
+                29_000.0,
+                description="sessions, stimuli and metadata (read in place, never extracted)",
+            ),
+        ),
+    ),
+    DatasetEntry(
+        name="wingert2026",
+        title="Wingert 2026",
+        loader=f"{_AUDIO}.wingert2026:Wingert2026Dataset",
+        description="Ferret auditory cortex and hippocampus units (2128 A1, 746 PEG, 217 AC, 37 HC), long natural "
+        "sound sequences, 32-band spectrograms at 10 ms",
+        size="about 8 GB (recordings 4.35 GB, audio 3.7 GB); single sites can be fetched alone",
+        citations=(
+            "Wingert et al. (2026), ferret auditory cortex and hippocampus recordings. Zenodo record 18331549, "
+            "doi:10.5281/zenodo.18331549 (cite the publication the record names).",
+        ),
+        url="https://zenodo.org/records/18331549",
+        licence="open access (see the Zenodo record)",
+        files=(
+            _zenodo(_WINGERT, "cell_list.csv", 5.4, description="unit metadata (area, layer, depth, cell type)"),
+            _zenodo(
+                _WINGERT,
+                "recordings.zip",
+                4350.0,
+                extract=True,
+                markers=("recordings",),
+                part="recordings",
+                description="site recordings",
+            ),
+            _zenodo(_WINGERT, "wav.zip", 3700.0, extract=True, markers=("wav",), part="wav", description="audio"),
+            _zenodo(
+                _WINGERT,
+                "models.zip",
+                100.0,
+                extract=True,
+                markers=("models",),
+                part="models",
+                description="the authors' fitted models (not read by deepSTRF)",
+            ),
+        ),
+        parts=(("recordings", "site recordings"), ("wav", "the WAV files"), ("models", "fitted models")),
+        default_parts=("recordings", "wav"),
+    ),
+    DatasetEntry(
+        name="alice-eeg",
+        title="Alice EEG",
+        loader=f"{_AUDIO}.alice_eeg:AliceEEGDataset",
+        description="Human EEG, 33 subjects x 61 channels, 12 segments of Alice in Wonderland (12.4 min)",
+        size="about 2.5 GiB (three EEG archives and the stimuli)",
+        citations=(
+            "Bhattasali S, Brennan J, Luh W-M, Franzluebbers B, Hale J (2020). The Alice Datasets: fMRI & EEG "
+            "observations of natural language comprehension. Proceedings of LREC 2020.",
+            "Brodbeck C, Das P, Gillis M, Kulasingham JP, Bhattasali S, Gaston P, Resnik P, Simon JZ (2023). "
+            "Eelbrain, a Python toolkit for time-continuous analysis with temporal response functions. "
+            "eLife 12:e85012. Data: DRUM, doi:10.13016/pulf-lndn.",
+        ),
+        url="https://doi.org/10.13016/pulf-lndn",
+        licence="open access (see the DRUM record)",
+        files=(
+            _drum("stimuli.zip", 70.0, extract=True, markers=("stimuli",), description="the 12 WAV segments"),
+            _drum("eeg.0.zip", 820.0, extract=True, markers=("eeg.0",), part="eeg0", description="EEG, first third"),
+            _drum("eeg.1.zip", 820.0, extract=True, markers=("eeg.1",), part="eeg1", description="EEG, second third"),
+            _drum("eeg.2.zip", 820.0, extract=True, markers=("eeg.2",), part="eeg2", description="EEG, last third"),
+        ),
+        parts=(("eeg0", "eeg.0.zip"), ("eeg1", "eeg.1.zip"), ("eeg2", "eeg.2.zip")),
+    ),
+)
+
 #: Every public dataset by name, in a fixed order (see :func:`register`).
-CATALOG: dict[str, DatasetEntry] = {e.name: e for e in _ENTRIES}
+CATALOG: dict[str, DatasetEntry] = {e.name: e for e in (*_ENTRIES, *_WAVE2B)}
 
 
 def register(entry: DatasetEntry) -> DatasetEntry:

@@ -40,12 +40,15 @@ OSF_DOWNLOAD_URL = "https://osf.io/download"
 GITHUB_RAW_URL = "https://raw.githubusercontent.com"
 CRCNS_LOGIN_URL = "https://crcns.org/login_form"
 CRCNS_DOWNLOAD_URL = "https://download.crcns.org"
+FIGSHARE_API = "https://api.figshare.com/v2/articles"
+DRUM_DOWNLOAD_URL = "https://drum.lib.umd.edu/bitstreams"
+DRUM_API = "https://drum.lib.umd.edu/server/api/core/bitstreams"
 #: How a dataset's host is reached: anonymously, or with a free CRCNS account.
 ACCESS_KINDS = ("open", "crcns")
 
 
 def expand_url(url: str) -> str:
-    """Replace the host names ``{zenodo}``, ``{osf}``, ``{crcns}`` and ``{github}`` in a catalogue URL.
+    """Replace the host names (``{zenodo}``, ``{osf}``, ``{crcns}``, ``{github}``, ``{figshare}``, ``{drum}``) in a URL.
 
     The hosts are read from this module at call time (tests point them to a local server).
 
@@ -55,7 +58,14 @@ def expand_url(url: str) -> str:
     """
     if "{" not in url:
         return url
-    hosts = {"zenodo": ZENODO_API, "osf": OSF_DOWNLOAD_URL, "crcns": CRCNS_DOWNLOAD_URL, "github": GITHUB_RAW_URL}
+    hosts = {
+        "zenodo": ZENODO_API,
+        "osf": OSF_DOWNLOAD_URL,
+        "crcns": CRCNS_DOWNLOAD_URL,
+        "github": GITHUB_RAW_URL,
+        "figshare": FIGSHARE_API,
+        "drum": DRUM_DOWNLOAD_URL,
+    }
     return url.format(**hosts)
 
 
@@ -76,7 +86,8 @@ class RemoteFile:
         part: The part of the dataset the file belongs to (an area, an animal), for partial
             downloads; ``None`` for files every part needs.
         published: Where the host publishes the file's checksum when ``checksum`` is not pinned:
-            ``"osf:<guid>"``, ``"zenodo:<record>"`` or ``"crcns:<data set>"``.
+            ``"osf:<guid>"``, ``"zenodo:<record>"``, ``"crcns:<data set>"``, ``"drum:<uuid>"`` or
+            ``"figshare:<article>"`` (figshare also gives the download URL).
         approx_size: Approximate size in bytes, shown by dry runs before the host is asked.
         strip: Leading folders of an archive to drop when extracting (see
             :func:`~deepSTRF.datasets.archive.extract_archive`).
@@ -331,11 +342,14 @@ def resolve_published(files: list[RemoteFile], opener: urllib.request.OpenerDire
         'md5:00'
     """
     zenodo: dict[str, dict[str, tuple[str | None, int | None]]] = {}
+    files = with_figshare_urls(files)
 
     def lookup(f: RemoteFile) -> tuple[str | None, int | None]:
         kind, _, key = (f.published or "").partition(":")
         if kind == "osf":
             return osf_file(key)
+        if kind == "drum":
+            return drum_bitstream(key)
         if kind == "zenodo":
             if key not in zenodo:
                 zenodo[key] = zenodo_files(key)
@@ -408,6 +422,92 @@ def osf_file(guid: str, *, timeout_s: float = 60.0) -> tuple[str | None, int | N
     attributes = _get_json(f"{OSF_API}/{guid}/", timeout_s).get("data", {}).get("attributes", {})
     sha256 = attributes.get("extra", {}).get("hashes", {}).get("sha256")
     return (f"sha256:{sha256}" if sha256 else None), attributes.get("size")
+
+
+def drum_bitstream(uuid: str, *, timeout_s: float = 60.0) -> tuple[str | None, int | None]:
+    """Published checksum and size of a bitstream of the University of Maryland repository (DRUM, DSpace 7).
+
+    Args:
+        uuid: The bitstream's UUID (as in ``https://drum.lib.umd.edu/bitstreams/<uuid>/download``).
+        timeout_s: Request time-out.
+
+    Returns:
+        ``("md5:<hex>" or None, size or None)``.
+
+    Raises:
+        DownloadError: If the repository cannot be read.
+
+    Example:
+        >>> f"{DRUM_API}/<uuid>"  # the record read by drum_bitstream(uuid)
+        'https://drum.lib.umd.edu/server/api/core/bitstreams/<uuid>'
+    """
+    payload = _get_json(f"{DRUM_API}/{uuid}", timeout_s)
+    check = payload.get("checksum") or {}
+    algorithm = str(check.get("checkSumAlgorithm", "")).lower()
+    value = check.get("value")
+    size = payload.get("sizeBytes")
+    checksum = f"{algorithm}:{value}" if value and algorithm in ("md5", "sha1", "sha256") else None
+    return checksum, int(size) if size is not None else None
+
+
+def figshare_files(article: int | str, *, timeout_s: float = 60.0) -> dict[str, tuple[str, str | None, int | None]]:
+    """Download URL, published MD5 and size of each file of a figshare article.
+
+    Args:
+        article: The article id.
+        timeout_s: Request time-out.
+
+    Returns:
+        ``{file name: (download URL, "md5:<hex>" or None, size or None)}``.
+
+    Raises:
+        DownloadError: If the article cannot be read.
+
+    Example:
+        >>> f"{FIGSHARE_API}/29203457/files"  # the list read by figshare_files(29203457)
+        'https://api.figshare.com/v2/articles/29203457/files'
+    """
+    url = f"{FIGSHARE_API}/{article}/files"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            entries = json.loads(response.read().decode("utf-8"))
+    except (OSError, ValueError) as err:
+        raise DownloadError(f"Could not read {url} ({getattr(err, 'reason', err)})") from err
+    out = {}
+    for e in entries if isinstance(entries, list) else []:
+        md5 = e.get("supplied_md5") or e.get("computed_md5")
+        size = e.get("size")
+        out[str(e["name"])] = (str(e["download_url"]), f"md5:{md5}" if md5 else None, int(size) if size else None)
+    return out
+
+
+def with_figshare_urls(files: Sequence[RemoteFile]) -> list[RemoteFile]:
+    """Give files published on figshare (``published="figshare:<article>"``) their URL, MD5 and size.
+
+    figshare download URLs are only known from the article's file list, read once per article.
+
+    Raises:
+        DownloadError: If the list cannot be read or lacks a file.
+
+    Example:
+        >>> with_figshare_urls([RemoteFile("a", "https://x/a")])[0].url
+        'https://x/a'
+    """
+    listings: dict[str, dict[str, tuple[str, str | None, int | None]]] = {}
+    out = []
+    for f in files:
+        kind, _, key = (f.published or "").partition(":")
+        if kind != "figshare":
+            out.append(f)
+            continue
+        if key not in listings:
+            listings[key] = figshare_files(key)
+        if f.filename not in listings[key]:
+            raise DownloadError(f"figshare article {key} lists no file {f.filename} (it has {sorted(listings[key])})")
+        url, checksum, size = listings[key][f.filename]
+        out.append(replace(f, url=url, checksum=f.checksum or checksum, size=f.size if f.size is not None else size))
+    return out
 
 
 def _get_json(url: str, timeout_s: float, opener: urllib.request.OpenerDirector | None = None) -> dict:

@@ -219,5 +219,41 @@ class ParametricSoftplus(_PerNeuron):
         beta = self.beta
         return torch.addcmul(self.b, nnf.softplus(beta * x), beta.reciprocal())  # one pass for the / beta + b
 
+    def input_gain(self) -> torch.Tensor:
+        """The per-neuron factor ``beta`` ``(N,)`` that multiplies the input before the softplus.
+
+        A readout whose last stage is affine folds it into its weights and calls
+        :meth:`forward_prescaled`, which saves a full pass over the output.
+        """
+        return self.beta
+
+    def forward_prescaled(self, z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+        """Return ``forward(x)`` given ``z = input_gain() * x``, with the neuron axis at ``dim``.
+
+        Args:
+            z: The input already multiplied by :meth:`input_gain` along the neuron axis.
+            dim: The neuron axis of ``z``.
+
+        Returns:
+            Tensor of the shape of ``z``.
+
+        Raises:
+            ValueError: If ``z`` does not have ``N`` entries along ``dim``.
+
+        Example:
+            >>> act = ParametricSoftplus(3)
+            >>> x = torch.randn(2, 3, 5)
+            >>> z = act.input_gain().view(3, 1) * x
+            >>> torch.allclose(act.forward_prescaled(z, dim=1), act(x.transpose(1, 2)).transpose(1, 2))
+            True
+        """
+        check_tensor("z", z, floating=True)
+        if z.dim() == 0 or z.shape[dim] != self.N:
+            raise ValueError(f"`z` must have N={self.N} entries along dim={dim}, got shape {tuple(z.shape)}")
+        view = [1] * z.dim()
+        view[dim] = self.N
+        inverse_gain = self.beta.reciprocal().view(view)
+        return torch.addcmul(self.b.view(view), nnf.softplus(z), inverse_gain)
+
     def extra_repr(self) -> str:
         return f"N={self.N}, non_negative_output={self.non_negative_output}"

@@ -12,10 +12,14 @@ Activations are applied with the neuron axis last, the contract of
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
+from torch.nn import functional as nnf
 
 from deepSTRF._validation import check_choice, check_int, check_tensor
+from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.configurable import ConfigurableModule
 from deepSTRF.models.layers import CausalSTRFConv
 
@@ -33,6 +37,43 @@ def _activation(activation: nn.Module | None) -> nn.Module:
 def _apply_last(activation: nn.Module, y: torch.Tensor) -> torch.Tensor:
     """Apply ``activation`` to ``(B, N, T)`` with N last, returning ``(B, N, 1, T)``."""
     return activation(y.transpose(1, 2)).transpose(1, 2).unsqueeze(2)
+
+
+def _input_gain(activation: nn.Module, dtype: torch.dtype) -> torch.Tensor | None:
+    """The per-neuron input gain of an activation that lets a readout fold it (``None`` otherwise).
+
+    Only the library's own :class:`~deepSTRF.models.activations.ParametricSoftplus`
+    qualifies (a subclass that overrides ``forward`` does not): its ``softplus(beta x)``
+    takes ``beta`` from the readout's last affine map, one pass fewer over the output.
+    """
+    if isinstance(activation, ParametricSoftplus) and type(activation).forward is ParametricSoftplus.forward:
+        return activation.input_gain().to(dtype)
+    return None
+
+
+def _batch_norm(bn: nn.BatchNorm1d, y: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``gain * bn(y)`` per channel in one pass: ``bn``'s forward with its affine map scaled by ``gain``.
+
+    Running statistics and ``num_batches_tracked`` are updated exactly as ``bn(y)`` does.
+    """
+    factor = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+    weight = gain if bn.weight is None else bn.weight * gain
+    bias = None if bn.bias is None else bn.bias * gain
+    track = not bn.training or bn.track_running_stats
+    return nnf.batch_norm(
+        y,
+        bn.running_mean if track else None,
+        bn.running_var if track else None,
+        weight,
+        bias,
+        use_batch,
+        factor,
+        bn.eps,
+    )
 
 
 class STRFReadout(ConfigurableModule):
@@ -114,9 +155,11 @@ class STRFReadout(ConfigurableModule):
         """Predict ``(B, N, 1, T)`` from a spectrogram ``(B, C_in, F, T)``.
 
         In eval mode the batch norm is a fixed per-neuron affine map, folded into the
-        STRF kernel so the convolution produces normalised outputs in one pass.
+        STRF kernel so the convolution produces normalised outputs in one pass; the input
+        gain of a ``ParametricSoftplus`` output is folded into the same affine map.
         """
         bn = self.bn
+        gain = _input_gain(self.activation, x.dtype)
         if not self.training and bn.running_mean is not None and bn.running_var is not None:
             scale = torch.rsqrt(bn.running_var + bn.eps)
             if bn.weight is not None:
@@ -124,10 +167,18 @@ class STRFReadout(ConfigurableModule):
             shift = -bn.running_mean * scale
             if bn.bias is not None:
                 shift = shift + bn.bias
+            if gain is not None:
+                scale, shift = scale * gain, shift * gain
             folded = self.conv._forward_affine(x, scale.to(x.dtype), shift.to(x.dtype))
             if folded is not None:
+                if gain is not None:
+                    return cast(ParametricSoftplus, self.activation).forward_prescaled(folded, dim=1)
                 return _apply_last(self.activation, folded.squeeze(2))
-        return _apply_last(self.activation, bn(self.conv(x).squeeze(2)))
+        y = self.conv(x).squeeze(2)
+        if gain is not None:
+            scaled = _batch_norm(bn, y, gain)
+            return cast(ParametricSoftplus, self.activation).forward_prescaled(scaled, dim=1).unsqueeze(2)
+        return _apply_last(self.activation, bn(y))
 
 
 class LinearReadout(ConfigurableModule):
@@ -185,13 +236,46 @@ class LinearReadout(ConfigurableModule):
         self.activation = _activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Predict ``(B, N, 1, T)`` from features ``(B, in_features, T)`` or ``(B, in_features, 1, T)``."""
+        """Predict ``(B, N, 1, T)`` from features ``(B, in_features, T)`` or ``(B, in_features, 1, T)``.
+
+        Features stored time-major (a transposed ``(B, T, in_features)`` tensor, as a
+        recurrent core emits) go through ``nn.functional.linear`` with no copy; features
+        stored feature-major go through 1x1 convolutions that keep time last, also without
+        a copy. The input gain of a ``ParametricSoftplus`` output is folded into the last
+        linear map.
+        """
         check_tensor("x", x, ndim=(3, 4), floating=True)
         if x.shape[1] != self.in_features or (x.dim() == 4 and x.shape[2] != 1):
             raise ValueError(
                 f"`x` must have shape (B, in_features={self.in_features}, T) or (B, {self.in_features}, 1, T), "
                 f"got {tuple(x.shape)}"
             )
-        features = x.reshape(x.shape[0], self.in_features, x.shape[-1]).transpose(1, 2)  # (B, T, in)
-        y = self.activation(self.projection(features))  # (B, T, N)
-        return y.transpose(1, 2).unsqueeze(2)
+        features = x.reshape(x.shape[0], self.in_features, x.shape[-1])
+        layers: list[nn.Module] = (
+            [self.projection] if isinstance(self.projection, nn.Linear) else list(cast(nn.Sequential, self.projection))
+        )
+        last = cast(nn.Linear, layers[-1])
+        gain = _input_gain(self.activation, x.dtype)
+        weight: torch.Tensor = last.weight
+        bias: torch.Tensor | None = last.bias
+        if gain is not None:
+            weight = weight * gain.unsqueeze(1)
+            bias = None if bias is None else bias * gain
+        time_major = features.stride(1) == 1 and features.shape[-1] > 1
+        if time_major:
+            h = features.transpose(1, 2)  # (B, T, in), contiguous
+            for layer in layers[:-1]:
+                h = layer(h)
+            z = nnf.linear(h, weight, bias)  # (B, T, N)
+            if gain is not None:
+                y = cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=-1)
+            else:
+                y = self.activation(z)
+            return y.transpose(1, 2).unsqueeze(2)
+        h = features
+        for layer in layers[:-1]:
+            h = nnf.conv1d(h, layer.weight.unsqueeze(-1), layer.bias) if isinstance(layer, nn.Linear) else layer(h)
+        z = nnf.conv1d(h, weight.unsqueeze(-1), bias)  # (B, N, T)
+        if gain is not None:
+            return cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=1).unsqueeze(2)
+        return _apply_last(self.activation, z)

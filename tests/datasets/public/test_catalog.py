@@ -16,12 +16,13 @@ from deepSTRF.datasets.audio import nat4, ns1
 def test_list_and_info():
     names = [d.name for d in catalog.list_datasets()]
     assert names[:7] == ["ns1", "nat4", "crcns-aa1", "crcns-ac1", "crcns-aa2", "crcns-aa4", "crcns-ac1-asari"]
+    assert names[7:] == ["espejo2019", "le2025", "downer2025", "wingert2026", "alice-eeg"]
     for info in catalog.list_datasets():
         assert info.citations and info.url.startswith("https://") and info.size and info.description
         assert catalog.get_loader(info.name).__name__ == info.loader.split(":")[1]
         assert info.files and all(f.url.startswith(("{", "https://")) for f in info.files)
     assert catalog.get_dataset_info(" NS1 ").name == "ns1"
-    assert [d.needs_account for d in catalog.list_datasets()][:7] == [False, False, True, True, True, True, True]
+    assert [d.needs_account for d in catalog.list_datasets()] == [False, False] + [True] * 5 + [False] * 5
     with pytest.raises(ValueError, match=r"`name` must be one of \['ns1'"):
         catalog.get_dataset_info("ns2")
     with pytest.raises(TypeError, match="`name` must be a str"):

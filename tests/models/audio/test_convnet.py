@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -39,7 +42,7 @@ def test_prefilter_sets_input_channels():
     pre = make_prefiltering("adaptrans", n_frequency_bands=F, dt=10.0, max_kernel_size=8)
     model = ConvNet2D(F, kernel_size=(3, 4), c_hidden=3, out_neurons=N, prefiltering=pre)
     assert model.C_in == 2
-    assert model.core[0][1].in_channels == 2
+    assert model.core[1].in_channels == 2
 
 
 def test_invalid_arguments():
@@ -55,3 +58,32 @@ def test_invalid_arguments():
         ConvNet2D(F, c_hidden=0)
     with pytest.raises(ValueError, match="n_hidden"):
         ConvNet2D(F, n_hidden=0)
+
+
+_FIXTURE = Path(__file__).parent / "fixtures" / "published_convnet2d.npz"
+_CONFIGS = {
+    "default": {"n_frequency_bands": 34, "out_neurons": 3},
+    "small": {"n_frequency_bands": 12, "kernel_size": (3, 4), "c_hidden": 3, "n_hidden": 5, "out_neurons": 2},
+}
+
+
+def _our_key(published_key: str) -> str:
+    """Published state-dict key -> ours (same module layout, different leaf names)."""
+    return (
+        published_key.replace(".ln.", ".norm.")
+        .replace("readout.fc.", "readout.projection.")
+        .replace("activation._raw_", "activation.raw_")
+    )
+
+
+@pytest.mark.parametrize("config", sorted(_CONFIGS))
+def test_matches_published_convnet2d(config):
+    """Same weights, same outputs as deepSTRF 0.1.0 (fixture from fixtures/make_published_convnet2d.py)."""
+    arrays = np.load(_FIXTURE)
+    prefix = f"{config}/"
+    state = {_our_key(k[len(prefix) :]): torch.from_numpy(arrays[k]) for k in arrays.files if k.startswith(prefix)}
+    x, expected = state.pop("x"), state.pop("y")
+    model = ConvNet2D(**_CONFIGS[config]).eval()
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)

@@ -56,18 +56,8 @@ class _CausalPad(nn.Module):
         return f"left={self.left}"
 
 
-def _conv_block(in_channels: int, out_channels: int, kernel_size: tuple[int, int]) -> nn.Sequential:
-    """Causal conv block: ``K_T - 1`` zero frames on the left, valid ``(K_F, K_T)`` conv, layer norm, LeakyReLU."""
-    return nn.Sequential(
-        _CausalPad(kernel_size[1] - 1),
-        nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size),
-        CausalLayerNorm(out_channels, dim=1),
-        nn.LeakyReLU(0.1),
-    )
-
-
 class _ChannelsLastSequential(nn.Sequential):
-    """``nn.Sequential`` that first stores its input in channels-last memory order.
+    """``nn.Sequential`` that keeps its 4-D activations in channels-last memory order.
 
     With few channels, PyTorch's CPU convolutions (above all their backward pass) and
     the channel layer norm run several times faster on ``(B, F, T, C)``-ordered memory;
@@ -75,8 +65,13 @@ class _ChannelsLastSequential(nn.Sequential):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_place = not torch.is_grad_enabled()  # no graph: activations may overwrite their input
         for module in self:
-            x = module(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
+            x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+            if in_place and isinstance(module, nn.LeakyReLU):
+                x = nnf.leaky_relu(x, module.negative_slope, inplace=True)
+            else:
+                x = module(x)
         return x
 
 
@@ -84,13 +79,19 @@ class ConvNet2D(AudioEncodingModel):
     """Three causal 2-D convolutions over ``(F, T)`` followed by a 2-layer per-frame readout.
 
     Adapted from the 2D-CNN of Pennington & David (2023, PLOS Comput. Biol. 19:
-    e1011110). Each block pads ``K_T - 1`` zero frames on the left, applies a
-    ``(K_F, K_T)`` convolution without frequency padding (so ``F`` shrinks by
-    ``K_F - 1``), a :class:`~deepSTRF.models.layers.CausalLayerNorm` over channels
-    (per frequency and frame) and ``LeakyReLU(0.1)``. The ``c_hidden * F_down`` features
-    of each frame (``F_down = F - 3 (K_F - 1)``) feed an MLP ``-> n_hidden -> N`` and the
-    output activation. The receptive field is ``3 (K_T - 1) + 1`` frames;
-    ``self.T = 3 (K_T - 1)`` (the total left padding).
+    e1011110). The core pads ``3 (K_T - 1)`` zero frames once, on the left of its
+    input, then applies three blocks of a valid ``(K_F, K_T)`` convolution (each block
+    shortens time by ``K_T - 1`` frames and frequency by ``K_F - 1`` bands), a
+    :class:`~deepSTRF.models.layers.CausalLayerNorm` over channels (per frequency and
+    frame) and ``LeakyReLU(0.1)``, so the output has the input's length. The
+    ``c_hidden * F_down`` features of each frame (``F_down = F - 3 (K_F - 1)``) feed an
+    MLP ``-> n_hidden -> N`` and the output activation. The receptive field is
+    ``3 (K_T - 1) + 1`` frames; ``self.T = 3 (K_T - 1)`` (the left padding).
+
+    ``core`` is a flat sequence with the published layout: ``core[0]`` the padding,
+    ``core[1 + 3 i]``, ``core[2 + 3 i]``, ``core[3 + 3 i]`` the convolution, layer norm
+    and LeakyReLU of block ``i``, ``core[10]`` the flattening. It runs in channels-last
+    memory order (same values, faster few-channel convolutions on CPU).
 
     Args:
         n_frequency_bands: Number ``F`` of spectrogram bands.
@@ -141,8 +142,16 @@ class ConvNet2D(AudioEncodingModel):
         self.C = check_int("c_hidden", c_hidden)
         self.H = check_int("n_hidden", n_hidden)
         channels = [self.C_in] + [self.C] * _N_CONV
+        blocks: list[nn.Module] = []
+        for i in range(_N_CONV):
+            blocks += [
+                nn.Conv2d(channels[i], channels[i + 1], kernel_size=self.K),
+                CausalLayerNorm(channels[i + 1], dim=1),
+                nn.LeakyReLU(0.1),
+            ]
         self.core = _ChannelsLastSequential(
-            *(_conv_block(channels[i], channels[i + 1], self.K) for i in range(_N_CONV)),
+            _CausalPad(_N_CONV * (k_t - 1)),
+            *blocks,
             nn.Flatten(start_dim=1, end_dim=2),  # (B, C, F_down, T) -> (B, C * F_down, T)
         )
         self.readout = LinearReadout(

@@ -62,7 +62,9 @@ class CausalLayerNorm(ConfigurableModule):
 
     Along ``dim=1`` of a 3-D or 4-D input (the channel axis) the statistics are reduced
     in place by a dedicated kernel instead of moving the axis last, several times faster
-    on CPU; it supports first-order gradients only (no double backward).
+    on CPU; it supports first-order gradients only (no double backward). A 4-D input
+    stored channels-last already has the channels innermost and goes straight to the
+    native ``layer_norm`` kernel, whose output stays channels-last.
 
     Args:
         normalized_shape: Size of the normalised axis.
@@ -105,6 +107,9 @@ class CausalLayerNorm(ConfigurableModule):
         dim = self.dim % x.dim()
         if dim == x.dim() - 1:
             return self.norm(x)
+        if dim == 1 and x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            # channels-last memory: the channel-last view is contiguous, so the native kernel needs no copy
+            return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         if dim == 1 and x.dim() > 2:
             shape = (-1, *[1] * (x.dim() - 2))  # broadcast the affine parameters along dim 1
             weight = None if self.norm.weight is None else self.norm.weight.view(shape)

@@ -186,8 +186,13 @@ class LearnableExponentialDecay(ConfigurableModule):
         if tuple(x.shape[1:-1]) not in layouts:
             expected = " or ".join(f"(B, {', '.join(map(str, s))}, T)" for s in layouts)
             raise ValueError(f"`x` must have shape {expected} for input_size={n}, got {tuple(x.shape)}")
-        kernel = self.build_kernel().transpose(0, 1)  # (1, input_size, K)
-        out = causal_fir(x.reshape(x.shape[0], n, x.shape[-1]), kernel, padding="replicate")
+        kernel = self.build_kernel()  # (input_size, 1, K)
+        flat = x.reshape(x.shape[0], n, x.shape[-1])
+        if not torch.is_grad_enabled():
+            # inference: a depthwise convolution is the cheaper kernel (no gradient to compute)
+            padded = nnf.pad(flat, (self.kernel_size - 1, 0), mode="replicate") if self.kernel_size > 1 else flat
+            return nnf.conv1d(padded, kernel, groups=n).reshape(x.shape)
+        out = causal_fir(flat, kernel.transpose(0, 1), padding="replicate")
         return out.reshape(x.shape)
 
     def extra_repr(self) -> str:
