@@ -20,8 +20,8 @@ from deepSTRF.estimators import (
     from_mat,
 )
 from deepSTRF.estimators._solver import PenaltyPath, solver_threads
-from deepSTRF.estimators.model import _windows
 from deepSTRF.training.ridge import fit_ridge, ridge_to_linear
+from deepSTRF.training.windows import window_trial
 
 L = 4
 
@@ -298,7 +298,7 @@ def test_model_estimator_trains_a_zoo_model_on_windows_and_composes_with_sklearn
 def test_windows_mask_the_context_bins():
     x = torch.arange(10.0)[:, None]
     y = torch.arange(10.0)[:, None]
-    parts = _windows(x, y, window=4, context=2)
+    parts = window_trial(x, y, window=4, context=2)
     assert [p[0].shape[1] for p in parts] == [4, 6, 4]
     assert torch.isnan(parts[1][1][0, 0, :2]).all() and parts[1][1][0, 0, 2:].tolist() == [4.0, 5.0, 6.0, 7.0]
 

@@ -33,20 +33,9 @@ from deepSTRF.estimators.ridge import BaseEstimator, RegressorMixin, _device, _p
 from deepSTRF.models.registry import build_model
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.fitter import Fitter
+from deepSTRF.training.windows import window_trial
 
 __all__ = ["ModelEstimator"]
-
-
-def _windows(x: torch.Tensor, y: torch.Tensor, window: int, context: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Windows ``(F, W)`` / ``(N, 1, W)`` of a trial, each with ``context`` masked bins in front."""
-    out = []
-    for start in range(0, x.shape[0], window):
-        lo = max(start - context, 0)
-        stop = min(start + window, x.shape[0])
-        resp = y[lo:stop].T.clone()
-        resp[:, : start - lo] = float("nan")  # context only: seen by the model, not fitted
-        out.append((x[lo:stop].T, resp[:, None, :]))
-    return out
 
 
 class ModelEstimator(RegressorMixin, BaseEstimator):
@@ -57,7 +46,8 @@ class ModelEstimator(RegressorMixin, BaseEstimator):
             :data:`~deepSTRF.models.registry.MODELS`), built with ``n_frequency_bands=F``,
             ``out_neurons=N`` and ``model_params``; or a callable ``(F, N) -> nn.Module``.
         model_params: Further constructor arguments of a zoo model.
-        fit_params: :class:`~deepSTRF.training.FitConfig` fields (e.g. ``{"lr": 1e-2, "max_epochs": 50}``).
+        fit_params: :class:`~deepSTRF.training.FitConfig` fields (e.g. ``{"lr": 1e-2, "max_epochs": 50}``);
+            the Fitter's own windowing is off (``window=None``) unless set here.
         window: Training window in bins (trials are cut into windows); ``None`` keeps whole trials.
         context: Bins of stimulus before each window that the model sees but is not fitted on
             (at least its receptive field; 0 for a memoryless model).
@@ -127,7 +117,7 @@ class ModelEstimator(RegressorMixin, BaseEstimator):
             if self.window is None:
                 pieces.append((x.T, v.T[:, None, :]))
             else:
-                pieces.extend(_windows(x, v, self.window, self.context))
+                pieces.extend(window_trial(x, v, self.window, self.context))
         rng = np.random.default_rng(self.random_state)
         order = rng.permutation(len(pieces))
         n_val = round(self.val_fraction * len(pieces)) if len(pieces) > 1 else 0
@@ -135,7 +125,7 @@ class ModelEstimator(RegressorMixin, BaseEstimator):
         data = from_arrays([p[0] for p in pieces], [p[1] for p in pieces], dt_ms=1000.0 / float(self.sfreq))
         torch.manual_seed(self.random_state)
         net = self._build(self.n_features_in_, self.n_outputs_)
-        config = FitConfig(**dict(self.fit_params or {}))
+        config = FitConfig(**{"window": None, **dict(self.fit_params or {})})  # windows cut here already
         fitter = Fitter(net, config, device=_device(self.device), progress=False)
         result = fitter.fit(data.subset(stimuli=train_idx), data.subset(stimuli=val_idx) if val_idx else None)
         self.model_ = fitter.model.eval()

@@ -91,6 +91,14 @@ class FitConfig:
             its validation score was best (readout tensors must have the neuron axis first).
         seed: Seed of the global generators and of the shuffling.
         num_workers: ``DataLoader`` worker processes.
+        window: Cut the training stimuli into windows of this many bins (see
+            :mod:`deepSTRF.training.windows`); ``None`` keeps whole stimuli; ``'auto'`` (the
+            default) cuts them only when the training set has fewer stimuli than
+            ``batch_size`` (otherwise one step per epoch would underfit), into windows giving
+            about 16 full batches per epoch and at least ``2 * window_context`` bins long.
+            Validation and test data are never cut.
+        window_context: Bins of stimulus history in front of each window that the model
+            sees but is not fitted on; at least the model's receptive field.
 
     Raises:
         TypeError: If a field has the wrong type.
@@ -118,6 +126,8 @@ class FitConfig:
     per_neuron_best: bool = False
     seed: int = 0
     num_workers: int = 0
+    window: int | str | None = "auto"
+    window_context: int = 50
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
@@ -136,6 +146,11 @@ class FitConfig:
         self.num_workers = check_int("num_workers", self.num_workers, minimum=0)
         if self.patience is not None:
             self.patience = check_int("patience", self.patience)
+        if isinstance(self.window, str):
+            check_choice("window", self.window, ("auto",))
+        elif self.window is not None:
+            self.window = check_int("window", self.window)
+        self.window_context = check_int("window_context", self.window_context, minimum=0)
         if self.grad_clip is not None:
             self.grad_clip = check_positive_float("grad_clip", self.grad_clip)
         for name in ("amp", "per_neuron_best"):

@@ -36,6 +36,7 @@ from deepSTRF.training.distributed import all_gather_padded, all_reduce_sum, bar
 from deepSTRF.training.loggers import TrainingLogger
 from deepSTRF.training.objectives import DEFAULT_METRICS, batch_mask, batch_target, pad_cat, score_split, summed_loss
 from deepSTRF.training.seeding import get_rng_state, seed_everything, set_rng_state
+from deepSTRF.training.windows import WindowedDataset, auto_window
 
 __all__ = ["FitResult", "Fitter", "NonFiniteLossError"]
 
@@ -370,7 +371,8 @@ class Fitter:
         """Train, then load the weights of the best epoch.
 
         Without ``val`` there is no early stopping and the best epoch is the one with the
-        lowest training loss.
+        lowest training loss. A training dataset of fewer stimuli than ``batch_size`` is cut
+        into windows by default (``config.window``); a ``DataLoader`` is used as it is.
 
         Args:
             train: Training data: a dataset (batched, shuffled by ``(seed, epoch)`` and, under
@@ -412,6 +414,11 @@ class Fitter:
             _check_not_empty("val", val)
         if val is None:
             self.stopper = EarlyStopping(None, "min")
+        window = cfg.window
+        if window == "auto" and not isinstance(train, DataLoader):
+            window = auto_window(train, cfg.batch_size, cfg.window_context)
+        if isinstance(window, int) and not isinstance(train, DataLoader):
+            train = WindowedDataset(train, window, cfg.window_context)
         loader = self._loader(train, train=True)
         seed_everything(cfg.seed)
         start, stopped = 0, False
