@@ -102,3 +102,18 @@ def test_resume_false_starts_afresh(tmp_path, parts):
     fitter = Fitter(_Dropout(), config, checkpoint_dir=tmp_path, resume=False, progress=False)
     assert fitter.fit(parts[0], parts[1]).epochs_run == 1
     assert load_state(tmp_path / "training_state.pt")["config"]["lr"] == 0.5
+
+
+def test_a_state_saved_before_a_setting_existed_resumes_at_its_default(tmp_path, parts):
+    _fit(tmp_path, parts)
+    state_file = tmp_path / "training_state.pt"
+    state = load_state(state_file)
+    for key in ("window", "window_context"):
+        del state["config"][key]  # as written before FitConfig had these fields
+    torch.save(state, state_file)
+    _, result = _fit(tmp_path, parts)  # defaults: accepted
+    assert len(result.history) == 4
+    changed = FitConfig(max_epochs=4, batch_size=2, lr=1e-2, scheduler="plateau", per_neuron_best=True, window=8)
+    fitter = Fitter(_Dropout(), changed, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"configuration changed \(window: saved 'auto', now 8"):
+        fitter.fit(parts[0], parts[1])

@@ -350,7 +350,8 @@ class Fitter:
         state = load_state(path, map_location=self.device)
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"{path} is not a deepSTRF training state")
-        ours, theirs = self.config.to_dict(), state["config"]
+        # a setting the saved state predates (added to FitConfig later) is read at its default
+        ours, theirs = self.config.to_dict(), {**FitConfig().to_dict(), **state["config"]}
         changed = sorted(k for k in ours if k != "max_epochs" and ours[k] != theirs.get(k))
         if changed:
             diff = ", ".join(f"{k}: saved {theirs.get(k)!r}, now {ours[k]!r}" for k in changed)
