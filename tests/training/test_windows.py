@@ -60,3 +60,16 @@ def test_default_config_reaches_ridge_on_two_long_trials():
     r_fit = fitter.evaluate(test, metrics=("cc",))["cc"].mean().item()
     assert r_ridge > 0.8
     assert r_fit > r_ridge - 0.01, (r_fit, r_ridge)
+
+
+def test_windows_of_a_subset_batch_through_a_data_loader():
+    from torch.utils.data import DataLoader, Subset
+
+    from deepSTRF.datasets import SimulatedDataset, neural_collate
+    from deepSTRF.training.windows import WindowedDataset
+
+    data = SimulatedDataset(n_neurons=2, n_stimuli=4, seed=0)
+    windows = WindowedDataset(Subset(data, [1, 3]), window=50, context=5)
+    assert len(windows) > 2  # more windows than the subset has stimuli
+    batches = list(DataLoader(windows, batch_size=4, collate_fn=neural_collate))
+    assert sum(b["responses"].shape[0] for b in batches) == len(windows)

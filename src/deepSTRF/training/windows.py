@@ -113,7 +113,8 @@ class WindowedDataset(Dataset):
             self.index.extend((s, start) for start in range(0, length, self.window))
 
     def __getattr__(self, name: str) -> Any:  # dt_ms, audio_fs, F, ...: those of the windowed dataset
-        if name == "data":
+        # never forward the data protocol (``__getitems__`` would batch the inner indices)
+        if name == "data" or name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.data, name)
 
@@ -134,10 +135,11 @@ def auto_window(data: Dataset, batch_size: int, context: int) -> int | None:
     at least ``2 * context`` bins (so at least half of the bins are fitted) and at least 1.
 
     Example:
-        >>> from deepSTRF.datasets import SimulatedDataset
-        >>> data = SimulatedDataset(n_neurons=2, n_stimuli=2, seed=0)     # 2 stimuli of 400 bins
-        >>> auto_window(data, batch_size=8, context=2)                    # 800 bins / 128 windows
-        8
+        >>> import torch
+        >>> from deepSTRF.datasets import NeuralDataset
+        >>> data = NeuralDataset([torch.zeros(1, 3, 400)] * 2, [[torch.ones(2, 400)]] * 2, 5.0)  # 2 x 400 bins
+        >>> auto_window(data, batch_size=8, context=2)  # 800 bins / (16 steps x 8 windows) -> 7 bins per window
+        7
         >>> auto_window(data, batch_size=2, context=2) is None
         True
     """
