@@ -62,6 +62,7 @@ __all__ = [
     "read_legacy",
 ]
 
+#: The published library version whose checkpoint folders this module converts.
 LEGACY_VERSION = "0.1.0"
 _AUDIO = "deepSTRF.models.audio"
 _MODULE_ARGS = ("output_activation", "prefiltering", "kernel", "wav2spec")

@@ -17,7 +17,7 @@ Example:
 """
 
 from deepSTRF.training.config import FitConfig
-from deepSTRF.training.crossval import cross_validate, run_seeds
+from deepSTRF.training.crossval import cross_validate, fit_multi_seed, run_seeds
 from deepSTRF.training.experiment import ExperimentResult, run_experiment
 from deepSTRF.training.fitter import FitResult, Fitter, NonFiniteLossError
 from deepSTRF.training.loggers import TensorBoardLogger, TrainingLogger, WandbLogger, make_logger
@@ -25,10 +25,6 @@ from deepSTRF.training.results import RunResult
 from deepSTRF.training.ridge import RidgeResult, fit_ridge, ridge_to_linear
 from deepSTRF.training.run_config import RunConfig
 from deepSTRF.training.seeding import seed_everything, set_random_seed
-
-fit_multi_seed = run_seeds
-"""deepSTRF 0.1.0's name for :func:`run_seeds`, which takes a dataset and a model builder
-(0.1.0's ``(model_factory, loader_factory)`` form is gone, see the migration page)."""
 
 __all__ = [
     "ExperimentResult",

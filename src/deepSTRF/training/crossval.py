@@ -46,7 +46,7 @@ from deepSTRF.training.objectives import DEFAULT_METRICS, pad_cat, score_split
 from deepSTRF.training.results import RunResult, nan_to_none, write_scores
 from deepSTRF.training.seeding import seed_everything
 
-__all__ = ["DEFAULT_METRICS", "Fold", "cross_validate", "run_seeds", "validation_split"]
+__all__ = ["DEFAULT_METRICS", "Fold", "cross_validate", "fit_multi_seed", "run_seeds", "validation_split"]
 
 
 @dataclass(frozen=True)
@@ -320,3 +320,8 @@ def cross_validate(
         progress=progress,
         logger=logger,
     )
+
+
+#: deepSTRF 0.1.0's name for :func:`run_seeds`, which takes a dataset and a model builder
+#: (0.1.0's ``(model_factory, loader_factory)`` form is gone, see the migration page).
+fit_multi_seed = run_seeds
