@@ -127,6 +127,21 @@ def linear_memory(u: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Te
     return total.reshape(batch, n_chunks * chunk, A.shape[0])[:, :length]
 
 
+def _check_sizes(
+    input_size: int, hidden_size: int, memory_size: int, theta: float, learn_a: bool, learn_b: bool
+) -> tuple[int, int, int, float]:
+    """The checked ``(input_size, hidden_size, memory_size, theta)`` of an LMU layer (both variants)."""
+    for name, flag in (("learn_a", learn_a), ("learn_b", learn_b)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"`{name}` must be a bool, got {type(flag).__name__}")
+    return (
+        check_int("input_size", input_size),
+        check_int("hidden_size", hidden_size),
+        check_int("memory_size", memory_size),
+        check_positive_float("theta", theta),
+    )
+
+
 class LMUFFT(ConfigurableModule):
     """Feedback-free (parallel) Legendre Memory Unit layer over a whole sequence, batch first.
 
@@ -166,13 +181,9 @@ class LMUFFT(ConfigurableModule):
         learn_b: bool = False,
     ) -> None:
         super().__init__()
-        self.input_size = check_int("input_size", input_size)
-        self.hidden_size = check_int("hidden_size", hidden_size)
-        self.memory_size = check_int("memory_size", memory_size)
-        self.theta = check_positive_float("theta", theta)
-        for name, flag in (("learn_a", learn_a), ("learn_b", learn_b)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"`{name}` must be a bool, got {type(flag).__name__}")
+        self.input_size, self.hidden_size, self.memory_size, self.theta = _check_sizes(
+            input_size, hidden_size, memory_size, theta, learn_a, learn_b
+        )
         A, B = _zoh(*legendre_delay_system(self.memory_size, self.theta))
         dtype = torch.get_default_dtype()
         A_bar, B_bar = A.to(dtype), B[:, 0].to(dtype)
@@ -317,13 +328,9 @@ class LMU(ConfigurableModule):
         learn_b: bool = False,
     ) -> None:
         super().__init__()
-        self.input_size = check_int("input_size", input_size)
-        self.hidden_size = check_int("hidden_size", hidden_size)
-        self.memory_size = check_int("memory_size", memory_size)
-        self.theta = check_positive_float("theta", theta)
-        for name, flag in (("learn_a", learn_a), ("learn_b", learn_b)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"`{name}` must be a bool, got {type(flag).__name__}")
+        self.input_size, self.hidden_size, self.memory_size, self.theta = _check_sizes(
+            input_size, hidden_size, memory_size, theta, learn_a, learn_b
+        )
         self.learn_a, self.learn_b = learn_a, learn_b
         A, B = _zoh(*legendre_delay_system(self.memory_size, self.theta))
         dtype = torch.get_default_dtype()
