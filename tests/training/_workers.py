@@ -4,6 +4,7 @@ Run as ``python _workers.py resume CKPT_DIR OUT_FILE SLEEP`` or, under torchrun,
 ``python _workers.py ddp OUT_FILE``. Importing this module does nothing.
 """
 
+import os
 import sys
 import time
 
@@ -71,3 +72,9 @@ if __name__ == "__main__":
         resume(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         ddp(sys.argv[2])
+        # Leave without running C++ static destructors: on a loaded machine, tearing down
+        # torch's gloo threads at interpreter exit aborts now and then ("terminate called
+        # without an active exception") after all the work is done and saved.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
