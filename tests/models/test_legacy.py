@@ -46,7 +46,7 @@ def _io(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_fixtures_cover_every_published_model_class():
     classes = set(json.loads((FIXTURES / "index.json").read_text())["fixtures"].values())
-    assert classes >= set(LEGACY_CLASSES) - {"ICNet"}
+    assert classes >= set(LEGACY_CLASSES)
     assert sum(f.stat().st_size for f in FIXTURES.rglob("*") if f.is_file()) < 2_000_000
 
 
@@ -86,6 +86,42 @@ def test_s4_checkpoint_converts_to_the_dplr_block(name):
     x, expected = _io(name)
     with torch.no_grad():
         torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("keys", ["readout", "both"])
+def test_icnet_weights_under_either_readout_name_load(keys, tmp_path):
+    """0.1.0's ICNet holds its readout as ``decoder`` and ``readout``: a file may keep one name or both."""
+    folder = _copy("icnet", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    for leaf in ("weight", "bias"):
+        value = state.pop(f"decoder.{leaf}")
+        state[f"readout.{leaf}"] = value.clone()
+        if keys == "both":
+            state[f"decoder.{leaf}"] = value.clone()
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    model = NeuralModel.from_pretrained(folder)
+    x, expected = _io("icnet")
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+    if keys == "both":
+        state["decoder.bias"] = state["decoder.bias"] + 1
+        safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+        with pytest.raises(ValueError, match="decoder and a readout that differ"):
+            NeuralModel.from_pretrained(folder)
+
+
+def test_icnet_conversion_keeps_what_0_1_0_computed():
+    """The SincNet bounds of 0.1.0, and blocks whose stride exceeds their kernel, padded to the stride."""
+    config = read_config(FIXTURES / "icnet")
+    kwargs = config["init_kwargs"]
+    assert (kwargs["sincnet_min_low_hz"], kwargs["sincnet_min_band_hz"]) == (1.0, 0.0)
+    assert config["legacy_config"]["encoder_kernel_size"] == 4 and kwargs["encoder_kernel_size"] == 8
+    model = NeuralModel.from_pretrained(FIXTURES / "icnet")
+    low, high = model.wav2spec.sincnet.cutoffs()
+    assert low.min() == 1.0 and low.max() == 7999.0 and high.max() == 8000.0
+    weight = model.wav2spec.encoder[1].conv.weight  # stride 8, 0.1.0 kernel 4: its first four taps
+    assert torch.all(weight[..., 4:] == 0) and torch.all(weight[..., :4] != 0)
+    assert read_config(FIXTURES / "icnet_strides")["init_kwargs"]["encoder_kernel_size"] == 4
 
 
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):

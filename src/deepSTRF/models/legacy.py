@@ -29,6 +29,12 @@ Re-parameterisations (0.1.0 name: here):
   ``rnn.layer.D`` are ``rnn.{log_dt, log_A_real, A_imag, B, P, C, D}`` without their singleton
   axes, ``rnn.output_linear`` is ``rnn.output``; a ``C`` that 0.1.0 had already folded into
   ``C (I - Ā^L)`` (``l_kernel = L > 0``) is solved back to ``C``.
+- ICNet: ``decoder`` (0.1.0 registers the readout twice) is ``readout``; SincNet ``low_hz_``/``band_hz_``
+  are ``low_hz``/``band_hz`` of a SincNet built with 0.1.0's bounds (``sincnet_min_low_hz=1``,
+  ``sincnet_min_band_hz=0``); a block whose stride exceeds its kernel gets its kernel zero-padded
+  to the stride, placed on the samples 0.1.0 read. 0.1.0's own ``save_pretrained`` cannot write
+  an ICNet's weights (safetensors refuses the shared readout tensors): it writes ``config.json``
+  only, and the weights are whatever file the user wrote beside it (one or both readout names).
 
 Example:
     >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
@@ -278,6 +284,15 @@ def convert_config(
                 "repr": f"a {arg} module, which deepSTRF {LEGACY_VERSION} checkpoints do not record",
             }
         out[arg] = encoded
+    if name == "ICNet":
+        # 0.1.0's SincNet bounds its cut-offs below by 1 Hz and lets bands close; a block whose
+        # stride exceeds its kernel read the first samples of each stride (see _icnet_state)
+        kernel_size = int(kwargs.get("encoder_kernel_size", 64))
+        out.update(
+            sincnet_min_low_hz=1.0,
+            sincnet_min_band_hz=0.0,
+            encoder_kernel_size=max(kernel_size, *_icnet_strides(kwargs)),
+        )
     return {
         "format": "deepSTRF-checkpoint",
         "format_version": 1,
@@ -315,6 +330,8 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         A ``state_dict`` for this library's model, in the weights' dtype.
     """
     name = config["legacy_config"]["_model_class"]
+    if name == "ICNet":
+        return _icnet_state(config, state)
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         dtype = value.dtype
@@ -375,6 +392,72 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         out[new.replace("rnn.output_linear.", "rnn.output.")] = value
     if name == "StateNet" and "rnn.layer.kernel.C" in state:
         out.update(_s4_state(state, "rnn."))
+    return out
+
+
+def _icnet_strides(kwargs: dict[str, Any]) -> list[int]:
+    """The strides of a 0.1.0 ICNet's encoder blocks, from its recorded arguments.
+
+    Without ``encoder_strides``, 0.1.0 (like :func:`deepSTRF.models.audio.icnet.factor_strides`)
+    takes a stride of 2 while what remains of the hop is even, and the rest last.
+    """
+    if kwargs.get("encoder_strides") is not None:
+        return [int(s) for s in kwargs["encoder_strides"]]
+    remaining = round(float(kwargs["audio_fs"]) * float(kwargs.get("dt_ms", 5.0)) / 1000.0)
+    strides = []
+    for _ in range(int(kwargs.get("n_encoder_layers", 5)) - 1):
+        strides.append(2 if remaining % 2 == 0 else 1)
+        remaining //= strides[-1]
+    return [*strides, remaining]
+
+
+def _icnet_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """ICNet weights: one readout, the SincNet cut-offs in the form of ``min_low_hz=1, min_band_hz=0``.
+
+    0.1.0 registers the readout twice (``decoder`` and ``readout``), so a file holds either
+    name or both; both must then agree. Its SincNet computes ``f1 = clamp(|low_hz_|, 1, fs/2 - 1)``
+    and ``f2 = min(f1 + |band_hz_|, fs/2)``; here ``f1 = 1 + |low_hz|`` and
+    ``f2 = min(f1 + |band_hz|, fs/2)``, so ``low_hz = f1 - 1`` and ``band_hz = |band_hz_|``.
+    The kernel grid and window buffers (``_n``, ``_window``) are recomputed.
+
+    A 0.1.0 block of stride ``s`` and kernel ``K`` reads, for output ``i``, the samples
+    ``[(i + 1) s - K, (i + 1) s)`` when ``K >= s`` (as here) but ``[i s, i s + K)`` when
+    ``K < s``. The converted blocks all have the kernel length ``K' = max(K, s_max)``
+    (``encoder_kernel_size`` in the converted configuration); each 0.1.0 kernel is placed in
+    it, zeros elsewhere, at the taps that read the samples it read.
+    """
+    legacy = config["legacy_config"]
+    strides = _icnet_strides(legacy)
+    kernel_size = int(legacy.get("encoder_kernel_size", 64))
+    size = int(config["init_kwargs"]["encoder_kernel_size"])
+    offsets = {f"wav2spec.encoder.{i}.": size - max(kernel_size, s) for i, s in enumerate(strides)}
+    offsets["wav2spec.bottleneck."] = size - kernel_size
+    readouts = {prefix for prefix in ("decoder.", "readout.") if f"{prefix}weight" in state}
+    if not readouts:
+        raise ValueError("the 0.1.0 ICNet weights hold neither decoder.weight nor readout.weight")
+    if len(readouts) == 2 and not all(
+        torch.equal(state[f"decoder.{k}"], state[f"readout.{k}"]) for k in ("weight", "bias")
+    ):
+        raise ValueError("the 0.1.0 ICNet weights hold a decoder and a readout that differ; 0.1.0 had one module")
+    nyquist = float(legacy["audio_fs"]) / 2
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("readout.") and "decoder." in readouts:
+            continue
+        if key.endswith(("sincnet._n", "sincnet._window")):
+            continue
+        if key.endswith("sincnet.low_hz_"):
+            low = value.double().abs().clamp(min=1.0, max=nyquist - 1.0) - 1.0
+            out[key.removesuffix("_")] = low.to(value.dtype)
+        elif key.endswith("sincnet.band_hz_"):
+            out[key.removesuffix("_")] = value.abs()
+        elif key.endswith("conv.weight") and key.startswith(("wav2spec.encoder.", "wav2spec.bottleneck.")):
+            offset = offsets[key.removesuffix("conv.weight")]
+            weight = value.new_zeros((*value.shape[:-1], size))
+            weight[..., offset : offset + value.shape[-1]] = value
+            out[key] = weight
+        else:
+            out["readout." + key.removeprefix("decoder.") if key.startswith("decoder.") else key] = value
     return out
 
 

@@ -54,7 +54,7 @@ class SincNet(WaveformFrontEnd):
         activation: ``None``, ``'symlog'``, ``'abs'`` or ``'relu'``.
         envelope: Average the rectified output over each bin instead of sampling it.
         min_low_hz: Smallest lower cut-off in Hz.
-        min_band_hz: Smallest bandwidth in Hz.
+        min_band_hz: Smallest bandwidth in Hz (0 lets a band close, giving a zero kernel).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -88,7 +88,7 @@ class SincNet(WaveformFrontEnd):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.envelope = bool(envelope)
         self.min_low_hz = check_positive_float("min_low_hz", min_low_hz, allow_zero=True)
-        self.min_band_hz = check_positive_float("min_band_hz", min_band_hz)
+        self.min_band_hz = check_positive_float("min_band_hz", min_band_hz, allow_zero=True)
         nyquist = self.audio_fs / 2
         top = nyquist - (self.min_low_hz + self.min_band_hz)
         if top <= 30.0:
