@@ -43,7 +43,7 @@ from safetensors.torch import save_file, save_model  # noqa: E402
 
 import deepSTRF  # noqa: E402
 import deepSTRF.models.audio as zoo  # noqa: E402
-from deepSTRF.models import activations, layers, prefiltering  # noqa: E402
+from deepSTRF.models import activations, layers, prefiltering, wav2spec  # noqa: E402
 
 T_FRAMES = 24
 
@@ -104,6 +104,20 @@ def _icnet(kernel_size: int, **kwargs: object) -> torch.nn.Module:
     return model
 
 
+def _sincnet(activation: str, envelope: bool, kernel_size: int) -> tuple[torch.nn.Module, dict]:
+    """A published SincNet front-end at 16 kHz / 1 ms bins, some cut-offs on 0.1.0's clamps; and how to rebuild it."""
+    front_end = wav2spec.SincNet(
+        16000, n_filters=8, kernel_size=kernel_size, hop_ms=1.0, activation=activation, envelope=envelope
+    )
+    with torch.no_grad():
+        front_end.low_hz_[:2] = torch.tensor([0.3, -40.0])
+        front_end.band_hz_[:2] = torch.tensor([-25.0, 10.0])
+        front_end.low_hz_[-1] = 8200.0
+    ours = {None: None, "none": None}.get(activation, activation)
+    spec = {"class": "SincNet", "n_filters": 8, "kernel_size": kernel_size, "dt_ms": 1.0, "activation": ours}
+    return front_end, {"wav2spec": {**spec, "envelope": envelope, "min_low_hz": 1.0, "min_band_hz": 0.0}}
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -151,6 +165,14 @@ CONFIGS = {
     # written with ``safetensors.torch.save_model``, the route that error message points to.
     "icnet": (lambda: _icnet(9), {"weights": "safetensors.torch.save_model"}),
     "icnet_strides": (lambda: _icnet(8, encoder_strides=[4, 4]), {"weights": "safetensors.torch.save_model"}),
+    "linear_sincnet_symlog": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_sincnet("symlog", False, 40)[0]),
+        _sincnet("symlog", False, 40)[1],
+    ),
+    "statenet_sincnet_envelope": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_sincnet("none", True, 24)[0]),
+        _sincnet("none", True, 24)[1],
+    ),
 }
 
 
@@ -164,7 +186,7 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
-            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "sincnet._n", "sincnet._window")) or (
+            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window")) or (
                 ".kernel." in name and "rnn" in name
             ):
                 continue  # fixed matrices, or quantities the layer recomputes
@@ -198,6 +220,8 @@ def main(out: Path) -> None:
         if isinstance(model, zoo.ICNet):
             hop = model.wav2spec.audio_fs * model.wav2spec.dt_ms // 1000
             x = 2 * torch.rand(2, 1, int(hop) * T_FRAMES, generator=generator) - 1
+        elif not isinstance(model.wav2spec, torch.nn.Identity):
+            x = 2 * torch.rand(2, 1, model.wav2spec.hop * T_FRAMES, generator=generator) - 1
         else:
             x = torch.rand(2, 1, model.F, T_FRAMES, generator=generator)
         with torch.no_grad():

@@ -19,6 +19,7 @@ from deepSTRF.models.checkpoint import read_config
 from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
+from deepSTRF.models.wav2spec import SincNet
 from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
@@ -29,6 +30,9 @@ def _extra(name: str) -> dict:
     """Modules the 0.1.0 config does not record, rebuilt with the geometry the fixture notes."""
     extra = json.loads((FIXTURES / name / "fixture.json").read_text())["extra"]
     out = {}
+    if "wav2spec" in extra:
+        spec = {k: v for k, v in extra["wav2spec"].items() if k != "class"}
+        out["wav2spec"] = SincNet(16000, **spec)
     if "prefiltering" in extra:
         spec = extra["prefiltering"]
         a = torch.linspace(0.3, 0.8, 8)  # any valid values: the weights overwrite them
@@ -122,6 +126,13 @@ def test_icnet_conversion_keeps_what_0_1_0_computed():
     weight = model.wav2spec.encoder[1].conv.weight  # stride 8, 0.1.0 kernel 4: its first four taps
     assert torch.all(weight[..., 4:] == 0) and torch.all(weight[..., :4] != 0)
     assert read_config(FIXTURES / "icnet_strides")["init_kwargs"]["encoder_kernel_size"] == 4
+
+
+def test_sincnet_front_end_outside_the_given_bounds_is_a_clear_error():
+    """0.1.0's SincNet bounds its cut-offs at 1 Hz and lets bands close; ours defaults to 50 Hz for both."""
+    spec = {k: v for k, v in _extra("linear_sincnet_symlog")["wav2spec"].init_config.items() if "min_" not in k}
+    with pytest.raises(ValueError, match=r"outside the bounds.*min_low_hz=1.0, min_band_hz=0.0"):
+        NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
 
 
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):

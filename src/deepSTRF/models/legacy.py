@@ -540,21 +540,64 @@ def _match_in_order(
     return out
 
 
+def _sincnet_front_end(state: dict[str, torch.Tensor], module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A 0.1.0 ``SincNet`` front-end's cut-offs (``wav2spec.low_hz_``/``band_hz_``) for the ``SincNet`` given here.
+
+    0.1.0 computes ``f1 = clamp(|low_hz_|, 1, fs/2 - 1)`` and ``f2 = min(f1 + |band_hz_|, fs/2)``;
+    ``module`` (passed again with ``extra_kwargs``) computes ``f1 = min_low_hz + |low_hz|`` and
+    ``f2 = min(f1 + min_band_hz + |band_hz|, fs/2)``. The cut-offs are carried over exactly when
+    ``module``'s bounds allow them (always with ``min_low_hz=1, min_band_hz=0``), else it is an error.
+    """
+    if not all(hasattr(module, a) for a in ("min_low_hz", "min_band_hz", "low_hz", "band_hz")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a SincNet front-end (wav2spec.low_hz_, wav2spec.band_hz_), but the "
+            f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.SincNet"
+        )
+    low, band = state["wav2spec.low_hz_"], state["wav2spec.band_hz_"]
+    nyquist = module.audio_fs / 2
+    f1 = low.double().abs().clamp(min=1.0, max=nyquist - 1.0)
+    f2 = (f1 + band.double().abs()).clamp(max=nyquist)
+    our_low = f1 - module.min_low_hz
+    our_band = torch.where(f2 >= nyquist, f2 - f1, f2 - f1 - module.min_band_hz).clamp(min=0.0)
+    reachable = (f1 + module.min_band_hz + our_band).clamp(max=nyquist)
+    if bool((our_low < 0).any()) or bool(((reachable - f2).abs() > 1e-6).any()):
+        raise ValueError(
+            f"the 0.1.0 SincNet cut-offs ({f1.min().item():g} Hz and up, bands from {(f2 - f1).min().item():g} Hz) "
+            f"are outside the bounds of the SincNet given (min_low_hz={module.min_low_hz:g}, "
+            f"min_band_hz={module.min_band_hz:g}); build it with min_low_hz=1.0, min_band_hz=0.0 (0.1.0's bounds)"
+        )
+    out = {k: v for k, v in state.items() if k not in ("wav2spec.low_hz_", "wav2spec.band_hz_")}
+    out = {k: v for k, v in out.items() if k not in ("wav2spec._n", "wav2spec._window")}
+    out["wav2spec.low_hz"] = our_low.to(low.dtype)
+    out["wav2spec.band_hz"] = our_band.to(band.dtype)
+    return out
+
+
 def align_state(
-    config: dict[str, Any], state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+    config: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    model: torch.nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Final step of the conversion, once the model is built: match layouts that only differ by nesting.
+    """Final step of the conversion, once the model is built: layouts that depend on the built modules.
 
     Args:
         config: The converted configuration.
         state: Output of :func:`convert_state`.
         expected: The built model's ``state_dict``.
+        model: The built model, whose ``wav2spec`` (given with ``extra_kwargs``) sets how
+            a 0.1.0 front-end's weights are re-parameterised.
 
     Returns:
         The weights keyed as ``expected``.
+
+    Raises:
+        ValueError: If a 0.1.0 front-end's weights do not fit the front-end given.
     """
     if config["legacy_config"]["_model_class"] == "ConvNet2D":
         return _match_in_order(state, expected, "core.")
+    if model is not None and "wav2spec.low_hz_" in state:
+        return _sincnet_front_end(state, model.wav2spec)
     return state
 
 
