@@ -540,7 +540,7 @@ def _match_in_order(
     return out
 
 
-def _sincnet_front_end(state: dict[str, torch.Tensor], module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def _sincnet_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
     """A 0.1.0 ``SincNet`` front-end's cut-offs (``wav2spec.low_hz_``/``band_hz_``) for the ``SincNet`` given here.
 
     0.1.0 computes ``f1 = clamp(|low_hz_|, 1, fs/2 - 1)`` and ``f2 = min(f1 + |band_hz_|, fs/2)``;
@@ -554,17 +554,18 @@ def _sincnet_front_end(state: dict[str, torch.Tensor], module: torch.nn.Module) 
             f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.SincNet"
         )
     low, band = state["wav2spec.low_hz_"], state["wav2spec.band_hz_"]
-    nyquist = module.audio_fs / 2
+    min_low, min_band = float(module.min_low_hz), float(module.min_band_hz)
+    nyquist = float(module.audio_fs) / 2
     f1 = low.double().abs().clamp(min=1.0, max=nyquist - 1.0)
     f2 = (f1 + band.double().abs()).clamp(max=nyquist)
-    our_low = f1 - module.min_low_hz
-    our_band = torch.where(f2 >= nyquist, f2 - f1, f2 - f1 - module.min_band_hz).clamp(min=0.0)
-    reachable = (f1 + module.min_band_hz + our_band).clamp(max=nyquist)
+    our_low = f1 - min_low
+    our_band = torch.where(f2 >= nyquist, f2 - f1, f2 - f1 - min_band).clamp(min=0.0)
+    reachable = (f1 + min_band + our_band).clamp(max=nyquist)
     if bool((our_low < 0).any()) or bool(((reachable - f2).abs() > 1e-6).any()):
         raise ValueError(
             f"the 0.1.0 SincNet cut-offs ({f1.min().item():g} Hz and up, bands from {(f2 - f1).min().item():g} Hz) "
-            f"are outside the bounds of the SincNet given (min_low_hz={module.min_low_hz:g}, "
-            f"min_band_hz={module.min_band_hz:g}); build it with min_low_hz=1.0, min_band_hz=0.0 (0.1.0's bounds)"
+            f"are outside the bounds of the SincNet given (min_low_hz={min_low:g}, "
+            f"min_band_hz={min_band:g}); build it with min_low_hz=1.0, min_band_hz=0.0 (0.1.0's bounds)"
         )
     out = {k: v for k, v in state.items() if k not in ("wav2spec.low_hz_", "wav2spec.band_hz_")}
     out = {k: v for k, v in out.items() if k not in ("wav2spec._n", "wav2spec._window")}
