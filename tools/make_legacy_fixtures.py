@@ -173,6 +173,10 @@ CONFIGS = {
         lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_sincnet("none", True, 24)[0]),
         _sincnet("none", True, 24)[1],
     ),
+    "transformer_sincnet_logabs": (
+        lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_sincnet("logabs", False, 16)[0]),
+        _sincnet("logabs", False, 16)[1],
+    ),
 }
 
 

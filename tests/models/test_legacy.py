@@ -135,6 +135,12 @@ def test_sincnet_front_end_outside_the_given_bounds_is_a_clear_error():
         NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
 
 
+def test_sincnet_front_end_of_another_kernel_length_is_a_clear_error():
+    spec = {**_extra("linear_sincnet_symlog")["wav2spec"].init_config, "kernel_size": 32}
+    with pytest.raises(ValueError, match=r"has 40-sample kernels, the SincNet given 32"):
+        NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
+
+
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):
     folder = _copy("statenet_s4", tmp_path)
     state = safetensors.torch.load_file(str(folder / "model.safetensors"))

@@ -553,6 +553,16 @@ def _sincnet_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str,
             f"the 0.1.0 weights hold a SincNet front-end (wav2spec.low_hz_, wav2spec.band_hz_), but the "
             f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.SincNet"
         )
+    taps = state["wav2spec._n"].shape[-1] if "wav2spec._n" in state else module.kernel_size
+    if taps != module.kernel_size:
+        raise ValueError(
+            f"the 0.1.0 SincNet front-end has {taps}-sample kernels, the SincNet given {module.kernel_size}"
+        )
+    if not module.envelope and module.kernel_size < module.hop:
+        raise ValueError(
+            f"a 0.1.0 SincNet front-end without envelope whose kernel ({module.kernel_size} samples) is shorter "
+            f"than its hop ({module.hop}) read the first samples of each bin, which this SincNet cannot do"
+        )
     low, band = state["wav2spec.low_hz_"], state["wav2spec.band_hz_"]
     min_low, min_band = float(module.min_low_hz), float(module.min_band_hz)
     nyquist = float(module.audio_fs) / 2
