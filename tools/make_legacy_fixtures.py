@@ -177,6 +177,13 @@ CONFIGS = {
         lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_sincnet("logabs", False, 16)[0]),
         _sincnet("logabs", False, 16)[1],
     ),
+    # non_negative_output is neither in the 0.1.0 config nor in the weights' names: passed again
+    "ln_sigmoid_signed": (
+        lambda: zoo.LinearNonlinear(
+            8, 3, 2, output_activation=activations.ParametricSigmoid(2, non_negative_output=False)
+        ),
+        {"output_activation": {"class": "ParametricSigmoid", "num_features": 2, "non_negative_output": False}},
+    ),
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 import safetensors.torch
 import torch
 
+from deepSTRF.models import activations
 from deepSTRF.models.checkpoint import read_config
 from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
@@ -30,6 +31,9 @@ def _extra(name: str) -> dict:
     """Modules the 0.1.0 config does not record, rebuilt with the geometry the fixture notes."""
     extra = json.loads((FIXTURES / name / "fixture.json").read_text())["extra"]
     out = {}
+    if "output_activation" in extra:
+        spec = {k: v for k, v in extra["output_activation"].items() if k != "class"}
+        out["output_activation"] = getattr(activations, extra["output_activation"]["class"])(**spec)
     if "wav2spec" in extra:
         spec = {k: v for k, v in extra["wav2spec"].items() if k != "class"}
         out["wav2spec"] = SincNet(16000, **spec)
@@ -156,6 +160,15 @@ def test_read_config_reports_the_conversion():
     assert config["model_class"] == "deepSTRF.models.audio.strf_models.LinearNonlinear"
     assert config["init_kwargs"]["output_activation"]["__module__"].endswith("ParametricSigmoid")
     assert is_legacy_config(config["legacy_config"])
+
+
+def test_signed_output_activation_is_not_recorded_by_0_1_0():
+    """0.1.0 keeps ``non_negative_output`` in neither config nor weight names: without the module, True is assumed."""
+    model = NeuralModel.from_pretrained(FIXTURES / "ln_sigmoid_signed")
+    assert model.readout.activation.non_negative_output is True
+    x, expected = _io("ln_sigmoid_signed")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2  # the wrong guess shows
 
 
 def test_prefiltered_checkpoint_without_the_module_says_what_to_pass():

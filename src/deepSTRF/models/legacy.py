@@ -10,7 +10,8 @@ This module recognises such a folder and converts it, in memory, to this library
 format: :func:`convert_config` gives a configuration that :func:`deepSTRF.models.checkpoint.read_config`
 returns, and :func:`convert_state` renames and re-parameterises the weights so that the
 converted model computes what the published one did. What the weights reveal is rebuilt
-(STRF kernels; output activations, with their default ``non_negative_output=True``);
+(STRF kernels; output activations, with their default ``non_negative_output=True``, a flag
+0.1.0 records nowhere: an activation built with ``False`` is passed again with ``extra_kwargs``);
 what they do not (a prefilter's kernel length, a front-end's sample rate) must be passed
 again with ``extra_kwargs``, as 0.1.0 itself required.
 :func:`deepSTRF.utils.hub.convert_checkpoint` writes a converted folder (``deepstrf convert``).
