@@ -554,7 +554,7 @@ def load_checkpoint(
     model = model.to(device=device, dtype=_DTYPES[config["dtype"]])
     expected = model.state_dict()
     if "converted_from" in config:
-        state = legacy.align_state(config, legacy.convert_state(config, state), expected)
+        state = legacy.align_state(config, legacy.convert_state(config, state), expected, model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if strict and (missing or unexpected):
         raise ValueError(
