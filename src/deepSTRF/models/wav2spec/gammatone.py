@@ -84,8 +84,9 @@ class CausalGammatone(WaveformFrontEnd):
         rectify: ``'half'`` (``max(y, 0)``), ``'full'`` (``|y|``) or ``'square'`` (``y^2``).
         window_ms: Pooling window in ms, ending at each bin's end; one bin by default.
         pcen: Use per-channel energy normalisation instead of ``compression``.
-        compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (ignored with ``pcen``).
-        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
+        compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (ignored with ``pcen``;
+            see :func:`~deepSTRF.models.wav2spec._base.compress`).
+        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -209,8 +210,8 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: Lowest centre frequency in Hz.
         f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         window_ms: RMS window in ms, ending at each bin's end; one bin by default.
-        compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
-        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
+        compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
+        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
         chunk: Block length of the recursive filter (a speed setting).
 
     Raises:
