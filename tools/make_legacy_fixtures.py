@@ -118,6 +118,27 @@ def _sincnet(activation: str, envelope: bool, kernel_size: int) -> tuple[torch.n
     return front_end, {"wav2spec": {**spec, "envelope": envelope, "min_low_hz": 1.0, "min_band_hz": 0.0}}
 
 
+def _mel(**kwargs: object) -> tuple[torch.Tensor, dict]:
+    """A published CausalMelSpectrogram front-end at 16 kHz / 2 ms bins (4 ms window); and how to rebuild it here.
+
+    ``kwargs`` are the published compression arguments, ``ours`` their equivalent here.
+    """
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalMelSpectrogram(16000, n_mels=8, hop_ms=2.0, win_ms=4.0, f_min=100.0, **kwargs)
+    spec = {"class": "CausalMelSpectrogram", "n_filters": 8, "dt_ms": 2.0, "window_ms": 4.0, "n_fft": 64}
+    return front_end, {"wav2spec": {**spec, "f_min_hz": 100.0, "periodic_window": False, **ours}}
+
+
+_MEL_FLOOR = {"log_floor": 2.0, "ours": {"power": 1.0, "compression": "log_floor", "eps": 2.0}}
+_MEL_OFFSET = {"magnitude": "power", "log_offset": 1.0, "ours": {"power": 2.0, "compression": "log", "eps": 1.0}}
+_MEL_CUBIC = {
+    "magnitude": "power",
+    "compression": "cubic",
+    "mel_scale": "slaney",
+    "ours": {"power": 2.0, "compression": "cuberoot", "eps": 1e-30, "mel_scale": "slaney"},
+}
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -184,6 +205,19 @@ CONFIGS = {
         ),
         {"output_activation": {"class": "ParametricSigmoid", "num_features": 2, "non_negative_output": False}},
     ),
+    # CausalMelSpectrogram: its window and filterbank are saved; compression arguments are not
+    "linear_mel_floor": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_mel(**_MEL_FLOOR)[0]),
+        _mel(**_MEL_FLOOR)[1],
+    ),
+    "statenet_mel_offset": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_mel(**_MEL_OFFSET)[0]),
+        _mel(**_MEL_OFFSET)[1],
+    ),
+    "transformer_mel_cubic": (
+        lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_mel(**_MEL_CUBIC)[0]),
+        _mel(**_MEL_CUBIC)[1],
+    ),
 }
 
 
@@ -197,7 +231,7 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
-            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window")) or (
+            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb")) or (
                 ".kernel." in name and "rnn" in name
             ):
                 continue  # fixed matrices, or quantities the layer recomputes

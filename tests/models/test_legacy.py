@@ -15,12 +15,12 @@ import pytest
 import safetensors.torch
 import torch
 
-from deepSTRF.models import activations
+from deepSTRF.models import activations, wav2spec
 from deepSTRF.models.checkpoint import read_config
-from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
+from deepSTRF.models.legacy import LEGACY_CLASSES, NOT_CONVERTED_FRONT_ENDS, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
-from deepSTRF.models.wav2spec import SincNet
+from deepSTRF.models.wav2spec import CausalMelSpectrogram, SincNet
 from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
@@ -36,7 +36,7 @@ def _extra(name: str) -> dict:
         out["output_activation"] = getattr(activations, extra["output_activation"]["class"])(**spec)
     if "wav2spec" in extra:
         spec = {k: v for k, v in extra["wav2spec"].items() if k != "class"}
-        out["wav2spec"] = SincNet(16000, **spec)
+        out["wav2spec"] = getattr(wav2spec, extra["wav2spec"]["class"])(16000, **spec)
     if "prefiltering" in extra:
         spec = extra["prefiltering"]
         a = torch.linspace(0.3, 0.8, 8)  # any valid values: the weights overwrite them
@@ -143,6 +143,60 @@ def test_sincnet_front_end_of_another_kernel_length_is_a_clear_error():
     spec = {**_extra("linear_sincnet_symlog")["wav2spec"].init_config, "kernel_size": 32}
     with pytest.raises(ValueError, match=r"has 40-sample kernels, the SincNet given 32"):
         NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
+
+
+def _mel_spec(name: str, **changes: object) -> CausalMelSpectrogram:
+    return CausalMelSpectrogram(**{**_extra(name)["wav2spec"].init_config, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"periodic_window": True}, r"symmetric Hann window: build it with periodic_window=False"),
+        ({"n_fft": 128}, r"n_fft = 64.*n_fft = 128.*window_ms=4, n_fft=64"),
+        ({"f_min_hz": 50.0}, r"mel filterbank differs .* n_filters, f_min_hz, f_max_hz"),
+    ],
+)
+def test_mel_front_end_built_otherwise_is_a_clear_error(changes, message):
+    """0.1.0 saves its window and filterbank: the CausalMelSpectrogram passed again must compute the same ones."""
+    with pytest.raises(ValueError, match=message):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_mel_floor", extra_kwargs={"wav2spec": _mel_spec("linear_mel_floor", **changes)}
+        )
+
+
+def test_mel_filterbank_edited_by_hand_is_refused(tmp_path):
+    folder = _copy("linear_mel_floor", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state["wav2spec._mel_fb"][10, 2] += 0.01
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"differs .*by up to 0.01\).*edited by hand does not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_mel_floor"))
+
+
+def test_mel_compression_is_not_recorded_by_0_1_0():
+    """0.1.0's default log is log(max(mel, floor)): ``'log_floor'`` here; ``'log'`` (log(mel + eps)) misses it."""
+    model = NeuralModel.from_pretrained(
+        FIXTURES / "linear_mel_floor", extra_kwargs={"wav2spec": _mel_spec("linear_mel_floor", compression="log")}
+    )
+    x, expected = _io("linear_mel_floor")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("front_end", sorted(NOT_CONVERTED_FRONT_ENDS))
+def test_front_ends_that_do_not_convert_say_why(front_end, tmp_path):
+    """A 0.1.0 front-end whose definition differs from ours is refused, naming the difference."""
+    folder = _copy("linear_mel_floor", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state = {k: v for k, v in state.items() if not k.startswith("wav2spec.")}
+    key = {"CausalGammatone": "_kernels", "CausalLEAF": "center_freq_", "Gammatonegram": "a_coeffs"}[front_end]
+    state[f"wav2spec.{key}"] = torch.zeros(8)
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=rf"{front_end} front-end \(wav2spec\), which does not convert: 0\.1\.0"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_mel_floor"))
+    with pytest.raises(ValueError, match=rf"{front_end} front-end"):
+        read_config(folder)
 
 
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):

@@ -62,10 +62,12 @@ from deepSTRF.models.dependencies.s4 import dplr_transition
 __all__ = [
     "LEGACY_CLASSES",
     "LEGACY_VERSION",
+    "NOT_CONVERTED_FRONT_ENDS",
     "align_state",
     "convert_config",
     "convert_state",
     "is_legacy_config",
+    "legacy_front_end",
     "read_legacy",
 ]
 
@@ -133,6 +135,30 @@ _ACTIVATIONS = {
     ("_raw_a", "k", "s"): "ParametricDoubleExponential",
 }
 _SIGMA_OFFSET_0_1_0 = 0.27  # ParametricSTRF widths in 0.1.0 are |SIG| + 0.27
+
+#: 0.1.0 front-end class -> a weight name (under ``wav2spec.``) only it saves.
+_FRONT_ENDS = {
+    "SincNet": "low_hz_",
+    "CausalMelSpectrogram": "_mel_fb",
+    "CausalGammatone": "_kernels",
+    "CausalLEAF": "center_freq_",
+    "Gammatonegram": "a_coeffs",
+}
+
+#: 0.1.0 front-ends whose definition differs from every front-end here, and how.
+NOT_CONVERTED_FRONT_ENDS = {
+    "CausalGammatone": (
+        "0.1.0 correlates the waveform with the gammatone impulse response instead of convolving with it, so "
+        "each channel responds with the impulse response reversed in time (delayed by about the kernel length), "
+        "and it scales each kernel by the peak of a 4096-point FFT rather than by its analytic gain (up to 1% "
+        "apart); the CausalGammatone here convolves, with unit gain at each centre frequency"
+    ),
+    "CausalLEAF": (
+        "0.1.0 pools the Gabor modulus |y| with a one-sided Gaussian peaked at the newest sample and starts its "
+        "PCEN smoother at zero; the CausalLEAF here pools the energy |y|^2 with a Gaussian centred in the "
+        "pooling window and starts its smoother at the first frame's energy"
+    ),
+}
 
 
 def is_legacy_config(config: Any) -> bool:
@@ -221,6 +247,19 @@ def _strf_geometry(name: str, kwargs: dict[str, Any]) -> tuple[int, int]:
     )
 
 
+def legacy_front_end(state: dict[str, torch.Tensor]) -> str | None:
+    """The class name of the 0.1.0 front-end (``wav2spec=``) whose weights ``state`` holds, if any.
+
+    Example:
+        >>> legacy_front_end({"wav2spec._mel_fb": torch.zeros(3, 2), "wav2spec._window": torch.zeros(4)})
+        'CausalMelSpectrogram'
+    """
+    for name, key in _FRONT_ENDS.items():
+        if f"wav2spec.{key}" in state:
+            return name
+    return None
+
+
 def convert_config(
     config: dict[str, Any], state: dict[str, torch.Tensor] | None = None, where: str = "config"
 ) -> dict[str, Any]:
@@ -237,11 +276,18 @@ def convert_config(
         ``"converted_from"`` set to ``"deepSTRF 0.1.0"`` and the original under ``"legacy_config"``.
 
     Raises:
-        ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes.
+        ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes,
+            or the weights hold a front-end of :data:`NOT_CONVERTED_FRONT_ENDS`.
     """
     name, kwargs = _check(config, where)
     path, known = LEGACY_CLASSES[name]
     state = state or {}
+    front_end = legacy_front_end(state)
+    if front_end in NOT_CONVERTED_FRONT_ENDS:
+        raise ValueError(
+            f"{where} is a deepSTRF {LEGACY_VERSION} {name} with a {front_end} front-end (wav2spec), which does "
+            f"not convert: {NOT_CONVERTED_FRONT_ENDS[front_end]} (see docs/migration.md)"
+        )
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         out[key] = {"__tuple__": value} if key == "kernel_size" and isinstance(value, list) else value
@@ -282,7 +328,8 @@ def convert_config(
         if encoded is None and arg in ("prefiltering", "wav2spec") and any(k.startswith(f"{arg}.") for k in state):
             encoded = {
                 UNSERIALISABLE: "module",
-                "repr": f"a {arg} module, which deepSTRF {LEGACY_VERSION} checkpoints do not record",
+                "repr": f"a {arg} module{f' ({front_end})' if arg == 'wav2spec' and front_end else ''}, which "
+                f"deepSTRF {LEGACY_VERSION} checkpoints do not record",
             }
         out[arg] = encoded
     if name == "ICNet":
@@ -585,6 +632,52 @@ def _sincnet_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str,
     return out
 
 
+def _mel_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``CausalMelSpectrogram``'s fixed buffers against the front-end given, then drop them.
+
+    0.1.0 saves its Hann window (``wav2spec._window``, ``win`` samples, with ``n_fft = win``) and
+    its mel filterbank (``wav2spec._mel_fb``, ``(n_fft // 2 + 1, n_mels)``). The
+    ``CausalMelSpectrogram`` passed again computes both from its arguments; they must agree
+    (window to 1e-6, filterbank to 1e-5), else the conversion stops and says which differs.
+    """
+    if not all(hasattr(module, a) for a in ("filterbank", "window", "n_fft", "win_length", "periodic_window")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalMelSpectrogram front-end (wav2spec._window, wav2spec._mel_fb), but the "
+            f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.CausalMelSpectrogram"
+        )
+    window, filterbank = state["wav2spec._window"].double(), state["wav2spec._mel_fb"].double()
+    win = window.shape[-1]
+    if module.win_length != win or module.n_fft != win:
+        raise ValueError(
+            f"the 0.1.0 CausalMelSpectrogram has a {win}-sample window and n_fft = {win}; the one given has a "
+            f"{module.win_length}-sample window and n_fft = {module.n_fft} (build it with "
+            f"window_ms={1000.0 * win / float(module.audio_fs):g}, n_fft={win})"
+        )
+    ours = module.window.double()[-win:]
+    if float((ours - window).abs().max()) > 1e-6:
+        symmetric = torch.hann_window(win, periodic=False, dtype=torch.float64)
+        hint = (
+            "0.1.0 used the symmetric Hann window: build it with periodic_window=False"
+            if float((symmetric - window).abs().max()) <= 1e-6
+            else "the saved window is not a Hann window, which this front-end cannot use"
+        )
+        raise ValueError(f"the 0.1.0 CausalMelSpectrogram's window differs from the one given: {hint}")
+    mine = module.filterbank.double()
+    if mine.shape != filterbank.shape:
+        raise ValueError(
+            f"the 0.1.0 mel filterbank is {tuple(filterbank.shape)} (FFT bins, bands), the one given "
+            f"{tuple(mine.shape)}"
+        )
+    error = float((mine - filterbank).abs().max())
+    if error > 1e-5:
+        raise ValueError(
+            f"the 0.1.0 mel filterbank differs from the one the CausalMelSpectrogram given computes (by up to "
+            f"{error:.3g}): n_filters, f_min_hz, f_max_hz (0.1.0 clamped f_max to Nyquist) and mel_scale must be "
+            f"0.1.0's, with norm=None; a filterbank edited by hand does not convert"
+        )
+    return {k: v for k, v in state.items() if k not in ("wav2spec._window", "wav2spec._mel_fb")}
+
+
 def align_state(
     config: dict[str, Any],
     state: dict[str, torch.Tensor],
@@ -610,6 +703,8 @@ def align_state(
         return _match_in_order(state, expected, "core.")
     if model is not None and "wav2spec.low_hz_" in state:
         return _sincnet_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec._mel_fb" in state:
+        return _mel_front_end(state, model.wav2spec)
     return state
 
 
