@@ -139,6 +139,30 @@ _MEL_CUBIC = {
 }
 
 
+def _gammatonegram(window_ms: float, **kwargs: object) -> tuple[torch.Tensor, dict]:
+    """A published Gammatonegram at 16 kHz / 2 ms bins, 8 channels from 500 Hz; and how to rebuild it here.
+
+    It needs the third-party ``gammatone`` package (its filter coefficients), installed only where
+    the fixtures are written. Its highest centre frequency lies below ``f_max``: it is ``f_max_hz`` here.
+    """
+    from gammatone.filters import centre_freqs  # noqa: PLC0415 (third-party, needed by these fixtures only)
+
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.Gammatonegram(16000, 8, hop_ms=2.0, window_ms=window_ms, f_min=500.0, f_max=7000.0, **kwargs)
+    top = float(max(centre_freqs(16000, 8, 500.0, 7000.0)))
+    spec = {"class": "Gammatonegram", "n_filters": 8, "dt_ms": 2.0, "f_min_hz": 500.0, "f_max_hz": top}
+    return front_end, {"wav2spec": {**spec, "window_ms": window_ms, "window_at": "start", **ours}}
+
+
+_GTG_LOG1P = {"window_ms": 1.0, "ours": {"compression": "log1p"}}
+_GTG_FLOOR = {
+    "window_ms": 2.0,
+    "compression": "log",
+    "log_floor": 0.1,
+    "ours": {"compression": "log_floor", "eps": 0.1},
+}
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -218,6 +242,15 @@ CONFIGS = {
         lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_mel(**_MEL_CUBIC)[0]),
         _mel(**_MEL_CUBIC)[1],
     ),
+    # Gammatonegram: its filter coefficients are saved; window and compression are not
+    "linear_gammatonegram": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_gammatonegram(**_GTG_LOG1P)[0]),
+        _gammatonegram(**_GTG_LOG1P)[1],
+    ),
+    "statenet_gammatonegram_floor": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_gammatonegram(**_GTG_FLOOR)[0]),
+        _gammatonegram(**_GTG_FLOOR)[1],
+    ),
 }
 
 
@@ -231,8 +264,10 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
-            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb")) or (
-                ".kernel." in name and "rnn" in name
+            elif (
+                name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb"))
+                or (name.startswith("wav2spec.") and name.endswith((".a_coeffs", ".b1", ".b2", ".b3", ".b4", ".gain")))
+                or (".kernel." in name and "rnn" in name)
             ):
                 continue  # fixed matrices, or quantities the layer recomputes
             else:

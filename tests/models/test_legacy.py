@@ -8,6 +8,7 @@ published model's output on it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from deepSTRF.models.checkpoint import read_config
 from deepSTRF.models.legacy import LEGACY_CLASSES, NOT_CONVERTED_FRONT_ENDS, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
-from deepSTRF.models.wav2spec import CausalMelSpectrogram, SincNet
+from deepSTRF.models.wav2spec import CausalMelSpectrogram, Gammatonegram, SincNet
 from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
@@ -180,6 +181,45 @@ def test_mel_compression_is_not_recorded_by_0_1_0():
         FIXTURES / "linear_mel_floor", extra_kwargs={"wav2spec": _mel_spec("linear_mel_floor", compression="log")}
     )
     x, expected = _io("linear_mel_floor")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2
+
+
+def _gammatonegram(name: str, **changes: object) -> Gammatonegram:
+    return Gammatonegram(**{**_extra(name)["wav2spec"].init_config, **changes})
+
+
+def test_gammatonegram_of_other_centre_frequencies_names_0_1_0s():
+    """0.1.0's highest centre frequency lies below its f_max: passing that f_max is refused, saying which to pass."""
+    top = json.loads((FIXTURES / "linear_gammatonegram" / "fixture.json").read_text())["extra"]["wav2spec"]["f_max_hz"]
+    with pytest.raises(ValueError, match=r"run from (\S+) to (\S+) Hz.*ours from 500 to 7000 Hz") as info:
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatonegram",
+            extra_kwargs={"wav2spec": _gammatonegram("linear_gammatonegram", f_max_hz=7000.0)},
+        )
+    low, high = (float(v) for v in re.search(r"run from (\S+) to (\S+) Hz", str(info.value)).groups())
+    assert abs(low - 500.0) < 1e-3 and abs(high - top) < 1e-3
+    # the frequencies the message names are precise enough to pass
+    hinted = _gammatonegram("linear_gammatonegram", f_min_hz=low, f_max_hz=high)
+    NeuralModel.from_pretrained(FIXTURES / "linear_gammatonegram", extra_kwargs={"wav2spec": hinted})
+
+
+def test_gammatonegram_filters_edited_by_hand_are_refused(tmp_path):
+    folder = _copy("linear_gammatonegram", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state["wav2spec.b2"][3, 1] *= 1.01
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"filters differ .*edited by hand do not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_gammatonegram"))
+
+
+def test_gammatonegram_window_placement_is_not_recorded_by_0_1_0():
+    """0.1.0 averaged over the first ``window_ms`` of each bin (``window_at='start'``); the default 'end' misses it."""
+    model = NeuralModel.from_pretrained(
+        FIXTURES / "linear_gammatonegram",
+        extra_kwargs={"wav2spec": _gammatonegram("linear_gammatonegram", window_at="end")},
+    )
+    x, expected = _io("linear_gammatonegram")
     with torch.no_grad():
         assert (model(x) - expected).abs().max() > 1e-2
 

@@ -678,6 +678,72 @@ def _mel_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, tor
     return {k: v for k, v in state.items() if k not in ("wav2spec._window", "wav2spec._mel_fb")}
 
 
+_GAMMATONEGRAM_KEYS = tuple(f"wav2spec.{k}" for k in ("a_coeffs", "b1", "b2", "b3", "b4", "gain"))
+
+
+def _biquad_cascade_impulse_response(state: dict[str, torch.Tensor], n_samples: int) -> torch.Tensor:
+    """Impulse responses ``(F, n_samples)``, in float64, of 0.1.0's four biquads per channel divided by ``gain``."""
+    a = state["wav2spec.a_coeffs"].double()
+    signal = torch.zeros(a.shape[0], n_samples, dtype=torch.float64)
+    signal[:, 0] = 1.0
+    for section in ("b1", "b2", "b3", "b4"):
+        b = state[f"wav2spec.{section}"].double()
+        out = torch.zeros_like(signal)
+        for n in range(n_samples):
+            acc = b[:, 0] * signal[:, n]
+            if n >= 1:
+                acc = acc + b[:, 1] * signal[:, n - 1] - a[:, 1] * out[:, n - 1]
+            if n >= 2:
+                acc = acc + b[:, 2] * signal[:, n - 2] - a[:, 2] * out[:, n - 2]
+            out[:, n] = acc / a[:, 0]
+        signal = out
+    return signal / state["wav2spec.gain"].double().unsqueeze(1)
+
+
+def _gammatonegram_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``Gammatonegram``'s filter coefficients against the front-end given, then drop them.
+
+    0.1.0 saves, per channel, four second-order sections (``b1``..``b4`` over ``a_coeffs``) and a
+    ``gain``. Their cascade is the same 8th-order gammatone filter as :class:`Gammatonegram`'s
+    here when the centre frequencies agree, so the impulse responses (first 512 samples) of the
+    saved filters and of the ``Gammatonegram`` passed again are compared, to 1e-4 of each
+    channel's peak; a difference (other centre frequencies or sample rate, coefficients edited by
+    hand) stops the conversion. The window is not in the weights: 0.1.0 averaged the power over
+    the first ``window_ms`` of each bin, which is ``window_at='start'`` here.
+    """
+    if not all(hasattr(module, a) for a in ("filter", "centre_freqs", "window_at")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a Gammatonegram front-end (wav2spec.a_coeffs, ...), but the wav2spec given "
+            f"is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.Gammatonegram"
+        )
+    a = state["wav2spec.a_coeffs"].double()
+    if a.shape[0] != module.out_channels:
+        raise ValueError(
+            f"the 0.1.0 Gammatonegram has {a.shape[0]} channels, the Gammatonegram given {module.out_channels}"
+        )
+    n_samples = 512
+    theirs = _biquad_cascade_impulse_response(state, n_samples)
+    impulse = torch.zeros(1, 1, -(-n_samples // module.hop) * module.hop, dtype=torch.float64)
+    impulse[..., 0] = 1.0
+    with torch.no_grad():
+        ours = module.filter(impulse.to(module.centre_freqs.dtype))[0, :, :n_samples].double()
+    peak = theirs.abs().amax(dim=1, keepdim=True)
+    error = float(((ours - theirs).abs() / peak).max())
+    if error > 1e-4:
+        # a biquad's poles r exp(+-i theta) give a_coeffs = [1, -2 r cos(theta), r^2]
+        theta = torch.acos((-a[:, 1] / (2 * a[:, 2].sqrt())).clamp(-1.0, 1.0))
+        centres = theta * float(module.audio_fs) / (2 * torch.pi)
+        raise ValueError(
+            f"the 0.1.0 Gammatonegram's filters differ from those of the Gammatonegram given (by up to {error:.3g} "
+            f"of their peak): 0.1.0's centre frequencies at {float(module.audio_fs):g} Hz run from "
+            f"{float(centres.min()):.7g} to {float(centres.max()):.7g} Hz (build it with these as f_min_hz and "
+            f"f_max_hz: 0.1.0's highest centre frequency lies below its f_max), ours from "
+            f"{float(module.centre_freqs.min()):.7g} to {float(module.centre_freqs.max()):.7g} Hz; filters edited "
+            f"by hand do not convert"
+        )
+    return {k: v for k, v in state.items() if k not in _GAMMATONEGRAM_KEYS}
+
+
 def align_state(
     config: dict[str, Any],
     state: dict[str, torch.Tensor],
@@ -705,6 +771,8 @@ def align_state(
         return _sincnet_front_end(state, model.wav2spec)
     if model is not None and "wav2spec._mel_fb" in state:
         return _mel_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec.a_coeffs" in state:
+        return _gammatonegram_front_end(state, model.wav2spec)
     return state
 
 

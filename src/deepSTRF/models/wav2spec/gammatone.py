@@ -200,8 +200,10 @@ class Gammatonegram(WaveformFrontEnd):
     filter (:func:`gammatone_iir_poles`; the filters of ``scipy.signal.gammatone``
     with ``ftype='iir'``) with unit gain at its centre frequency, and the output
     is the root-mean-square of each channel over a window. Here the window is the
-    ``window_ms`` ending at each bin's end, so the representation is causal. The
-    recursion is computed exactly (not truncated) by a blockwise parallel scan.
+    ``window_ms`` ending at each bin's end, so the representation is causal (with
+    ``window_at='start'``, a window no longer than a bin starts at the bin's start
+    instead, as in deepSTRF 0.1.0's checkpoints). The recursion is computed exactly
+    (not truncated) by a blockwise parallel scan.
 
     Args:
         audio_fs: Sampling rate in Hz.
@@ -210,6 +212,8 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: Lowest centre frequency in Hz.
         f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         window_ms: RMS window in ms, ending at each bin's end; one bin by default.
+        window_at: ``'end'`` (the window ends at the bin's end) or ``'start'`` (it starts at the
+            bin's start; the window must then be at most one bin).
         compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
         eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
         chunk: Block length of the recursive filter (a speed setting).
@@ -226,6 +230,9 @@ class Gammatonegram(WaveformFrontEnd):
         >>> gtgram = Gammatonegram(16000, dt_ms=10.0, n_filters=8)
         >>> gtgram(torch.randn(1, 1, 1600)).shape
         torch.Size([1, 1, 8, 10])
+        >>> first_half = Gammatonegram(16000, dt_ms=10.0, n_filters=8, window_ms=5.0, window_at="start")
+        >>> first_half(torch.randn(1, 1, 1600)).shape
+        torch.Size([1, 1, 8, 10])
     """
 
     @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
@@ -237,6 +244,7 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: float = 100.0,
         f_max_hz: float | None = None,
         window_ms: float | None = None,
+        window_at: str = "end",
         compression: str = "log",
         eps: float = 1e-6,
         chunk: int = 32,
@@ -244,6 +252,11 @@ class Gammatonegram(WaveformFrontEnd):
         super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         low, high = _frequency_range(self.audio_fs, f_min_hz, f_max_hz)
         self.window = self.hop if window_ms is None else self.ms_to_samples("window_ms", window_ms)
+        self.window_at = str(check_choice("window_at", window_at, ("end", "start")))
+        if self.window_at == "start" and self.window > self.hop:
+            raise ValueError(
+                f"window_at='start' needs a window of at most one bin ({self.hop} samples), got {self.window} samples"
+            )
         self.compression = check_compression(compression)
         self.eps = check_positive_float("eps", eps)
         centre_freqs = warped_linspace(low, high, self.out_channels, "erb")
@@ -263,6 +276,10 @@ class Gammatonegram(WaveformFrontEnd):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Compute the gammatonegram of ``x`` ``(B, 1, T_audio)`` -> ``(B, 1, F, T_audio // hop)``."""
-        power = causal_mean_pool(self.filter(x).square(), self.window, self.hop)
+        energy = self.filter(x).square()
+        if self.window_at == "start":
+            power = energy.unflatten(-1, (-1, self.hop))[..., : self.window].mean(-1)
+        else:
+            power = causal_mean_pool(energy, self.window, self.hop)
         rms = power.clamp(min=torch.finfo(power.dtype).tiny).sqrt()
         return compress(rms, self.compression, self.eps).unsqueeze(1)
