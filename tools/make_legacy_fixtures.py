@@ -13,6 +13,8 @@ published format does not record (modules given as arguments, which it drops). T
 published S4 module imports ``pytorch_lightning`` for a logging decorator only; a stub
 stands in for it. The published ICNet's forward is pure torch (its SincNet builds its
 kernels itself); only the import of ``deepSTRF.models.audio`` needs ``torchaudio`` to import.
+The published ``Gammatonegram`` takes its filter coefficients from the third-party ``gammatone``
+package (``pip install gammatone==1.0.3`` into that interpreter only; this library does not use it).
 
 New configurations go at the end of ``CONFIGS``, so that the earlier ones draw the same
 random numbers: their weights and inputs then come out byte-identical, their outputs equal

@@ -69,7 +69,9 @@ def test_published_checkpoint_reproduces_published_output(name):
     torch.testing.assert_close(y, expected, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans"])
+@pytest.mark.parametrize(
+    "name", ["ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans", "linear_mel_floor", "linear_gammatonegram"]
+)
 def test_convert_writes_our_format_that_round_trips(name, tmp_path):
     out = convert_checkpoint(FIXTURES / name, tmp_path / "converted", extra_kwargs=_extra(name) or None)
     config = read_config(out)
