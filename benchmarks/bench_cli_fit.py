@@ -10,7 +10,8 @@ run folder's ``metrics.json``.
 
 A separate run (``--phases``, on by default) splits one fit into phases by wrapping the
 library's functions with timers in a fresh subprocess (nothing in the library is
-changed): ``import`` (``deepSTRF.cli`` and the fitting modules, torch included),
+changed; the OpenMP wait policy that ``main()`` sets before torch is imported is set
+the same way): ``import`` (``deepSTRF.cli`` and the fitting modules, torch included),
 ``dataset`` (``load_dataset``), ``training`` (``Fitter.fit``), ``evaluation``
 (``Fitter.predict``, the test scores, the true-rate ceiling, the STRF correlation) and
 ``saving`` (``_finish_folder``: metrics, checkpoint and the ``strfs.png`` figure, of which
@@ -46,6 +47,8 @@ _PHASE_DRIVER = textwrap.dedent(
     import json, sys, time
     t0 = time.perf_counter()
     import deepSTRF.cli as cli
+    if hasattr(cli, "_passive_thread_wait"):  # what main() does before torch is imported
+        cli._passive_thread_wait()
     import deepSTRF.training.experiment as experiment
     import deepSTRF.training.crossval as crossval
     import deepSTRF.utils.plotting as plotting
@@ -96,6 +99,7 @@ def _child_cpu() -> float:
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+    env.pop("OMP_WAIT_POLICY", None)  # measure the command as a user runs it
     return env
 
 
@@ -144,8 +148,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (default: %(default)s)")
     parser.add_argument("--no-phases", action="store_true", help="skip the phase breakdown run")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument(
+        "--src", type=Path, default=None, help="the deepSTRF sources to run (default: this checkout's src/)"
+    )
     parser.add_argument("fit_args", nargs="*", help="extra `deepstrf fit` options (after --)")
     args = parser.parse_args(argv)
+    global SRC
+    if args.src is not None:
+        SRC = args.src.resolve()
     runs = []
     for i in range(args.repeats):
         r = run_once(args.fit_args)
@@ -158,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     walls, cpus = [r["wall_s"] for r in runs], [r["cpu_s"] for r in runs]
     summary: dict[str, object] = {
         "command": "python -m deepSTRF.cli fit --no-progress --out <tmp>/run " + " ".join(args.fit_args),
+        "src": str(SRC),
         "cores": os.cpu_count(),
         "wall_min_s": min(walls),
         "wall_median_s": statistics.median(walls),
