@@ -112,6 +112,7 @@ def test_version(capsys):
 # ----------------------------------------------------------------------------- bad options: one line, exit 2
 BAD = [
     ["fit", "--no-such-option"],
+    ["fit", "--epoch", "3"],
     ["fit", "--model", "resnet"],
     ["fit", "--epochs", "many"],
     ["fit", "--epochs", "0"],
@@ -142,6 +143,12 @@ def test_bad_options_give_one_line_and_status_2(argv, capsys, tmp_path, monkeypa
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err and "Traceback" not in err, err
+
+
+def test_an_abbreviated_option_is_refused_with_the_full_name(capsys):
+    assert cli.main(["fit", "--epoch", "3", "--lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --epoch 3" in err and "did you mean --epochs for --epoch?" in err
 
 
 def test_fit_refuses_a_non_empty_folder_without_resume(tmp_path, capsys):

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -44,10 +45,35 @@ __all__ = ["build_parser", "main", "run_config_from_args"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr (exit status 2), without the usage block."""
+    """An argument parser whose errors are one line on stderr (exit status 2), without the usage block.
+
+    Options must be spelled out: an abbreviation (``--epoch`` for ``--epochs``) is an error, so a
+    typo never silently selects another option.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            known = self._all_options()
+            hints = {
+                word: close[0]
+                for word in message.split(":", 1)[1].split()
+                if word.startswith("--") and (close := difflib.get_close_matches(word.split("=")[0], known, n=1))
+            }
+            message += "".join(f"; did you mean {right} for {wrong}?" for wrong, right in hints.items())
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def _all_options(self) -> list[str]:
+        """Every long option of this parser and of its sub-commands."""
+        options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    options += sub._all_options() if isinstance(sub, _Parser) else []
+        return sorted(set(options))
 
 
 class _UsageError(Exception):

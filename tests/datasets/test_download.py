@@ -7,11 +7,10 @@ import io
 import socket
 import stat
 import tarfile
-import threading
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -87,26 +86,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LocalServer:
-    def __init__(self):
+    def __init__(self, serve_http):
         self.state = ServerState()
-        handler = type("Handler", (_Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
+        self.httpd = serve_http(type("Handler", (_Handler,), {"state": self.state}))
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
-def server():
-    srv = LocalServer()
-    yield srv
-    srv.close()
+def server(serve_http):
+    return LocalServer(serve_http)
 
 
 PAYLOAD = np.random.default_rng(3).integers(0, 256, size=300_000, dtype=np.uint8).tobytes()

@@ -15,10 +15,12 @@ import pytest
 import safetensors.torch
 import torch
 
+from deepSTRF.models import activations
 from deepSTRF.models.checkpoint import read_config
 from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
+from deepSTRF.models.wav2spec import SincNet
 from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
@@ -29,6 +31,12 @@ def _extra(name: str) -> dict:
     """Modules the 0.1.0 config does not record, rebuilt with the geometry the fixture notes."""
     extra = json.loads((FIXTURES / name / "fixture.json").read_text())["extra"]
     out = {}
+    if "output_activation" in extra:
+        spec = {k: v for k, v in extra["output_activation"].items() if k != "class"}
+        out["output_activation"] = getattr(activations, extra["output_activation"]["class"])(**spec)
+    if "wav2spec" in extra:
+        spec = {k: v for k, v in extra["wav2spec"].items() if k != "class"}
+        out["wav2spec"] = SincNet(16000, **spec)
     if "prefiltering" in extra:
         spec = extra["prefiltering"]
         a = torch.linspace(0.3, 0.8, 8)  # any valid values: the weights overwrite them
@@ -46,7 +54,7 @@ def _io(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_fixtures_cover_every_published_model_class():
     classes = set(json.loads((FIXTURES / "index.json").read_text())["fixtures"].values())
-    assert classes >= set(LEGACY_CLASSES) - {"ICNet"}
+    assert classes >= set(LEGACY_CLASSES)
     assert sum(f.stat().st_size for f in FIXTURES.rglob("*") if f.is_file()) < 2_000_000
 
 
@@ -88,6 +96,55 @@ def test_s4_checkpoint_converts_to_the_dplr_block(name):
         torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("keys", ["readout", "both"])
+def test_icnet_weights_under_either_readout_name_load(keys, tmp_path):
+    """0.1.0's ICNet holds its readout as ``decoder`` and ``readout``: a file may keep one name or both."""
+    folder = _copy("icnet", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    for leaf in ("weight", "bias"):
+        value = state.pop(f"decoder.{leaf}")
+        state[f"readout.{leaf}"] = value.clone()
+        if keys == "both":
+            state[f"decoder.{leaf}"] = value.clone()
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    model = NeuralModel.from_pretrained(folder)
+    x, expected = _io("icnet")
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+    if keys == "both":
+        state["decoder.bias"] = state["decoder.bias"] + 1
+        safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+        with pytest.raises(ValueError, match="decoder and a readout that differ"):
+            NeuralModel.from_pretrained(folder)
+
+
+def test_icnet_conversion_keeps_what_0_1_0_computed():
+    """The SincNet bounds of 0.1.0, and blocks whose stride exceeds their kernel, padded to the stride."""
+    config = read_config(FIXTURES / "icnet")
+    kwargs = config["init_kwargs"]
+    assert (kwargs["sincnet_min_low_hz"], kwargs["sincnet_min_band_hz"]) == (1.0, 0.0)
+    assert config["legacy_config"]["encoder_kernel_size"] == 4 and kwargs["encoder_kernel_size"] == 8
+    model = NeuralModel.from_pretrained(FIXTURES / "icnet")
+    low, high = model.wav2spec.sincnet.cutoffs()
+    assert low.min() == 1.0 and low.max() == 7999.0 and high.max() == 8000.0
+    weight = model.wav2spec.encoder[1].conv.weight  # stride 8, 0.1.0 kernel 4: its first four taps
+    assert torch.all(weight[..., 4:] == 0) and torch.all(weight[..., :4] != 0)
+    assert read_config(FIXTURES / "icnet_strides")["init_kwargs"]["encoder_kernel_size"] == 4
+
+
+def test_sincnet_front_end_outside_the_given_bounds_is_a_clear_error():
+    """0.1.0's SincNet bounds its cut-offs at 1 Hz and lets bands close; ours defaults to 50 Hz for both."""
+    spec = {k: v for k, v in _extra("linear_sincnet_symlog")["wav2spec"].init_config.items() if "min_" not in k}
+    with pytest.raises(ValueError, match=r"outside the bounds.*min_low_hz=1.0, min_band_hz=0.0"):
+        NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
+
+
+def test_sincnet_front_end_of_another_kernel_length_is_a_clear_error():
+    spec = {**_extra("linear_sincnet_symlog")["wav2spec"].init_config, "kernel_size": 32}
+    with pytest.raises(ValueError, match=r"has 40-sample kernels, the SincNet given 32"):
+        NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
+
+
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):
     folder = _copy("statenet_s4", tmp_path)
     state = safetensors.torch.load_file(str(folder / "model.safetensors"))
@@ -103,6 +160,15 @@ def test_read_config_reports_the_conversion():
     assert config["model_class"] == "deepSTRF.models.audio.strf_models.LinearNonlinear"
     assert config["init_kwargs"]["output_activation"]["__module__"].endswith("ParametricSigmoid")
     assert is_legacy_config(config["legacy_config"])
+
+
+def test_signed_output_activation_is_not_recorded_by_0_1_0():
+    """0.1.0 keeps ``non_negative_output`` in neither config nor weight names: without the module, True is assumed."""
+    model = NeuralModel.from_pretrained(FIXTURES / "ln_sigmoid_signed")
+    assert model.readout.activation.non_negative_output is True
+    x, expected = _io("ln_sigmoid_signed")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2  # the wrong guess shows
 
 
 def test_prefiltered_checkpoint_without_the_module_says_what_to_pass():

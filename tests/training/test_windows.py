@@ -40,7 +40,6 @@ def test_auto_window_only_for_fewer_stimuli_than_a_batch():
         FitConfig(window="always")
 
 
-@pytest.mark.slow
 def test_default_config_reaches_ridge_on_two_long_trials():
     """Two 30 s trials: the default FitConfig cuts them into windows and reaches the ridge solution's r.
 

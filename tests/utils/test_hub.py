@@ -418,8 +418,17 @@ def test_load_from_the_hub_cache(tmp_path, offline):
 
 
 def test_missing_hub_repository(tmp_path, offline):
-    with pytest.raises(FileNotFoundError, match=r"'owner/absent' is not a local folder.*Hugging Face Hub"):
+    with pytest.raises(FileNotFoundError, match=r"'owner/absent' is not a local folder.*Hugging Face Hub") as info:
         Toy.from_pretrained("owner/absent", cache_dir=tmp_path)
+    assert str(info.value).endswith("the Hub could not be reached and the repository is not in the local cache")
+
+
+def test_a_long_hub_error_is_cut_to_one_short_line():
+    from deepSTRF.models.checkpoint import _hub_failure
+
+    reason = _hub_failure(OSError("first sentence.\n" + "x " * 300))
+    assert reason.startswith("OSError: first sentence. x x") and reason.endswith("...") and "\n" not in reason
+    assert len(reason) < 220
 
 
 def test_hub_needs_the_extra(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ import warnings
 
 import torch
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.metrics._masked import (
     check_pred,
@@ -41,6 +42,7 @@ def _segment_spectra(x: torch.Tensor, nperseg: int, step: int, window: torch.Ten
     return torch.fft.rfft(segments * window, dim=-1)
 
 
+@accepts_old_names(gt="target")
 def coherence(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -57,6 +59,7 @@ def coherence(
     Args:
         pred: Predictions.
         target: Trials (reduced to their mean) or a PSTH, NaN where missing.
+            ``gt``, its deepSTRF 0.1.0 name, is still accepted and warns.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``; False excludes a bin
             (and every segment that contains it).
         reduction: ``'none'`` (per neuron), ``'mean'``, ``'median'`` (NaN-aware, over

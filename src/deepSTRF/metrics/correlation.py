@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF.metrics._masked import (
     check_pred,
     check_reduction,
@@ -38,6 +39,7 @@ def _psth_and_weight(
     return pred, stats.psth, weight, reduction
 
 
+@accepts_old_names(gt="target")
 def corrcoef(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -57,6 +59,7 @@ def corrcoef(
     Args:
         pred: Predictions.
         target: Trials (NaN where missing), or a PSTH (R = 1).
+            ``gt``, its deepSTRF 0.1.0 name, is still accepted and warns.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``; False excludes a position.
         reduction: ``'none'`` (per neuron), ``'mean'``, ``'median'`` (NaN-aware) or ``'sum'``.
 
@@ -81,6 +84,7 @@ def corrcoef(
     return reduce_neurons(correlation(pooled_moments(psth, pred, weight)), reduction)
 
 
+@accepts_old_names(gt="target")
 def fve(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -101,6 +105,7 @@ def fve(
     Args:
         pred: Predictions.
         target: Trials (NaN where missing), or a PSTH (R = 1).
+            ``gt``, its deepSTRF 0.1.0 name, is still accepted and warns.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``.
         reduction: ``'none'``, ``'mean'``, ``'median'`` or ``'sum'``.
 

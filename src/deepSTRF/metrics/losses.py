@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from deepSTRF._deprecation import accepts_old_names
 from deepSTRF._validation import check_positive_float
 from deepSTRF.metrics._masked import (
     check_pred,
@@ -59,6 +60,7 @@ def _reduce(elementwise: torch.Tensor, valid: torch.Tensor, reduction: str) -> t
     return reduce_neurons(safe_divide(loss.sum(dim=(0, 2, 3)), count, count > 0), reduction)
 
 
+@accepts_old_names(gt="target")
 def mse_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -70,6 +72,7 @@ def mse_loss(
     Args:
         pred: Predictions.
         target: Trials or PSTH, NaN where missing.
+            ``gt``, its deepSTRF 0.1.0 name, is still accepted and warns.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``; False excludes a position.
         reduction: ``'mean'`` (over valid positions), ``'sum'``, ``'none'`` (per-neuron
             mean) or ``'median'`` (of the per-neuron means).
@@ -98,6 +101,7 @@ def mse_loss(
     return _reduce((pred - target).square(), valid, reduction)
 
 
+@accepts_old_names(gt="target")
 def poisson_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -118,6 +122,7 @@ def poisson_loss(
     Args:
         pred: Predicted rates (non-negative), or log-rates with ``log_input=True``.
         target: Trials or PSTH (counts per bin), NaN where missing.
+            ``gt``, its deepSTRF 0.1.0 name, is still accepted and warns.
         mask: Optional bool tensor broadcastable to ``(B, N, 1, T)``.
         reduction: ``'mean'`` (over valid positions), ``'sum'``, ``'none'`` (per-neuron
             mean) or ``'median'``.

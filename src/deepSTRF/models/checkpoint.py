@@ -392,9 +392,22 @@ def _resolve_folder(
     except Exception as err:
         raise FileNotFoundError(
             f"{str(repo_id_or_path)!r} is not a local folder, and fetching it from the Hugging Face Hub failed: "
-            f"{type(err).__name__}: {err}"
+            f"{_hub_failure(err)}"
         ) from err
     return Path(folder)
+
+
+def _hub_failure(err: Exception) -> str:
+    """One short reason for a failed Hub download (the Hub's own messages run to several sentences)."""
+    kind = type(err).__name__
+    if kind == "LocalEntryNotFoundError":
+        return "the Hub could not be reached and the repository is not in the local cache"
+    if kind in ("RepositoryNotFoundError", "GatedRepoError"):
+        return "no such repository, or it is private or gated (pass a token)"
+    if kind == "RevisionNotFoundError":
+        return "the repository has no such revision"
+    text = " ".join(str(err).split())
+    return f"{kind}: {text[:200]}{'...' if len(text) > 200 else ''}"
 
 
 def _read_json(file: Path, what: str) -> Any:
@@ -541,7 +554,7 @@ def load_checkpoint(
     model = model.to(device=device, dtype=_DTYPES[config["dtype"]])
     expected = model.state_dict()
     if "converted_from" in config:
-        state = legacy.align_state(config, legacy.convert_state(config, state), expected)
+        state = legacy.align_state(config, legacy.convert_state(config, state), expected, model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if strict and (missing or unexpected):
         raise ValueError(

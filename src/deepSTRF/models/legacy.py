@@ -10,7 +10,8 @@ This module recognises such a folder and converts it, in memory, to this library
 format: :func:`convert_config` gives a configuration that :func:`deepSTRF.models.checkpoint.read_config`
 returns, and :func:`convert_state` renames and re-parameterises the weights so that the
 converted model computes what the published one did. What the weights reveal is rebuilt
-(STRF kernels; output activations, with their default ``non_negative_output=True``);
+(STRF kernels; output activations, with their default ``non_negative_output=True``, a flag
+0.1.0 records nowhere: an activation built with ``False`` is passed again with ``extra_kwargs``);
 what they do not (a prefilter's kernel length, a front-end's sample rate) must be passed
 again with ``extra_kwargs``, as 0.1.0 itself required.
 :func:`deepSTRF.utils.hub.convert_checkpoint` writes a converted folder (``deepstrf convert``).
@@ -29,6 +30,12 @@ Re-parameterisations (0.1.0 name: here):
   ``rnn.layer.D`` are ``rnn.{log_dt, log_A_real, A_imag, B, P, C, D}`` without their singleton
   axes, ``rnn.output_linear`` is ``rnn.output``; a ``C`` that 0.1.0 had already folded into
   ``C (I - Ā^L)`` (``l_kernel = L > 0``) is solved back to ``C``.
+- ICNet: ``decoder`` (0.1.0 registers the readout twice) is ``readout``; SincNet ``low_hz_``/``band_hz_``
+  are ``low_hz``/``band_hz`` of a SincNet built with 0.1.0's bounds (``sincnet_min_low_hz=1``,
+  ``sincnet_min_band_hz=0``); a block whose stride exceeds its kernel gets its kernel zero-padded
+  to the stride, placed on the samples 0.1.0 read. 0.1.0's own ``save_pretrained`` cannot write
+  an ICNet's weights (safetensors refuses the shared readout tensors): it writes ``config.json``
+  only, and the weights are whatever file the user wrote beside it (one or both readout names).
 
 Example:
     >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
@@ -278,6 +285,15 @@ def convert_config(
                 "repr": f"a {arg} module, which deepSTRF {LEGACY_VERSION} checkpoints do not record",
             }
         out[arg] = encoded
+    if name == "ICNet":
+        # 0.1.0's SincNet bounds its cut-offs below by 1 Hz and lets bands close; a block whose
+        # stride exceeds its kernel read the first samples of each stride (see _icnet_state)
+        kernel_size = int(kwargs.get("encoder_kernel_size", 64))
+        out.update(
+            sincnet_min_low_hz=1.0,
+            sincnet_min_band_hz=0.0,
+            encoder_kernel_size=max(kernel_size, *_icnet_strides(kwargs)),
+        )
     return {
         "format": "deepSTRF-checkpoint",
         "format_version": 1,
@@ -315,6 +331,8 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         A ``state_dict`` for this library's model, in the weights' dtype.
     """
     name = config["legacy_config"]["_model_class"]
+    if name == "ICNet":
+        return _icnet_state(config, state)
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         dtype = value.dtype
@@ -375,6 +393,72 @@ def convert_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dic
         out[new.replace("rnn.output_linear.", "rnn.output.")] = value
     if name == "StateNet" and "rnn.layer.kernel.C" in state:
         out.update(_s4_state(state, "rnn."))
+    return out
+
+
+def _icnet_strides(kwargs: dict[str, Any]) -> list[int]:
+    """The strides of a 0.1.0 ICNet's encoder blocks, from its recorded arguments.
+
+    Without ``encoder_strides``, 0.1.0 (like :func:`deepSTRF.models.audio.icnet.factor_strides`)
+    takes a stride of 2 while what remains of the hop is even, and the rest last.
+    """
+    if kwargs.get("encoder_strides") is not None:
+        return [int(s) for s in kwargs["encoder_strides"]]
+    remaining = round(float(kwargs["audio_fs"]) * float(kwargs.get("dt_ms", 5.0)) / 1000.0)
+    strides = []
+    for _ in range(int(kwargs.get("n_encoder_layers", 5)) - 1):
+        strides.append(2 if remaining % 2 == 0 else 1)
+        remaining //= strides[-1]
+    return [*strides, remaining]
+
+
+def _icnet_state(config: dict[str, Any], state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """ICNet weights: one readout, the SincNet cut-offs in the form of ``min_low_hz=1, min_band_hz=0``.
+
+    0.1.0 registers the readout twice (``decoder`` and ``readout``), so a file holds either
+    name or both; both must then agree. Its SincNet computes ``f1 = clamp(|low_hz_|, 1, fs/2 - 1)``
+    and ``f2 = min(f1 + |band_hz_|, fs/2)``; here ``f1 = 1 + |low_hz|`` and
+    ``f2 = min(f1 + |band_hz|, fs/2)``, so ``low_hz = f1 - 1`` and ``band_hz = |band_hz_|``.
+    The kernel grid and window buffers (``_n``, ``_window``) are recomputed.
+
+    A 0.1.0 block of stride ``s`` and kernel ``K`` reads, for output ``i``, the samples
+    ``[(i + 1) s - K, (i + 1) s)`` when ``K >= s`` (as here) but ``[i s, i s + K)`` when
+    ``K < s``. The converted blocks all have the kernel length ``K' = max(K, s_max)``
+    (``encoder_kernel_size`` in the converted configuration); each 0.1.0 kernel is placed in
+    it, zeros elsewhere, at the taps that read the samples it read.
+    """
+    legacy = config["legacy_config"]
+    strides = _icnet_strides(legacy)
+    kernel_size = int(legacy.get("encoder_kernel_size", 64))
+    size = int(config["init_kwargs"]["encoder_kernel_size"])
+    offsets = {f"wav2spec.encoder.{i}.": size - max(kernel_size, s) for i, s in enumerate(strides)}
+    offsets["wav2spec.bottleneck."] = size - kernel_size
+    readouts = {prefix for prefix in ("decoder.", "readout.") if f"{prefix}weight" in state}
+    if not readouts:
+        raise ValueError("the 0.1.0 ICNet weights hold neither decoder.weight nor readout.weight")
+    if len(readouts) == 2 and not all(
+        torch.equal(state[f"decoder.{k}"], state[f"readout.{k}"]) for k in ("weight", "bias")
+    ):
+        raise ValueError("the 0.1.0 ICNet weights hold a decoder and a readout that differ; 0.1.0 had one module")
+    nyquist = float(legacy["audio_fs"]) / 2
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("readout.") and "decoder." in readouts:
+            continue
+        if key.endswith(("sincnet._n", "sincnet._window")):
+            continue
+        if key.endswith("sincnet.low_hz_"):
+            low = value.double().abs().clamp(min=1.0, max=nyquist - 1.0) - 1.0
+            out[key.removesuffix("_")] = low.to(value.dtype)
+        elif key.endswith("sincnet.band_hz_"):
+            out[key.removesuffix("_")] = value.abs()
+        elif key.endswith("conv.weight") and key.startswith(("wav2spec.encoder.", "wav2spec.bottleneck.")):
+            offset = offsets[key.removesuffix("conv.weight")]
+            weight = value.new_zeros((*value.shape[:-1], size))
+            weight[..., offset : offset + value.shape[-1]] = value
+            out[key] = weight
+        else:
+            out["readout." + key.removeprefix("decoder.") if key.startswith("decoder.") else key] = value
     return out
 
 
@@ -457,21 +541,75 @@ def _match_in_order(
     return out
 
 
+def _sincnet_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """A 0.1.0 ``SincNet`` front-end's cut-offs (``wav2spec.low_hz_``/``band_hz_``) for the ``SincNet`` given here.
+
+    0.1.0 computes ``f1 = clamp(|low_hz_|, 1, fs/2 - 1)`` and ``f2 = min(f1 + |band_hz_|, fs/2)``;
+    ``module`` (passed again with ``extra_kwargs``) computes ``f1 = min_low_hz + |low_hz|`` and
+    ``f2 = min(f1 + min_band_hz + |band_hz|, fs/2)``. The cut-offs are carried over exactly when
+    ``module``'s bounds allow them (always with ``min_low_hz=1, min_band_hz=0``), else it is an error.
+    """
+    if not all(hasattr(module, a) for a in ("min_low_hz", "min_band_hz", "low_hz", "band_hz")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a SincNet front-end (wav2spec.low_hz_, wav2spec.band_hz_), but the "
+            f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.SincNet"
+        )
+    taps = state["wav2spec._n"].shape[-1] if "wav2spec._n" in state else module.kernel_size
+    if taps != module.kernel_size:
+        raise ValueError(
+            f"the 0.1.0 SincNet front-end has {taps}-sample kernels, the SincNet given {module.kernel_size}"
+        )
+    if not module.envelope and module.kernel_size < module.hop:
+        raise ValueError(
+            f"a 0.1.0 SincNet front-end without envelope whose kernel ({module.kernel_size} samples) is shorter "
+            f"than its hop ({module.hop}) read the first samples of each bin, which this SincNet cannot do"
+        )
+    low, band = state["wav2spec.low_hz_"], state["wav2spec.band_hz_"]
+    min_low, min_band = float(module.min_low_hz), float(module.min_band_hz)
+    nyquist = float(module.audio_fs) / 2
+    f1 = low.double().abs().clamp(min=1.0, max=nyquist - 1.0)
+    f2 = (f1 + band.double().abs()).clamp(max=nyquist)
+    our_low = f1 - min_low
+    our_band = torch.where(f2 >= nyquist, f2 - f1, f2 - f1 - min_band).clamp(min=0.0)
+    reachable = (f1 + min_band + our_band).clamp(max=nyquist)
+    if bool((our_low < 0).any()) or bool(((reachable - f2).abs() > 1e-6).any()):
+        raise ValueError(
+            f"the 0.1.0 SincNet cut-offs ({f1.min().item():g} Hz and up, bands from {(f2 - f1).min().item():g} Hz) "
+            f"are outside the bounds of the SincNet given (min_low_hz={min_low:g}, "
+            f"min_band_hz={min_band:g}); build it with min_low_hz=1.0, min_band_hz=0.0 (0.1.0's bounds)"
+        )
+    out = {k: v for k, v in state.items() if k not in ("wav2spec.low_hz_", "wav2spec.band_hz_")}
+    out = {k: v for k, v in out.items() if k not in ("wav2spec._n", "wav2spec._window")}
+    out["wav2spec.low_hz"] = our_low.to(low.dtype)
+    out["wav2spec.band_hz"] = our_band.to(band.dtype)
+    return out
+
+
 def align_state(
-    config: dict[str, Any], state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+    config: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    model: torch.nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Final step of the conversion, once the model is built: match layouts that only differ by nesting.
+    """Final step of the conversion, once the model is built: layouts that depend on the built modules.
 
     Args:
         config: The converted configuration.
         state: Output of :func:`convert_state`.
         expected: The built model's ``state_dict``.
+        model: The built model, whose ``wav2spec`` (given with ``extra_kwargs``) sets how
+            a 0.1.0 front-end's weights are re-parameterised.
 
     Returns:
         The weights keyed as ``expected``.
+
+    Raises:
+        ValueError: If a 0.1.0 front-end's weights do not fit the front-end given.
     """
     if config["legacy_config"]["_model_class"] == "ConvNet2D":
         return _match_in_order(state, expected, "core.")
+    if model is not None and "wav2spec.low_hz_" in state:
+        return _sincnet_front_end(state, model.wav2spec)
     return state
 
 

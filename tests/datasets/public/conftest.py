@@ -408,9 +408,8 @@ def aa1_kit():
 class FileServer:
     """Serves ``files`` (path -> bytes) on 127.0.0.1; a POST sets a login cookie when ``cookie`` is set."""
 
-    def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    def __init__(self, serve_http):
+        from http.server import BaseHTTPRequestHandler
 
         self.files: dict[str, bytes] = {}
         self.cookie: str | None = None
@@ -452,20 +451,15 @@ class FileServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
+        self.httpd = serve_http(Handler)
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
 
 @pytest.fixture
-def file_server():
-    srv = FileServer()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+def file_server(serve_http):
+    return FileServer(serve_http)
 
 
 # ----------------------------------------------------------------------------- CRCNS AC1 (Wehr)

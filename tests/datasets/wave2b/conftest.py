@@ -12,10 +12,9 @@ import hashlib
 import io
 import json
 import tarfile
-import threading
 import types
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -275,25 +274,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FileServer:
-    def __init__(self) -> None:
+    def __init__(self, serve_http) -> None:
         self.files: dict[str, bytes] = {}
         self.log: list[tuple[str, str | None]] = []
         self.cuts: dict[str, int] = {}
-        handler = type("H", (_Handler,), {"files": self.files, "log": self.log, "cuts": self.cuts})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
+        self.httpd = serve_http(type("H", (_Handler,), {"files": self.files, "log": self.log, "cuts": self.cuts}))
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
 
 @pytest.fixture
-def http_files():
-    srv = FileServer()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+def http_files(serve_http):
+    return FileServer(serve_http)
 
 
 @pytest.fixture(scope="module")

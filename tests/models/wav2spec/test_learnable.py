@@ -57,7 +57,10 @@ def test_sinc_envelope_is_the_mean_magnitude_per_bin():
     torch.testing.assert_close(env(x), fine(x).unflatten(-1, (10, 40)).mean(-1))
 
 
-@pytest.mark.parametrize(("activation", "fn"), [("symlog", symlog), ("relu", torch.relu), ("abs", torch.abs)])
+@pytest.mark.parametrize(
+    ("activation", "fn"),
+    [("symlog", symlog), ("relu", torch.relu), ("abs", torch.abs), ("logabs", lambda y: torch.log1p(y.abs()))],
+)
 def test_sinc_activations(activation, fn):
     plain = small_sincnet().double()
     other = small_sincnet(activation=activation).double()
@@ -128,7 +131,7 @@ def test_parameters_move_in_a_short_training_run(make):
 def test_errors():
     with pytest.raises(ValueError, match=r"`init` must be one of \['mel', 'erb', 'linear'\], got 'bark'"):
         small_sincnet(init="bark")
-    with pytest.raises(ValueError, match=r"`activation` must be one of \[None, 'symlog', 'abs', 'relu'\]"):
+    with pytest.raises(ValueError, match=r"`activation` must be one of \[None, 'symlog', 'abs', 'relu', 'logabs'\]"):
         small_sincnet(activation="tanh")
     with pytest.raises(ValueError, match=r"`min_low_hz` \+ `min_band_hz` must stay below"):
         SincNet(200, n_filters=2, kernel_size=8, dt_ms=5.0)

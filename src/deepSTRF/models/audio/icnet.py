@@ -101,6 +101,8 @@ class ICNetEncoder(WaveformFrontEnd):
         n_encoder_layers: Number of strided blocks.
         bottleneck_channels: Output channels ``F`` of the bottleneck.
         encoder_strides: Strides of the blocks; by default :func:`factor_strides` of the hop.
+        sincnet_min_low_hz: The SincNet's smallest lower cut-off in Hz (its ``min_low_hz``).
+        sincnet_min_band_hz: The SincNet's smallest bandwidth in Hz (its ``min_band_hz``).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -128,6 +130,8 @@ class ICNetEncoder(WaveformFrontEnd):
         n_encoder_layers: int = 5,
         bottleneck_channels: int = 64,
         encoder_strides: Sequence[int] | None = None,
+        sincnet_min_low_hz: float = 50.0,
+        sincnet_min_band_hz: float = 50.0,
     ) -> None:
         super().__init__(audio_fs, dt_ms, check_int("bottleneck_channels", bottleneck_channels))
         n_layers = check_int("n_encoder_layers", n_encoder_layers)
@@ -148,6 +152,8 @@ class ICNetEncoder(WaveformFrontEnd):
             dt_ms=1000.0 / self.audio_fs,
             init="mel",
             activation="symlog",
+            min_low_hz=sincnet_min_low_hz,
+            min_band_hz=sincnet_min_band_hz,
         )
         channels = [n_filters] + [check_int("encoder_channels", encoder_channels)] * n_layers
         self.encoder = nn.ModuleList(
@@ -199,6 +205,9 @@ class ICNet(AudioEncodingModel):
         n_encoder_layers: Number of strided blocks.
         bottleneck_channels: Latent channels.
         encoder_strides: Strides of the blocks (default: :func:`factor_strides`).
+        sincnet_min_low_hz: The SincNet's smallest lower cut-off in Hz.
+        sincnet_min_band_hz: The SincNet's smallest bandwidth in Hz. A deepSTRF 0.1.0 ICNet
+            converts to ``sincnet_min_low_hz=1.0, sincnet_min_band_hz=0.0``, the bounds it used.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -231,6 +240,8 @@ class ICNet(AudioEncodingModel):
         n_encoder_layers: int = 5,
         bottleneck_channels: int = 64,
         encoder_strides: Sequence[int] | None = None,
+        sincnet_min_low_hz: float = 50.0,
+        sincnet_min_band_hz: float = 50.0,
     ) -> None:
         encoder = ICNetEncoder(
             audio_fs,
@@ -242,6 +253,8 @@ class ICNet(AudioEncodingModel):
             n_encoder_layers=n_encoder_layers,
             bottleneck_channels=bottleneck_channels,
             encoder_strides=encoder_strides,
+            sincnet_min_low_hz=sincnet_min_low_hz,
+            sincnet_min_band_hz=sincnet_min_band_hz,
         )
         # The readout sees one latent frame at a time, so the receptive-field probe needs one bin.
         super().__init__(bottleneck_channels, 1, out_neurons, wav2spec=encoder)

@@ -12,7 +12,7 @@ from deepSTRF.models.wav2spec._base import WaveformFrontEnd, causal_mean_pool
 from deepSTRF.models.wav2spec._conv import causal_conv1d
 
 INITS = ("mel", "erb", "linear")
-ACTIVATIONS = (None, "symlog", "abs", "relu")
+ACTIVATIONS = (None, "symlog", "abs", "relu", "logabs")
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,7 @@ class SincNet(WaveformFrontEnd):
     either the filtered signal is sampled at the last sample of each bin
     (``envelope=False``), or its magnitude is averaged over each bin
     (``envelope=True``). An optional pointwise ``activation`` follows:
-    ``'symlog'`` (``sign(y) log(1 + |y|)``), ``'abs'`` or ``'relu'``.
+    ``'symlog'`` (``sign(y) log(1 + |y|)``), ``'abs'``, ``'relu'`` or ``'logabs'`` (``log(1 + |y|)``).
 
     Args:
         audio_fs: Sampling rate in Hz.
@@ -51,10 +51,10 @@ class SincNet(WaveformFrontEnd):
         dt_ms: Output bin width in ms (``1000 / audio_fs`` for one output per sample).
         init: Scale on which the initial band edges are evenly spaced, from 30 Hz to
             ``audio_fs / 2 - min_low_hz - min_band_hz``: ``'mel'``, ``'erb'`` or ``'linear'``.
-        activation: ``None``, ``'symlog'``, ``'abs'`` or ``'relu'``.
+        activation: ``None``, ``'symlog'``, ``'abs'``, ``'relu'`` or ``'logabs'``.
         envelope: Average the rectified output over each bin instead of sampling it.
         min_low_hz: Smallest lower cut-off in Hz.
-        min_band_hz: Smallest bandwidth in Hz.
+        min_band_hz: Smallest bandwidth in Hz (0 lets a band close, giving a zero kernel).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -88,7 +88,7 @@ class SincNet(WaveformFrontEnd):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.envelope = bool(envelope)
         self.min_low_hz = check_positive_float("min_low_hz", min_low_hz, allow_zero=True)
-        self.min_band_hz = check_positive_float("min_band_hz", min_band_hz)
+        self.min_band_hz = check_positive_float("min_band_hz", min_band_hz, allow_zero=True)
         nyquist = self.audio_fs / 2
         top = nyquist - (self.min_low_hz + self.min_band_hz)
         if top <= 30.0:
@@ -133,6 +133,8 @@ class SincNet(WaveformFrontEnd):
             y = y.abs()
         elif self.activation == "relu":
             y = torch.relu(y)
+        elif self.activation == "logabs":
+            y = torch.log1p(y.abs())
         return y.unsqueeze(1)
 
     def extra_repr(self) -> str:
