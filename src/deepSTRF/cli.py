@@ -696,6 +696,20 @@ def _os_error_line(err: OSError) -> str:
     return f"{target}: {reason} (a problem of the file system or the machine; free space or check the device)"
 
 
+def _passive_thread_wait() -> None:
+    """Let idle OpenMP threads sleep instead of spinning, unless ``OMP_WAIT_POLICY`` is already set.
+
+    PyTorch's CPU operators run on OpenMP threads, which by default spin for a while after
+    each parallel region. When the machine is busy with other work (more runnable
+    processes than cores), a spinning thread takes the core from the one thread that has
+    work to do, and the small tensors of a typical fit make that wait dominate: the default
+    ``deepstrf fit`` took 17 s instead of 5 s on a 2-core machine with a load of 5 (see
+    ``benchmarks/README.md``). The setting is read when OpenMP starts, so it only has an
+    effect when this runs before torch is imported, as in the ``deepstrf`` command.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepstrf`` command; returns the exit status.
 
@@ -711,6 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["fit", "--epochs", "0"])
         2
     """
+    _passive_thread_wait()
     from deepSTRF.datasets.download import DownloadError
     from deepSTRF.training.fitter import NonFiniteLossError
 

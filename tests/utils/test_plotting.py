@@ -69,3 +69,28 @@ def test_plot_learned_vs_true_wraps_neurons_and_adds_colour_bars():
     assert sum(ax.get_ylabel() == "frequency (kHz)" for ax in panels) == 4  # first panel of each row
     with pytest.raises(ValueError, match="one frequency per band"):
         plot_learned_vs_true(learned, true, freqs_hz=[1.0, 2.0])
+
+
+def test_plot_learned_vs_true_compact_tiles_one_image(tmp_path):
+    learned, true = torch.randn(5, 6, 4), torch.randn(5, 6, 5)
+    fig = plot_learned_vs_true(learned, true, ncols=3, dt_ms=5.0, compact=True)
+    assert len(fig.axes) == 2  # one image of every panel, one colour bar
+    ax = fig.axes[0]
+    canvas = ax.images[0].get_array()
+    assert ax.images[0].get_clim() == (-1.0, 1.0)
+    texts = [t.get_text() for t in ax.texts]
+    r = strf_correlation(learned, true)
+    assert texts[:2] == [f"learned 0 (r = {float(r[0]):.2f})", "true 0"] and texts[-1] == "true 4"
+    # each tile is its STRF over its largest absolute weight, frequency upwards, the present lag on the right
+    tiles = [x[::-1] / np.abs(x).max() for x in (learned[0].numpy(), true[0].numpy())]
+    n_bands, lags, gap_y = 6, 5, 2  # a gap of 2 image rows above each tile holds its title
+    first = np.asarray(canvas)[gap_y : gap_y + n_bands, :lags]
+    np.testing.assert_allclose(first[:, 1:], tiles[0], rtol=1e-6)  # 4 learned lags, right-aligned in 5
+    assert np.isnan(first[:, 0]).all()
+    second = np.asarray(canvas)[(n_bands + gap_y) + gap_y : (n_bands + gap_y) + gap_y + n_bands, :lags]
+    np.testing.assert_allclose(second, tiles[1], rtol=1e-6)
+    assert "25 ms" in ax.get_xlabel() and "bands 0 to 5" in ax.get_ylabel()
+    fig.savefig(tmp_path / "compact.png")
+    assert (tmp_path / "compact.png").stat().st_size > 0
+    with pytest.raises(TypeError, match="`compact` must be a bool"):
+        plot_learned_vs_true(learned, true, compact=1)

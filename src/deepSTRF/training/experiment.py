@@ -334,7 +334,7 @@ def _finish_folder(
             return
         freqs = freqs_hz if freqs_hz is not None and len(freqs_hz) == strfs.shape[-2] else None
         if isinstance(true, torch.Tensor) and true.shape[:2] == strfs.shape[:2]:
-            figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms, freqs_hz=freqs)
+            figure = plot_learned_vs_true(strfs, true, dt_ms=dt_ms, freqs_hz=freqs, compact=True)
         else:
             figure = plot_strfs(strfs[:16], dt_ms=dt_ms, freqs_hz=freqs)
         figure.savefig(out / "strfs.png", dpi=100)
