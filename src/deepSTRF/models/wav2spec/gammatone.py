@@ -212,11 +212,11 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: Lowest centre frequency in Hz.
         f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         window_ms: RMS window in ms, ending at each bin's end; one bin by default.
-        window_at: ``'end'`` (the window ends at the bin's end) or ``'start'`` (it starts at the
-            bin's start; the window must then be at most one bin).
         compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
         eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
         chunk: Block length of the recursive filter (a speed setting).
+        window_at: ``'end'`` (the window ends at the bin's end) or ``'start'`` (it starts at the
+            bin's start; the window must then be at most one bin).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -244,10 +244,10 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: float = 100.0,
         f_max_hz: float | None = None,
         window_ms: float | None = None,
-        window_at: str = "end",
         compression: str = "log",
         eps: float = 1e-6,
         chunk: int = 32,
+        window_at: str = "end",
     ) -> None:
         super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         low, high = _frequency_range(self.audio_fs, f_min_hz, f_max_hz)

@@ -26,8 +26,6 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         dt_ms: Bin width in ms (``audio_fs * dt_ms / 1000`` must be an integer).
         n_filters: Number of mel bands ``F``.
         window_ms: Analysis window length in ms.
-        periodic_window: Periodic Hann window (``torch.hann_window(periodic=True)``); ``False`` gives
-            the symmetric one, whose last sample is zero (the window of deepSTRF 0.1.0's checkpoints).
         n_fft: FFT size; the smallest power of two holding the window by default.
         f_min_hz: Lowest filterbank edge in Hz.
         f_max_hz: Highest filterbank edge in Hz (Nyquist by default).
@@ -36,6 +34,8 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         power: Exponent of the magnitude spectrum (2: power, 1: magnitude).
         compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (see :func:`compress`).
         eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
+        periodic_window: Periodic Hann window (``torch.hann_window(periodic=True)``); ``False`` gives
+            the symmetric one, whose last sample is zero (the window of deepSTRF 0.1.0's checkpoints).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -62,7 +62,6 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         n_filters: int = 64,
         window_ms: float = 25.0,
         n_fft: int | None = None,
-        periodic_window: bool = True,
         f_min_hz: float = 0.0,
         f_max_hz: float | None = None,
         mel_scale: str = "htk",
@@ -70,6 +69,7 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         power: float = 2.0,
         compression: str = "log",
         eps: float = 1e-6,
+        periodic_window: bool = True,
     ) -> None:
         super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         self.win_length = self.ms_to_samples("window_ms", window_ms)
