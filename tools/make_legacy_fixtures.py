@@ -165,6 +165,47 @@ _GTG_FLOOR = {
 }
 
 
+def _gammatone(**kwargs: object) -> tuple[torch.nn.Module, dict]:
+    """A published CausalGammatone at 16 kHz / 2 ms bins, 8 channels from 500 Hz, 5 ms kernels; and how to rebuild it.
+
+    Its definition differs from the CausalGammatone here: it converts onto PublishedCausalGammatone.
+    """
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalGammatone(16000, n_filters=8, hop_ms=2.0, f_min=500.0, kernel_ms=5.0, **kwargs)
+    spec = {"class": "PublishedCausalGammatone", "n_filters": 8, "dt_ms": 2.0, "f_min_hz": 500.0, "kernel_ms": 5.0}
+    return front_end, {"wav2spec": {**spec, **ours}}
+
+
+_GT_LOG = {"log_floor": 1e-3, "ours": {"log_floor": 1e-3}}  # top centre frequency at Nyquist (0.1.0's default)
+_GT_PCEN = {
+    "f_max": 7000.0,
+    "rectify": "full",
+    "env_window_ms": 2.0,
+    "compression": "pcen",
+    "pcen_s": 0.1,
+    "ours": {"f_max_hz": 7000.0, "rectify": "full", "window_ms": 2.0, "compression": "pcen", "pcen_s": 0.1},
+}
+_GT_CUBE = {"compression": "cuberoot", "env_window_ms": 5.0, "ours": {"compression": "cuberoot", "window_ms": 5.0}}
+
+
+def _leaf(**kwargs: object) -> tuple[torch.nn.Module, dict]:
+    """A published CausalLEAF at 16 kHz / 2 ms bins, 8 channels; and how to rebuild it (as PublishedCausalLEAF)."""
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalLEAF(16000, n_filters=8, hop_ms=2.0, **kwargs)
+    return front_end, {"wav2spec": {"class": "PublishedCausalLEAF", "n_filters": 8, "dt_ms": 2.0, **ours}}
+
+
+_LEAF_DEFAULT = {"kernel_ms": 4.0, "ours": {"kernel_ms": 4.0}}
+_LEAF_WINDOW = {
+    "f_min": 100.0,
+    "f_max": 6000.0,
+    "kernel_ms": 2.0,
+    "pool_ms": 3.0,
+    "learn_pooling": False,
+    "ours": {"f_min_hz": 100.0, "f_max_hz": 6000.0, "kernel_ms": 2.0, "window_ms": 3.0, "learn_pooling": False},
+}
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -253,6 +294,28 @@ CONFIGS = {
         lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_gammatonegram(**_GTG_FLOOR)[0]),
         _gammatonegram(**_GTG_FLOOR)[1],
     ),
+    # CausalGammatone: its kernels are saved; rectification, window and compression are not
+    "linear_gammatone": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_gammatone(**_GT_LOG)[0]),
+        _gammatone(**_GT_LOG)[1],
+    ),
+    "statenet_gammatone_pcen": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_gammatone(**_GT_PCEN)[0]),
+        _gammatone(**_GT_PCEN)[1],
+    ),
+    "transformer_gammatone_cuberoot": (
+        lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_gammatone(**_GT_CUBE)[0]),
+        _gammatone(**_GT_CUBE)[1],
+    ),
+    # CausalLEAF: its parameters and tap grids are saved; the frequency range is not
+    "linear_leaf": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_leaf(**_LEAF_DEFAULT)[0]),
+        _leaf(**_LEAF_DEFAULT)[1],
+    ),
+    "statenet_leaf_window": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_leaf(**_LEAF_WINDOW)[0]),
+        _leaf(**_LEAF_WINDOW)[1],
+    ),
 }
 
 
@@ -267,7 +330,10 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
             elif (
-                name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb"))
+                name.endswith(
+                    ("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb", "._pool_j", "._fc")
+                )
+                or name.endswith("wav2spec._kernels")
                 or (name.startswith("wav2spec.") and name.endswith((".a_coeffs", ".b1", ".b2", ".b3", ".b4", ".gain")))
                 or (".kernel." in name and "rnn" in name)
             ):

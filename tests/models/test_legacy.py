@@ -18,7 +18,7 @@ import torch
 
 from deepSTRF.models import activations, wav2spec
 from deepSTRF.models.checkpoint import read_config
-from deepSTRF.models.legacy import LEGACY_CLASSES, NOT_CONVERTED_FRONT_ENDS, is_legacy_config
+from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
 from deepSTRF.models.wav2spec import CausalMelSpectrogram, Gammatonegram, SincNet
@@ -70,7 +70,11 @@ def test_published_checkpoint_reproduces_published_output(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans", "linear_mel_floor", "linear_gammatonegram"]
+    "name",
+    [
+        *("ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans", "linear_mel_floor", "linear_gammatonegram"),
+        *("linear_gammatone", "statenet_leaf_window"),
+    ],
 )
 def test_convert_writes_our_format_that_round_trips(name, tmp_path):
     out = convert_checkpoint(FIXTURES / name, tmp_path / "converted", extra_kwargs=_extra(name) or None)
@@ -226,19 +230,74 @@ def test_gammatonegram_window_placement_is_not_recorded_by_0_1_0():
         assert (model(x) - expected).abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("front_end", sorted(NOT_CONVERTED_FRONT_ENDS))
-def test_front_ends_that_do_not_convert_say_why(front_end, tmp_path):
-    """A 0.1.0 front-end whose definition differs from ours is refused, naming the difference."""
-    folder = _copy("linear_mel_floor", tmp_path)
+def _published(name: str, **changes: object) -> torch.nn.Module:
+    front_end = _extra(name)["wav2spec"]
+    return type(front_end)(**{**front_end.init_config, **changes})
+
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [
+        ("linear_gammatone", wav2spec.CausalGammatone(16000, 2.0, n_filters=8, f_min_hz=500.0, kernel_ms=5.0)),
+        ("linear_leaf", wav2spec.CausalLEAF(16000, 2.0, n_filters=8, kernel_ms=4.0)),
+    ],
+)
+def test_gammatone_and_leaf_of_0_1_0_need_their_published_definition(name, ours):
+    """0.1.0's CausalGammatone and CausalLEAF compute otherwise than ours: passing ours says which to pass."""
+    published = type(_extra(name)["wav2spec"]).__name__
+    with pytest.raises(ValueError, match=rf"but the wav2spec given is a {type(ours).__name__}; pass a .*{published}"):
+        NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs={"wav2spec": ours})
+
+
+def test_published_gammatone_of_other_centre_frequencies_names_0_1_0s():
+    with pytest.raises(
+        ValueError, match=r"centre frequencies run from 500 to 799\d\.\d+ Hz .*ours from 500 to 7000 Hz"
+    ):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatone", extra_kwargs={"wav2spec": _published("linear_gammatone", f_max_hz=7000.0)}
+        )
+    with pytest.raises(ValueError, match=r"8 channels of 80 taps \(kernel_ms=5 at 16000 Hz\).*8 of 96"):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatone", extra_kwargs={"wav2spec": _published("linear_gammatone", kernel_ms=6.0)}
+        )
+
+
+def test_published_gammatone_kernels_edited_by_hand_are_refused(tmp_path):
+    folder = _copy("linear_gammatone", tmp_path)
     state = safetensors.torch.load_file(str(folder / "model.safetensors"))
-    state = {k: v for k, v in state.items() if not k.startswith("wav2spec.")}
-    key = {"CausalGammatone": "_kernels", "CausalLEAF": "center_freq_", "Gammatonegram": "a_coeffs"}[front_end]
-    state[f"wav2spec.{key}"] = torch.zeros(8)
+    state["wav2spec._kernels"][2, 0, 40] += 0.01
     safetensors.torch.save_file(state, str(folder / "model.safetensors"))
-    with pytest.raises(ValueError, match=rf"{front_end} front-end \(wav2spec\), which does not convert: 0\.1\.0"):
-        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_mel_floor"))
-    with pytest.raises(ValueError, match=rf"{front_end} front-end"):
-        read_config(folder)
+    with pytest.raises(ValueError, match=r"kernels differ .*edited by hand do not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_gammatone"))
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [("statenet_gammatone_pcen", {"pcen_s": 0.025}), ("transformer_gammatone_cuberoot", {"window_ms": 4.0})],
+)
+def test_published_gammatone_pooling_and_compression_are_not_recorded_by_0_1_0(name, changes):
+    """The saved kernels do not say how 0.1.0 pooled and compressed: other settings load but miss its output."""
+    model = NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs={"wav2spec": _published(name, **changes)})
+    x, expected = _io(name)
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-3
+
+
+def test_published_leaf_of_other_lengths_names_0_1_0s():
+    with pytest.raises(ValueError, match=r"8 channels, 33-tap kernels and a 48-sample .*kernel_ms=2.0625, window_ms=3"):
+        NeuralModel.from_pretrained(
+            FIXTURES / "statenet_leaf_window",
+            extra_kwargs={"wav2spec": _published("statenet_leaf_window", window_ms=4.0)},
+        )
+
+
+def test_published_leaf_carries_its_learned_parameters_over():
+    state = safetensors.torch.load_file(str(FIXTURES / "linear_leaf" / "model.safetensors"))
+    model = NeuralModel.from_pretrained(FIXTURES / "linear_leaf", extra_kwargs=_extra("linear_leaf"))
+    torch.testing.assert_close(model.wav2spec.centre.detach(), state["wav2spec.center_freq_"], rtol=0, atol=0)
+    torch.testing.assert_close(model.wav2spec.raw_r.detach(), state["wav2spec.pcen_root_raw"], rtol=0, atol=0)
+    frozen = NeuralModel.from_pretrained(FIXTURES / "statenet_leaf_window", extra_kwargs=_extra("statenet_leaf_window"))
+    assert not frozen.wav2spec.raw_pool_width.requires_grad and frozen.wav2spec.centre.requires_grad
 
 
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):

@@ -39,7 +39,12 @@ Re-parameterisations (0.1.0 name: here):
 - Front-ends (``wav2spec=``, passed again): ``SincNet`` cut-offs are carried over (above);
   ``CausalMelSpectrogram``'s ``_window``/``_mel_fb`` and ``Gammatonegram``'s
   ``a_coeffs``/``b1``..``b4``/``gain`` are checked against the module given, then dropped;
-  ``CausalGammatone`` and ``CausalLEAF`` are refused (:data:`NOT_CONVERTED_FRONT_ENDS` says why).
+  ``CausalGammatone`` and ``CausalLEAF`` compute otherwise than the front-ends of those names
+  here: they convert onto :class:`~deepSTRF.models.wav2spec.PublishedCausalGammatone` (its
+  ``_kernels`` checked, then dropped with ``_fc``) and :class:`~deepSTRF.models.wav2spec.PublishedCausalLEAF`
+  (``center_freq_``, ``gabor_sigma_raw``, ``pool_sigma_raw``, ``pcen_{alpha,delta,root}_raw`` and
+  ``pcen_s_logit`` are ``centre``, ``raw_sigma``, ``raw_pool_width``, ``raw_{alpha,delta,r}`` and
+  ``smooth_logit``; the grids ``_n``/``_pool_j`` set the kernel and window lengths, then are dropped).
 
 Example:
     >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
@@ -62,11 +67,11 @@ import torch
 from deepSTRF._version import __version__
 from deepSTRF.models.configurable import UNSERIALISABLE
 from deepSTRF.models.dependencies.s4 import dplr_transition
+from deepSTRF.models.wav2spec.published import PublishedCausalGammatone, PublishedCausalLEAF
 
 __all__ = [
     "LEGACY_CLASSES",
     "LEGACY_VERSION",
-    "NOT_CONVERTED_FRONT_ENDS",
     "align_state",
     "convert_config",
     "convert_state",
@@ -147,22 +152,6 @@ _FRONT_ENDS = {
     "CausalGammatone": "_kernels",
     "CausalLEAF": "center_freq_",
     "Gammatonegram": "a_coeffs",
-}
-
-#: 0.1.0 front-ends whose definition differs from every front-end here, and how.
-NOT_CONVERTED_FRONT_ENDS = {
-    "CausalGammatone": (
-        "0.1.0 correlates the waveform with the gammatone impulse response instead of convolving with it, so "
-        "each channel applies the impulse response reversed in time (with 20 ms kernels a click comes out 14 to "
-        "19 ms later, here 0.5 to 6 ms), and it scales each kernel by the peak of a 4096-point FFT rather than "
-        "by its analytic gain (up to 1% apart); the CausalGammatone here convolves, with unit gain at each "
-        "centre frequency"
-    ),
-    "CausalLEAF": (
-        "0.1.0 pools the Gabor modulus |y| with a one-sided Gaussian peaked at the newest sample and starts its "
-        "PCEN smoother at zero; the CausalLEAF here pools the energy |y|^2 with a Gaussian centred in the "
-        "pooling window and starts its smoother at the first frame's energy"
-    ),
 }
 
 
@@ -281,18 +270,12 @@ def convert_config(
         ``"converted_from"`` set to ``"deepSTRF 0.1.0"`` and the original under ``"legacy_config"``.
 
     Raises:
-        ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes,
-            or the weights hold a front-end of :data:`NOT_CONVERTED_FRONT_ENDS`.
+        ValueError: If the class is not a 0.1.0 model or the entries are not those 0.1.0 writes.
     """
     name, kwargs = _check(config, where)
     path, known = LEGACY_CLASSES[name]
     state = state or {}
     front_end = legacy_front_end(state)
-    if front_end in NOT_CONVERTED_FRONT_ENDS:
-        raise ValueError(
-            f"{where} is a deepSTRF {LEGACY_VERSION} {name} with a {front_end} front-end (wav2spec), which does "
-            f"not convert: {NOT_CONVERTED_FRONT_ENDS[front_end]} (see docs/migration.md)"
-        )
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         out[key] = {"__tuple__": value} if key == "kernel_size" and isinstance(value, list) else value
@@ -749,6 +732,88 @@ def _gammatonegram_front_end(state: dict[str, torch.Tensor], module: Any) -> dic
     return {k: v for k, v in state.items() if k not in _GAMMATONEGRAM_KEYS}
 
 
+def _published_gammatone_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``CausalGammatone``'s kernels against the :class:`PublishedCausalGammatone` given, then drop them.
+
+    0.1.0 saves its kernels (``wav2spec._kernels``, ``(F, 1, K)``) and centre frequencies
+    (``wav2spec._fc``); the front-end passed again computes both from its arguments. The
+    kernels must agree to 1e-5 of each channel's largest tap, else the conversion stops,
+    naming the kernel length or the centre frequencies to pass.
+    """
+    if not isinstance(module, PublishedCausalGammatone):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalGammatone front-end (wav2spec._kernels), but the wav2spec given is a "
+            f"{type(module).__name__}; pass a deepSTRF.models.wav2spec.PublishedCausalGammatone, which computes "
+            f"what 0.1.0's CausalGammatone did (deepSTRF.models.wav2spec.CausalGammatone does not)"
+        )
+    kernels = state["wav2spec._kernels"].double()
+    fs = float(module.audio_fs)
+    if kernels.shape != module.weight.shape:
+        raise ValueError(
+            f"the 0.1.0 CausalGammatone has {kernels.shape[0]} channels of {kernels.shape[-1]} taps "
+            f"(kernel_ms={1000.0 * kernels.shape[-1] / fs:g} at {fs:g} Hz), the PublishedCausalGammatone given "
+            f"{module.out_channels} of {module.kernel_size}"
+        )
+    peak = kernels.abs().amax(dim=-1, keepdim=True)
+    error = float(((module.weight.double() - kernels).abs() / peak).max())
+    if error > 1e-5:
+        centres = state["wav2spec._fc"].double() if "wav2spec._fc" in state else None
+        named = (
+            f"0.1.0's centre frequencies run from {float(centres.min()):.7g} to {float(centres.max()):.7g} Hz"
+            if centres is not None
+            else "0.1.0's centre frequencies are not saved"
+        )
+        raise ValueError(
+            f"the 0.1.0 CausalGammatone's kernels differ from those of the PublishedCausalGammatone given (by up to "
+            f"{error:.3g} of their peak): {named} (f_max_hz=None is Nyquist, 0.1.0's default), ours from "
+            f"{float(module.centre_freqs.min()):.7g} to {float(module.centre_freqs.max()):.7g} Hz; audio_fs, order "
+            f"and bandwidth_factor must be 0.1.0's too; kernels edited by hand do not convert"
+        )
+    return {k: v for k, v in state.items() if k not in ("wav2spec._kernels", "wav2spec._fc")}
+
+
+#: 0.1.0 ``CausalLEAF`` parameter (under ``wav2spec.``) -> :class:`PublishedCausalLEAF` parameter.
+_LEAF_PARAMETERS = {
+    "center_freq_": "centre",
+    "gabor_sigma_raw": "raw_sigma",
+    "pool_sigma_raw": "raw_pool_width",
+    "pcen_alpha_raw": "raw_alpha",
+    "pcen_delta_raw": "raw_delta",
+    "pcen_root_raw": "raw_r",
+    "pcen_s_logit": "smooth_logit",
+}
+
+
+def _published_leaf_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """A 0.1.0 ``CausalLEAF``'s parameters, renamed for the :class:`PublishedCausalLEAF` given.
+
+    The parameters keep their meaning (:data:`_LEAF_PARAMETERS`). 0.1.0 also saves its Gabor
+    tap grid (``_n``, ``K`` taps) and pooling grid (``_pool_j``, ``L`` samples): the front-end
+    given must have the same kernel and window lengths, else the conversion stops and names them.
+    """
+    if not isinstance(module, PublishedCausalLEAF):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalLEAF front-end (wav2spec.center_freq_, ...), but the wav2spec given is "
+            f"a {type(module).__name__}; pass a deepSTRF.models.wav2spec.PublishedCausalLEAF, which computes what "
+            f"0.1.0's CausalLEAF did (deepSTRF.models.wav2spec.CausalLEAF does not)"
+        )
+    fs = float(module.audio_fs)
+    channels = state["wav2spec.center_freq_"].shape[0]
+    taps = state["wav2spec._n"].shape[-1] if "wav2spec._n" in state else module.kernel_size
+    window = state["wav2spec._pool_j"].shape[-1] if "wav2spec._pool_j" in state else module.window
+    if (channels, taps, window) != (module.out_channels, module.kernel_size, module.window):
+        raise ValueError(
+            f"the 0.1.0 CausalLEAF has {channels} channels, {taps}-tap kernels and a {window}-sample pooling window "
+            f"(kernel_ms={1000.0 * taps / fs:g}, window_ms={1000.0 * window / fs:g} at {fs:g} Hz); the "
+            f"PublishedCausalLEAF given has {module.out_channels}, {module.kernel_size} and {module.window}"
+        )
+    out = {k: v for k, v in state.items() if k not in ("wav2spec._n", "wav2spec._pool_j")}
+    for theirs, ours in _LEAF_PARAMETERS.items():
+        if f"wav2spec.{theirs}" in out:  # a missing one is named when the weights are loaded
+            out[f"wav2spec.{ours}"] = out.pop(f"wav2spec.{theirs}")
+    return out
+
+
 def align_state(
     config: dict[str, Any],
     state: dict[str, torch.Tensor],
@@ -778,6 +843,10 @@ def align_state(
         return _mel_front_end(state, model.wav2spec)
     if model is not None and "wav2spec.a_coeffs" in state:
         return _gammatonegram_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec._kernels" in state:
+        return _published_gammatone_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec.center_freq_" in state:
+        return _published_leaf_front_end(state, model.wav2spec)
     return state
 
 
