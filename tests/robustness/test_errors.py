@@ -31,7 +31,7 @@ from deepSTRF.models.audio.statenet import StateNet
 from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
 from deepSTRF.models.audio.transformer import Transformer
 from deepSTRF.models.neural_model import NeuralModel
-from deepSTRF.models.wav2spec import CausalMelSpectrogram
+from deepSTRF.models.wav2spec import CausalMelSpectrogram, Gammatonegram, PublishedCausalGammatone, SincNet
 from deepSTRF.training.checkpoint import load_state
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.crossval import cross_validate
@@ -39,6 +39,7 @@ from deepSTRF.training.experiment import run_experiment
 from deepSTRF.training.fitter import Fitter
 from deepSTRF.training.ridge import fit_ridge
 from deepSTRF.training.run_config import RunConfig, load_dataset, read_run
+from deepSTRF.utils.plotting import plot_learned_vs_true
 
 F = 6
 NO_CUDA = "cuda:99" if torch.cuda.is_available() else "cuda"
@@ -264,6 +265,16 @@ CASES = [
     ("tar symlink", lambda t: ar.extract_archive(tar_with_link(t), t / "o"), ar.UnsafeArchiveError, "is a link"),
     ("not an archive", lambda t: ar.extract_archive(_file(t, b"plain text"), t / "o"), ValueError, "must be a zip or tar"),
     ("bad limit", lambda t: ar.extract_archive(zip_of(t, {"a": b"x"}), t / "o", max_ratio=0), ValueError, "`max_ratio` must be a number > 0"),
+    ("mel periodic_window not a bool", lambda t: CausalMelSpectrogram(16000, 5.0, periodic_window="yes"), TypeError, r"`periodic_window` must be a bool, got str"),
+    ("mel unknown compression", lambda t: CausalMelSpectrogram(16000, 5.0, compression="log_flor"), ValueError, r"`compression` must be one of .*'log_floor'.*got 'log_flor'"),
+    ("gammatonegram unknown window_at", lambda t: Gammatonegram(16000, 5.0, window_at="middle"), ValueError, r"`window_at` must be one of \['end', 'start'\], got 'middle'"),
+    ("gammatonegram window_at start longer than a bin", lambda t: Gammatonegram(16000, 5.0, window_ms=10.0, window_at="start"), ValueError, r"window_at='start' needs a window of at most one bin \(80 samples\), got 160"),
+    ("sincnet unknown activation", lambda t: SincNet(16000, activation="log"), ValueError, r"`activation` must be one of .*'logabs'\], got 'log'"),
+    ("sincnet negative min_band_hz", lambda t: SincNet(16000, min_band_hz=-1), ValueError, r"`min_band_hz` must be >= 0, got -1"),
+    ("icnet negative sincnet_min_low_hz", lambda t: ICNet(16000, 5.0, sincnet_min_low_hz=-5), ValueError, r"`sincnet_min_low_hz` must be >= 0, got -5"),
+    ("published gammatone f_max above nyquist", lambda t: PublishedCausalGammatone(16000, 5.0, f_max_hz=9000), ValueError, r"f_max_hz <= audio_fs / 2 = 8000, got .*f_max_hz=9000 .*pass None"),
+    ("published gammatone unknown compression", lambda t: PublishedCausalGammatone(16000, 5.0, compression="log"), ValueError, r"`compression` must be one of \['log_floor', 'cuberoot', 'pcen', 'none'\], got 'log'"),
+    ("compact figure flag not a bool", lambda t: plot_learned_vs_true(torch.randn(2, 6, 4), torch.randn(2, 6, 4), compact="yes"), TypeError, r"`compact` must be a bool, got str"),
 ]
 # fmt: on
 

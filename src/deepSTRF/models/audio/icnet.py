@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepSTRF._validation import check_int
+from deepSTRF._validation import check_int, check_positive_float
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
 from deepSTRF.models.configurable import ConfigurableModule
 from deepSTRF.models.wav2spec import SincNet, WaveformFrontEnd
@@ -152,8 +152,8 @@ class ICNetEncoder(WaveformFrontEnd):
             dt_ms=1000.0 / self.audio_fs,
             init="mel",
             activation="symlog",
-            min_low_hz=sincnet_min_low_hz,
-            min_band_hz=sincnet_min_band_hz,
+            min_low_hz=check_positive_float("sincnet_min_low_hz", sincnet_min_low_hz, allow_zero=True),
+            min_band_hz=check_positive_float("sincnet_min_band_hz", sincnet_min_band_hz, allow_zero=True),
         )
         channels = [n_filters] + [check_int("encoder_channels", encoder_channels)] * n_layers
         self.encoder = nn.ModuleList(
