@@ -158,8 +158,12 @@ class AliceEEGDataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> AliceEEGDataset.__name__
-        'AliceEEGDataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("alice-eeg")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 2.5 GiB (three EEG archives and the stimuli)')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['eeg0', 'eeg1', 'eeg2']
     """
 
     def __init__(

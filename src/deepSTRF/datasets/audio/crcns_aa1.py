@@ -134,8 +134,10 @@ class CRCNSAA1Dataset(NeuralDataset):
         ValueError: For invalid arguments or missing credentials when downloading.
 
     Example:
-        >>> CRCNSAA1Dataset.__name__
-        'CRCNSAA1Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("crcns-aa1")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (True, 'about 17 MB')
     """
 
     @accepts_old_names(n_mels="n_frequency_bands")

@@ -139,8 +139,10 @@ class CRCNSAA2Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> CRCNSAA2Dataset.__name__
-        'CRCNSAA2Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("crcns-aa2")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (True, 'about 180 MB unpacked')
     """
 
     def __init__(

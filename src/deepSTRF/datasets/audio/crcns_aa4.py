@@ -169,8 +169,12 @@ class CRCNSAA4Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> CRCNSAA4Dataset.__name__
-        'CRCNSAA4Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("crcns-aa4")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (True, 'several hundred MB per animal (one archive each)')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['BlaBro09xxF', 'GreBlu9508M', 'LblBlu2028M', 'WhiBlu5396M', 'WhiWhi4522M', 'YelBlu6903F', 'code']
     """
 
     def __init__(

@@ -182,8 +182,10 @@ class CRCNSAC1Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> CRCNSAC1Dataset.__name__
-        'CRCNSAC1Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("crcns-ac1")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (True, 'about 1.1 GB (the archive with the Wehr data)')
     """
 
     def __init__(

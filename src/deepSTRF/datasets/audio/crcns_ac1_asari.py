@@ -196,8 +196,12 @@ class CRCNSAC1AsariDataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> CRCNSAC1AsariDataset.__name__
-        'CRCNSAC1AsariDataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("crcns-ac1-asari")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (True, 'about 4.1 GB (the archive shared with the Wehr part, and two result archives)')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['results-1', 'results-2']
     """
 
     def __init__(

@@ -576,8 +576,10 @@ class Downer2025Dataset(NeuralDataset):
         FileNotFoundError, ValueError: As :class:`Downer2025Sessions`.
 
     Example:
-        >>> Downer2025Dataset.__name__
-        'Downer2025Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("downer2025")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 29 GB (one archive; the loaders fetch single sessions from it)')
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, download: bool = False, **kwargs: Any) -> None:

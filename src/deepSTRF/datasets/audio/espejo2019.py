@@ -101,8 +101,12 @@ class Espejo2019Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> Espejo2019Dataset.__name__
-        'Espejo2019Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("espejo2019")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 660 MB (natural sounds 638 MB, modulated noise 25 MB)')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['NAT', 'VMN']
     """
 
     def __init__(

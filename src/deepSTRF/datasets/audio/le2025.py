@@ -216,8 +216,10 @@ class Le2025Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> Le2025Dataset.__name__
-        'Le2025Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("le2025")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 105 MB (720 MB unpacked)')
     """
 
     def __init__(

@@ -147,8 +147,12 @@ class NAT4Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> NAT4Dataset.__name__
-        'NAT4Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("nat4")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 220 MB (both areas and the WAV files)')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['A1', 'PEG', 'wav']
     """
 
     def __init__(

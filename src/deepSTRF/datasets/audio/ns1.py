@@ -132,8 +132,10 @@ class NS1Dataset(NeuralDataset):
         ValueError: For invalid arguments, or if a file does not have the documented structure.
 
     Example:
-        >>> NS1Dataset.__name__
-        'NS1Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("ns1")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 160 MB')
     """
 
     def __init__(

@@ -165,8 +165,12 @@ class Wingert2026Dataset(NeuralDataset):
         ValueError: For invalid arguments or files that differ from the documented format.
 
     Example:
-        >>> Wingert2026Dataset.__name__
-        'Wingert2026Dataset'
+        >>> from deepSTRF.datasets.catalog import get_dataset_info
+        >>> info = get_dataset_info("wingert2026")  # what `download=True` fetches, before fetching it
+        >>> info.needs_account, info.size
+        (False, 'about 8 GB (recordings 4.35 GB, audio 3.7 GB); single sites can be fetched alone')
+        >>> info.part_names  # pieces that can be fetched alone (``deepstrf download --part``)
+        ['recordings', 'wav', 'models']
     """
 
     def __init__(
