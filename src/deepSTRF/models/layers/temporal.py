@@ -106,10 +106,10 @@ def causal_fir(x: torch.Tensor, kernel: torch.Tensor, *, padding: str = "zeros")
 
 def _toeplitz(kernel: torch.Tensor, block: int, width: int) -> torch.Tensor:
     """The banded ``(C, F, block, width)`` matrices ``t[c, f, p, q] = kernel[c, f, q - p]``, 0 off the band."""
-    n_filters, channels, taps = kernel.shape
-    lag = torch.arange(width, device=kernel.device) - torch.arange(block, device=kernel.device).unsqueeze(1)
-    lag = torch.where((lag >= 0) & (lag < taps), lag, torch.full_like(lag, taps))
-    return torch.cat([kernel, kernel.new_zeros(n_filters, channels, 1)], dim=-1)[:, :, lag]
+    taps = kernel.shape[-1]
+    # row p is the kernel shifted right by p: a window of [0] * (block - 1) + kernel + [0] * width
+    padded = nnf.pad(kernel, (block - 1, width - taps))
+    return padded.unfold(-1, width, 1).flip(-2)
 
 
 def _causal_fir_blocks(x: torch.Tensor, kernel: torch.Tensor, mode: str, block: int) -> torch.Tensor:
