@@ -261,7 +261,10 @@ class CausalSTRFConv(ConfigurableModule):
     The output at frame ``t`` depends on input frames ``t - T + 1 .. t`` only, and
     has the input's length for any ``T_in >= 1``. A plain ``nn.Conv2d`` kernel is
     applied through :func:`strf_conv` with its own weight and bias (same result as
-    calling it, faster); an :class:`STRFKernel` is called on the padded input. The
+    calling it, faster); without a graph to record (``torch.no_grad()``, or nothing
+    requiring a gradient), a 2-D convolution that pads inside the kernel replaces the
+    padded copy, and the output is then a view with ``T - 1`` unused frames after each
+    row. An :class:`STRFKernel` is called on the padded input. The
     kernel is ``self.kernel``; ``weight`` and ``bias`` give a plain kernel's parameters.
 
     Args:
