@@ -13,6 +13,8 @@ published format does not record (modules given as arguments, which it drops). T
 published S4 module imports ``pytorch_lightning`` for a logging decorator only; a stub
 stands in for it. The published ICNet's forward is pure torch (its SincNet builds its
 kernels itself); only the import of ``deepSTRF.models.audio`` needs ``torchaudio`` to import.
+The published ``Gammatonegram`` takes its filter coefficients from the third-party ``gammatone``
+package (``pip install gammatone==1.0.3`` into that interpreter only; this library does not use it).
 
 New configurations go at the end of ``CONFIGS``, so that the earlier ones draw the same
 random numbers: their weights and inputs then come out byte-identical, their outputs equal
@@ -118,6 +120,92 @@ def _sincnet(activation: str, envelope: bool, kernel_size: int) -> tuple[torch.n
     return front_end, {"wav2spec": {**spec, "envelope": envelope, "min_low_hz": 1.0, "min_band_hz": 0.0}}
 
 
+def _mel(**kwargs: object) -> tuple[torch.Tensor, dict]:
+    """A published CausalMelSpectrogram front-end at 16 kHz / 2 ms bins (4 ms window); and how to rebuild it here.
+
+    ``kwargs`` are the published compression arguments, ``ours`` their equivalent here.
+    """
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalMelSpectrogram(16000, n_mels=8, hop_ms=2.0, win_ms=4.0, f_min=100.0, **kwargs)
+    spec = {"class": "CausalMelSpectrogram", "n_filters": 8, "dt_ms": 2.0, "window_ms": 4.0, "n_fft": 64}
+    return front_end, {"wav2spec": {**spec, "f_min_hz": 100.0, "periodic_window": False, **ours}}
+
+
+_MEL_FLOOR = {"log_floor": 2.0, "ours": {"power": 1.0, "compression": "log_floor", "eps": 2.0}}
+_MEL_OFFSET = {"magnitude": "power", "log_offset": 1.0, "ours": {"power": 2.0, "compression": "log", "eps": 1.0}}
+_MEL_CUBIC = {
+    "magnitude": "power",
+    "compression": "cubic",
+    "mel_scale": "slaney",
+    "ours": {"power": 2.0, "compression": "cuberoot", "eps": 1e-30, "mel_scale": "slaney"},
+}
+
+
+def _gammatonegram(window_ms: float, **kwargs: object) -> tuple[torch.Tensor, dict]:
+    """A published Gammatonegram at 16 kHz / 2 ms bins, 8 channels from 500 Hz; and how to rebuild it here.
+
+    It needs the third-party ``gammatone`` package (its filter coefficients), installed only where
+    the fixtures are written. Its highest centre frequency lies below ``f_max``: it is ``f_max_hz`` here.
+    """
+    from gammatone.filters import centre_freqs  # noqa: PLC0415 (third-party, needed by these fixtures only)
+
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.Gammatonegram(16000, 8, hop_ms=2.0, window_ms=window_ms, f_min=500.0, f_max=7000.0, **kwargs)
+    top = float(max(centre_freqs(16000, 8, 500.0, 7000.0)))
+    spec = {"class": "Gammatonegram", "n_filters": 8, "dt_ms": 2.0, "f_min_hz": 500.0, "f_max_hz": top}
+    return front_end, {"wav2spec": {**spec, "window_ms": window_ms, "window_at": "start", **ours}}
+
+
+_GTG_LOG1P = {"window_ms": 1.0, "ours": {"compression": "log1p"}}
+_GTG_FLOOR = {
+    "window_ms": 2.0,
+    "compression": "log",
+    "log_floor": 0.1,
+    "ours": {"compression": "log_floor", "eps": 0.1},
+}
+
+
+def _gammatone(**kwargs: object) -> tuple[torch.nn.Module, dict]:
+    """A published CausalGammatone at 16 kHz / 2 ms bins, 8 channels from 500 Hz, 5 ms kernels; and how to rebuild it.
+
+    Its definition differs from the CausalGammatone here: it converts onto PublishedCausalGammatone.
+    """
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalGammatone(16000, n_filters=8, hop_ms=2.0, f_min=500.0, kernel_ms=5.0, **kwargs)
+    spec = {"class": "PublishedCausalGammatone", "n_filters": 8, "dt_ms": 2.0, "f_min_hz": 500.0, "kernel_ms": 5.0}
+    return front_end, {"wav2spec": {**spec, **ours}}
+
+
+_GT_LOG = {"log_floor": 1e-3, "ours": {"log_floor": 1e-3}}  # top centre frequency at Nyquist (0.1.0's default)
+_GT_PCEN = {
+    "f_max": 7000.0,
+    "rectify": "full",
+    "env_window_ms": 2.0,
+    "compression": "pcen",
+    "pcen_s": 0.1,
+    "ours": {"f_max_hz": 7000.0, "rectify": "full", "window_ms": 2.0, "compression": "pcen", "pcen_s": 0.1},
+}
+_GT_CUBE = {"compression": "cuberoot", "env_window_ms": 5.0, "ours": {"compression": "cuberoot", "window_ms": 5.0}}
+
+
+def _leaf(**kwargs: object) -> tuple[torch.nn.Module, dict]:
+    """A published CausalLEAF at 16 kHz / 2 ms bins, 8 channels; and how to rebuild it (as PublishedCausalLEAF)."""
+    ours = kwargs.pop("ours")
+    front_end = wav2spec.CausalLEAF(16000, n_filters=8, hop_ms=2.0, **kwargs)
+    return front_end, {"wav2spec": {"class": "PublishedCausalLEAF", "n_filters": 8, "dt_ms": 2.0, **ours}}
+
+
+_LEAF_DEFAULT = {"kernel_ms": 4.0, "ours": {"kernel_ms": 4.0}}
+_LEAF_WINDOW = {
+    "f_min": 100.0,
+    "f_max": 6000.0,
+    "kernel_ms": 2.0,
+    "pool_ms": 3.0,
+    "learn_pooling": False,
+    "ours": {"f_min_hz": 100.0, "f_max_hz": 6000.0, "kernel_ms": 2.0, "window_ms": 3.0, "learn_pooling": False},
+}
+
+
 # name -> (builder, extra information the published config does not hold)
 CONFIGS = {
     "linear": (lambda: zoo.Linear(8, 3, 2), {}),
@@ -184,6 +272,50 @@ CONFIGS = {
         ),
         {"output_activation": {"class": "ParametricSigmoid", "num_features": 2, "non_negative_output": False}},
     ),
+    # CausalMelSpectrogram: its window and filterbank are saved; compression arguments are not
+    "linear_mel_floor": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_mel(**_MEL_FLOOR)[0]),
+        _mel(**_MEL_FLOOR)[1],
+    ),
+    "statenet_mel_offset": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_mel(**_MEL_OFFSET)[0]),
+        _mel(**_MEL_OFFSET)[1],
+    ),
+    "transformer_mel_cubic": (
+        lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_mel(**_MEL_CUBIC)[0]),
+        _mel(**_MEL_CUBIC)[1],
+    ),
+    # Gammatonegram: its filter coefficients are saved; window and compression are not
+    "linear_gammatonegram": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_gammatonegram(**_GTG_LOG1P)[0]),
+        _gammatonegram(**_GTG_LOG1P)[1],
+    ),
+    "statenet_gammatonegram_floor": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_gammatonegram(**_GTG_FLOOR)[0]),
+        _gammatonegram(**_GTG_FLOOR)[1],
+    ),
+    # CausalGammatone: its kernels are saved; rectification, window and compression are not
+    "linear_gammatone": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_gammatone(**_GT_LOG)[0]),
+        _gammatone(**_GT_LOG)[1],
+    ),
+    "statenet_gammatone_pcen": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_gammatone(**_GT_PCEN)[0]),
+        _gammatone(**_GT_PCEN)[1],
+    ),
+    "transformer_gammatone_cuberoot": (
+        lambda: zoo.Transformer(8, 4, 2, 5, 4, 2, 1, 2, wav2spec=_gammatone(**_GT_CUBE)[0]),
+        _gammatone(**_GT_CUBE)[1],
+    ),
+    # CausalLEAF: its parameters and tap grids are saved; the frequency range is not
+    "linear_leaf": (
+        lambda: zoo.Linear(8, 3, 2, wav2spec=_leaf(**_LEAF_DEFAULT)[0]),
+        _leaf(**_LEAF_DEFAULT)[1],
+    ),
+    "statenet_leaf_window": (
+        lambda: zoo.StateNet(8, 1, 4, 3, 2, "LC", "GRU", 2, wav2spec=_leaf(**_LEAF_WINDOW)[0]),
+        _leaf(**_LEAF_WINDOW)[1],
+    ),
 }
 
 
@@ -197,8 +329,13 @@ def _perturb(model: torch.nn.Module, generator: torch.Generator) -> None:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=generator))
             elif name.endswith("running_mean"):
                 tensor.copy_(0.2 * noise)
-            elif name.endswith(("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window")) or (
-                ".kernel." in name and "rnn" in name
+            elif (
+                name.endswith(
+                    ("cell.A", "cell.B", "div_term", "l_kernel", "._n", "._window", "._mel_fb", "._pool_j", "._fc")
+                )
+                or name.endswith("wav2spec._kernels")
+                or (name.startswith("wav2spec.") and name.endswith((".a_coeffs", ".b1", ".b2", ".b3", ".b4", ".gain")))
+                or (".kernel." in name and "rnn" in name)
             ):
                 continue  # fixed matrices, or quantities the layer recomputes
             else:

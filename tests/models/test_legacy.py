@@ -8,6 +8,7 @@ published model's output on it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,12 +16,12 @@ import pytest
 import safetensors.torch
 import torch
 
-from deepSTRF.models import activations
+from deepSTRF.models import activations, wav2spec
 from deepSTRF.models.checkpoint import read_config
 from deepSTRF.models.legacy import LEGACY_CLASSES, is_legacy_config
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.prefiltering import AdapTrans, ICAdaptation
-from deepSTRF.models.wav2spec import SincNet
+from deepSTRF.models.wav2spec import CausalMelSpectrogram, Gammatonegram, SincNet
 from deepSTRF.utils.hub import convert_checkpoint
 
 FIXTURES = Path(__file__).parent / "legacy_fixtures"
@@ -36,7 +37,7 @@ def _extra(name: str) -> dict:
         out["output_activation"] = getattr(activations, extra["output_activation"]["class"])(**spec)
     if "wav2spec" in extra:
         spec = {k: v for k, v in extra["wav2spec"].items() if k != "class"}
-        out["wav2spec"] = SincNet(16000, **spec)
+        out["wav2spec"] = getattr(wav2spec, extra["wav2spec"]["class"])(16000, **spec)
     if "prefiltering" in extra:
         spec = extra["prefiltering"]
         a = torch.linspace(0.3, 0.8, 8)  # any valid values: the weights overwrite them
@@ -68,7 +69,13 @@ def test_published_checkpoint_reproduces_published_output(name):
     torch.testing.assert_close(y, expected, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("ln", "statenet_lmu", "nrf_sequential", "ln_adaptrans", "linear_mel_floor", "linear_gammatonegram"),
+        *("linear_gammatone", "statenet_leaf_window"),
+    ],
+)
 def test_convert_writes_our_format_that_round_trips(name, tmp_path):
     out = convert_checkpoint(FIXTURES / name, tmp_path / "converted", extra_kwargs=_extra(name) or None)
     config = read_config(out)
@@ -143,6 +150,154 @@ def test_sincnet_front_end_of_another_kernel_length_is_a_clear_error():
     spec = {**_extra("linear_sincnet_symlog")["wav2spec"].init_config, "kernel_size": 32}
     with pytest.raises(ValueError, match=r"has 40-sample kernels, the SincNet given 32"):
         NeuralModel.from_pretrained(FIXTURES / "linear_sincnet_symlog", extra_kwargs={"wav2spec": SincNet(**spec)})
+
+
+def _mel_spec(name: str, **changes: object) -> CausalMelSpectrogram:
+    return CausalMelSpectrogram(**{**_extra(name)["wav2spec"].init_config, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"periodic_window": True}, r"symmetric Hann window: build it with periodic_window=False"),
+        ({"n_fft": 128}, r"n_fft = 64.*n_fft = 128.*window_ms=4, n_fft=64"),
+        ({"f_min_hz": 50.0}, r"mel filterbank differs .* n_filters, f_min_hz, f_max_hz"),
+    ],
+)
+def test_mel_front_end_built_otherwise_is_a_clear_error(changes, message):
+    """0.1.0 saves its window and filterbank: the CausalMelSpectrogram passed again must compute the same ones."""
+    with pytest.raises(ValueError, match=message):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_mel_floor", extra_kwargs={"wav2spec": _mel_spec("linear_mel_floor", **changes)}
+        )
+
+
+def test_mel_filterbank_edited_by_hand_is_refused(tmp_path):
+    folder = _copy("linear_mel_floor", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state["wav2spec._mel_fb"][10, 2] += 0.01
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"differs .*by up to 0.01\).*edited by hand does not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_mel_floor"))
+
+
+def test_mel_compression_is_not_recorded_by_0_1_0():
+    """0.1.0's default log is log(max(mel, floor)): ``'log_floor'`` here; ``'log'`` (log(mel + eps)) misses it."""
+    model = NeuralModel.from_pretrained(
+        FIXTURES / "linear_mel_floor", extra_kwargs={"wav2spec": _mel_spec("linear_mel_floor", compression="log")}
+    )
+    x, expected = _io("linear_mel_floor")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2
+
+
+def _gammatonegram(name: str, **changes: object) -> Gammatonegram:
+    return Gammatonegram(**{**_extra(name)["wav2spec"].init_config, **changes})
+
+
+def test_gammatonegram_of_other_centre_frequencies_names_0_1_0s():
+    """0.1.0's highest centre frequency lies below its f_max: passing that f_max is refused, saying which to pass."""
+    top = json.loads((FIXTURES / "linear_gammatonegram" / "fixture.json").read_text())["extra"]["wav2spec"]["f_max_hz"]
+    with pytest.raises(ValueError, match=r"run from (\S+) to (\S+) Hz.*ours from 500 to 7000 Hz") as info:
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatonegram",
+            extra_kwargs={"wav2spec": _gammatonegram("linear_gammatonegram", f_max_hz=7000.0)},
+        )
+    low, high = (float(v) for v in re.search(r"run from (\S+) to (\S+) Hz", str(info.value)).groups())
+    assert abs(low - 500.0) < 1e-3 and abs(high - top) < 1e-3
+    # the frequencies the message names are precise enough to pass
+    hinted = _gammatonegram("linear_gammatonegram", f_min_hz=low, f_max_hz=high)
+    NeuralModel.from_pretrained(FIXTURES / "linear_gammatonegram", extra_kwargs={"wav2spec": hinted})
+
+
+def test_gammatonegram_filters_edited_by_hand_are_refused(tmp_path):
+    folder = _copy("linear_gammatonegram", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state["wav2spec.b2"][3, 1] *= 1.01
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"filters differ .*edited by hand do not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_gammatonegram"))
+
+
+def test_gammatonegram_window_placement_is_not_recorded_by_0_1_0():
+    """0.1.0 averaged over the first ``window_ms`` of each bin (``window_at='start'``); the default 'end' misses it."""
+    model = NeuralModel.from_pretrained(
+        FIXTURES / "linear_gammatonegram",
+        extra_kwargs={"wav2spec": _gammatonegram("linear_gammatonegram", window_at="end")},
+    )
+    x, expected = _io("linear_gammatonegram")
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-2
+
+
+def _published(name: str, **changes: object) -> torch.nn.Module:
+    front_end = _extra(name)["wav2spec"]
+    return type(front_end)(**{**front_end.init_config, **changes})
+
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [
+        ("linear_gammatone", wav2spec.CausalGammatone(16000, 2.0, n_filters=8, f_min_hz=500.0, kernel_ms=5.0)),
+        ("linear_leaf", wav2spec.CausalLEAF(16000, 2.0, n_filters=8, kernel_ms=4.0)),
+    ],
+)
+def test_gammatone_and_leaf_of_0_1_0_need_their_published_definition(name, ours):
+    """0.1.0's CausalGammatone and CausalLEAF compute otherwise than ours: passing ours says which to pass."""
+    published = type(_extra(name)["wav2spec"]).__name__
+    with pytest.raises(ValueError, match=rf"but the wav2spec given is a {type(ours).__name__}; pass a .*{published}"):
+        NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs={"wav2spec": ours})
+
+
+def test_published_gammatone_of_other_centre_frequencies_names_0_1_0s():
+    with pytest.raises(
+        ValueError, match=r"centre frequencies run from 500 to 799\d\.\d+ Hz .*ours from 500 to 7000 Hz"
+    ):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatone", extra_kwargs={"wav2spec": _published("linear_gammatone", f_max_hz=7000.0)}
+        )
+    with pytest.raises(ValueError, match=r"8 channels of 80 taps \(kernel_ms=5 at 16000 Hz\).*8 of 96"):
+        NeuralModel.from_pretrained(
+            FIXTURES / "linear_gammatone", extra_kwargs={"wav2spec": _published("linear_gammatone", kernel_ms=6.0)}
+        )
+
+
+def test_published_gammatone_kernels_edited_by_hand_are_refused(tmp_path):
+    folder = _copy("linear_gammatone", tmp_path)
+    state = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    state["wav2spec._kernels"][2, 0, 40] += 0.01
+    safetensors.torch.save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"kernels differ .*edited by hand do not convert"):
+        NeuralModel.from_pretrained(folder, extra_kwargs=_extra("linear_gammatone"))
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [("statenet_gammatone_pcen", {"pcen_s": 0.025}), ("transformer_gammatone_cuberoot", {"window_ms": 4.0})],
+)
+def test_published_gammatone_pooling_and_compression_are_not_recorded_by_0_1_0(name, changes):
+    """The saved kernels do not say how 0.1.0 pooled and compressed: other settings load but miss its output."""
+    model = NeuralModel.from_pretrained(FIXTURES / name, extra_kwargs={"wav2spec": _published(name, **changes)})
+    x, expected = _io(name)
+    with torch.no_grad():
+        assert (model(x) - expected).abs().max() > 1e-3
+
+
+def test_published_leaf_of_other_lengths_names_0_1_0s():
+    with pytest.raises(ValueError, match=r"8 channels, 33-tap kernels and a 48-sample .*kernel_ms=2.0625, window_ms=3"):
+        NeuralModel.from_pretrained(
+            FIXTURES / "statenet_leaf_window",
+            extra_kwargs={"wav2spec": _published("statenet_leaf_window", window_ms=4.0)},
+        )
+
+
+def test_published_leaf_carries_its_learned_parameters_over():
+    state = safetensors.torch.load_file(str(FIXTURES / "linear_leaf" / "model.safetensors"))
+    model = NeuralModel.from_pretrained(FIXTURES / "linear_leaf", extra_kwargs=_extra("linear_leaf"))
+    torch.testing.assert_close(model.wav2spec.centre.detach(), state["wav2spec.center_freq_"], rtol=0, atol=0)
+    torch.testing.assert_close(model.wav2spec.raw_r.detach(), state["wav2spec.pcen_root_raw"], rtol=0, atol=0)
+    frozen = NeuralModel.from_pretrained(FIXTURES / "statenet_leaf_window", extra_kwargs=_extra("statenet_leaf_window"))
+    assert not frozen.wav2spec.raw_pool_width.requires_grad and frozen.wav2spec.centre.requires_grad
 
 
 def test_s4_checkpoint_missing_a_kernel_tensor_is_a_clear_error(tmp_path):

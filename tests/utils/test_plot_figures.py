@@ -14,6 +14,7 @@ from deepSTRF.models.wav2spec import (
     CausalLEAF,
     CausalMelSpectrogram,
     Gammatonegram,
+    PublishedCausalGammatone,
     SincNet,
     make_wav2spec,
 )
@@ -149,7 +150,7 @@ def test_mel_filterbank_response_is_its_triangles():
     assert freqs[0] == 0 and freqs[-1] == 8000 and freqs.shape == (gains.shape[1],)
 
 
-@pytest.mark.parametrize("cls", [CausalGammatone, Gammatonegram])
+@pytest.mark.parametrize("cls", [CausalGammatone, Gammatonegram, PublishedCausalGammatone])
 def test_gammatone_responses_peak_at_the_centre_frequencies(cls):
     front_end = cls(16000, dt_ms=5.0, n_filters=6, f_min_hz=300.0, f_max_hz=5000.0)
     freqs, gains = filterbank_responses(front_end, n_fft=8192)

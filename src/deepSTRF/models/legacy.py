@@ -36,6 +36,15 @@ Re-parameterisations (0.1.0 name: here):
   to the stride, placed on the samples 0.1.0 read. 0.1.0's own ``save_pretrained`` cannot write
   an ICNet's weights (safetensors refuses the shared readout tensors): it writes ``config.json``
   only, and the weights are whatever file the user wrote beside it (one or both readout names).
+- Front-ends (``wav2spec=``, passed again): ``SincNet`` cut-offs are carried over (above);
+  ``CausalMelSpectrogram``'s ``_window``/``_mel_fb`` and ``Gammatonegram``'s
+  ``a_coeffs``/``b1``..``b4``/``gain`` are checked against the module given, then dropped;
+  ``CausalGammatone`` and ``CausalLEAF`` compute otherwise than the front-ends of those names
+  here: they convert onto :class:`~deepSTRF.models.wav2spec.PublishedCausalGammatone` (its
+  ``_kernels`` checked, then dropped with ``_fc``) and :class:`~deepSTRF.models.wav2spec.PublishedCausalLEAF`
+  (``center_freq_``, ``gabor_sigma_raw``, ``pool_sigma_raw``, ``pcen_{alpha,delta,root}_raw`` and
+  ``pcen_s_logit`` are ``centre``, ``raw_sigma``, ``raw_pool_width``, ``raw_{alpha,delta,r}`` and
+  ``smooth_logit``; the grids ``_n``/``_pool_j`` set the kernel and window lengths, then are dropped).
 
 Example:
     >>> is_legacy_config({"_model_class": "Linear", "n_frequency_bands": 8})
@@ -58,6 +67,7 @@ import torch
 from deepSTRF._version import __version__
 from deepSTRF.models.configurable import UNSERIALISABLE
 from deepSTRF.models.dependencies.s4 import dplr_transition
+from deepSTRF.models.wav2spec.published import PublishedCausalGammatone, PublishedCausalLEAF
 
 __all__ = [
     "LEGACY_CLASSES",
@@ -66,6 +76,7 @@ __all__ = [
     "convert_config",
     "convert_state",
     "is_legacy_config",
+    "legacy_front_end",
     "read_legacy",
 ]
 
@@ -133,6 +144,15 @@ _ACTIVATIONS = {
     ("_raw_a", "k", "s"): "ParametricDoubleExponential",
 }
 _SIGMA_OFFSET_0_1_0 = 0.27  # ParametricSTRF widths in 0.1.0 are |SIG| + 0.27
+
+#: 0.1.0 front-end class -> a weight name (under ``wav2spec.``) only it saves.
+_FRONT_ENDS = {
+    "SincNet": "low_hz_",
+    "CausalMelSpectrogram": "_mel_fb",
+    "CausalGammatone": "_kernels",
+    "CausalLEAF": "center_freq_",
+    "Gammatonegram": "a_coeffs",
+}
 
 
 def is_legacy_config(config: Any) -> bool:
@@ -221,6 +241,19 @@ def _strf_geometry(name: str, kwargs: dict[str, Any]) -> tuple[int, int]:
     )
 
 
+def legacy_front_end(state: dict[str, torch.Tensor]) -> str | None:
+    """The class name of the 0.1.0 front-end (``wav2spec=``) whose weights ``state`` holds, if any.
+
+    Example:
+        >>> legacy_front_end({"wav2spec._mel_fb": torch.zeros(3, 2), "wav2spec._window": torch.zeros(4)})
+        'CausalMelSpectrogram'
+    """
+    for name, key in _FRONT_ENDS.items():
+        if f"wav2spec.{key}" in state:
+            return name
+    return None
+
+
 def convert_config(
     config: dict[str, Any], state: dict[str, torch.Tensor] | None = None, where: str = "config"
 ) -> dict[str, Any]:
@@ -242,6 +275,7 @@ def convert_config(
     name, kwargs = _check(config, where)
     path, known = LEGACY_CLASSES[name]
     state = state or {}
+    front_end = legacy_front_end(state)
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         out[key] = {"__tuple__": value} if key == "kernel_size" and isinstance(value, list) else value
@@ -282,7 +316,8 @@ def convert_config(
         if encoded is None and arg in ("prefiltering", "wav2spec") and any(k.startswith(f"{arg}.") for k in state):
             encoded = {
                 UNSERIALISABLE: "module",
-                "repr": f"a {arg} module, which deepSTRF {LEGACY_VERSION} checkpoints do not record",
+                "repr": f"a {arg} module{f' ({front_end})' if arg == 'wav2spec' and front_end else ''}, which "
+                f"deepSTRF {LEGACY_VERSION} checkpoints do not record",
             }
         out[arg] = encoded
     if name == "ICNet":
@@ -585,6 +620,200 @@ def _sincnet_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str,
     return out
 
 
+def _mel_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``CausalMelSpectrogram``'s fixed buffers against the front-end given, then drop them.
+
+    0.1.0 saves its Hann window (``wav2spec._window``, ``win`` samples, with ``n_fft = win``) and
+    its mel filterbank (``wav2spec._mel_fb``, ``(n_fft // 2 + 1, n_mels)``). The
+    ``CausalMelSpectrogram`` passed again computes both from its arguments; they must agree
+    (window to 1e-6, filterbank to 1e-5), else the conversion stops and says which differs.
+    """
+    if not all(hasattr(module, a) for a in ("filterbank", "window", "n_fft", "win_length", "periodic_window")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalMelSpectrogram front-end (wav2spec._window, wav2spec._mel_fb), but the "
+            f"wav2spec given is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.CausalMelSpectrogram"
+        )
+    window, filterbank = state["wav2spec._window"].double(), state["wav2spec._mel_fb"].double()
+    win = window.shape[-1]
+    if module.win_length != win or module.n_fft != win:
+        raise ValueError(
+            f"the 0.1.0 CausalMelSpectrogram has a {win}-sample window and n_fft = {win}; the one given has a "
+            f"{module.win_length}-sample window and n_fft = {module.n_fft} (build it with "
+            f"window_ms={1000.0 * win / float(module.audio_fs):g}, n_fft={win})"
+        )
+    ours = module.window.double()[-win:]
+    if float((ours - window).abs().max()) > 1e-6:
+        symmetric = torch.hann_window(win, periodic=False, dtype=torch.float64)
+        hint = (
+            "0.1.0 used the symmetric Hann window: build it with periodic_window=False"
+            if float((symmetric - window).abs().max()) <= 1e-6
+            else "the saved window is not a Hann window, which this front-end cannot use"
+        )
+        raise ValueError(f"the 0.1.0 CausalMelSpectrogram's window differs from the one given: {hint}")
+    mine = module.filterbank.double()
+    if mine.shape != filterbank.shape:
+        raise ValueError(
+            f"the 0.1.0 mel filterbank is {tuple(filterbank.shape)} (FFT bins, bands), the one given "
+            f"{tuple(mine.shape)}"
+        )
+    error = float((mine - filterbank).abs().max())
+    if error > 1e-5:
+        raise ValueError(
+            f"the 0.1.0 mel filterbank differs from the one the CausalMelSpectrogram given computes (by up to "
+            f"{error:.3g}): n_filters, f_min_hz, f_max_hz (0.1.0 clamped f_max to Nyquist) and mel_scale must be "
+            f"0.1.0's, with norm=None; a filterbank edited by hand does not convert"
+        )
+    return {k: v for k, v in state.items() if k not in ("wav2spec._window", "wav2spec._mel_fb")}
+
+
+_GAMMATONEGRAM_KEYS = tuple(f"wav2spec.{k}" for k in ("a_coeffs", "b1", "b2", "b3", "b4", "gain"))
+
+
+def _biquad_cascade_impulse_response(state: dict[str, torch.Tensor], n_samples: int) -> torch.Tensor:
+    """Impulse responses ``(F, n_samples)``, in float64, of 0.1.0's four biquads per channel divided by ``gain``."""
+    a = state["wav2spec.a_coeffs"].double()
+    signal = torch.zeros(a.shape[0], n_samples, dtype=torch.float64)
+    signal[:, 0] = 1.0
+    for section in ("b1", "b2", "b3", "b4"):
+        b = state[f"wav2spec.{section}"].double()
+        out = torch.zeros_like(signal)
+        for n in range(n_samples):
+            acc = b[:, 0] * signal[:, n]
+            if n >= 1:
+                acc = acc + b[:, 1] * signal[:, n - 1] - a[:, 1] * out[:, n - 1]
+            if n >= 2:
+                acc = acc + b[:, 2] * signal[:, n - 2] - a[:, 2] * out[:, n - 2]
+            out[:, n] = acc / a[:, 0]
+        signal = out
+    return signal / state["wav2spec.gain"].double().unsqueeze(1)
+
+
+def _gammatonegram_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``Gammatonegram``'s filter coefficients against the front-end given, then drop them.
+
+    0.1.0 saves, per channel, four second-order sections (``b1``..``b4`` over ``a_coeffs``) and a
+    ``gain``. Their cascade is the same 8th-order gammatone filter as :class:`Gammatonegram`'s
+    here when the centre frequencies agree, so the impulse responses (first 512 samples) of the
+    saved filters and of the ``Gammatonegram`` passed again are compared, to 1e-4 of each
+    channel's peak; a difference (other centre frequencies or sample rate, coefficients edited by
+    hand) stops the conversion. The window is not in the weights: 0.1.0 averaged the power over
+    the first ``window_ms`` of each bin, which is ``window_at='start'`` here.
+    """
+    if not all(hasattr(module, a) for a in ("filter", "centre_freqs", "window_at")):
+        raise ValueError(
+            f"the 0.1.0 weights hold a Gammatonegram front-end (wav2spec.a_coeffs, ...), but the wav2spec given "
+            f"is a {type(module).__name__}; pass a deepSTRF.models.wav2spec.Gammatonegram"
+        )
+    a = state["wav2spec.a_coeffs"].double()
+    if a.shape[0] != module.out_channels:
+        raise ValueError(
+            f"the 0.1.0 Gammatonegram has {a.shape[0]} channels, the Gammatonegram given {module.out_channels}"
+        )
+    n_samples = 512
+    theirs = _biquad_cascade_impulse_response(state, n_samples)
+    impulse = torch.zeros(1, 1, -(-n_samples // module.hop) * module.hop, dtype=torch.float64)
+    impulse[..., 0] = 1.0
+    with torch.no_grad():
+        ours = module.filter(impulse.to(module.centre_freqs.dtype))[0, :, :n_samples].double()
+    peak = theirs.abs().amax(dim=1, keepdim=True)
+    error = float(((ours - theirs).abs() / peak).max())
+    if error > 1e-4:
+        # a biquad's poles r exp(+-i theta) give a_coeffs = [1, -2 r cos(theta), r^2]
+        theta = torch.acos((-a[:, 1] / (2 * a[:, 2].sqrt())).clamp(-1.0, 1.0))
+        centres = theta * float(module.audio_fs) / (2 * torch.pi)
+        raise ValueError(
+            f"the 0.1.0 Gammatonegram's filters differ from those of the Gammatonegram given (by up to {error:.3g} "
+            f"of their peak): 0.1.0's centre frequencies at {float(module.audio_fs):g} Hz run from "
+            f"{float(centres.min()):.7g} to {float(centres.max()):.7g} Hz (build it with these as f_min_hz and "
+            f"f_max_hz: 0.1.0's highest centre frequency lies below its f_max), ours from "
+            f"{float(module.centre_freqs.min()):.7g} to {float(module.centre_freqs.max()):.7g} Hz; filters edited "
+            f"by hand do not convert"
+        )
+    return {k: v for k, v in state.items() if k not in _GAMMATONEGRAM_KEYS}
+
+
+def _published_gammatone_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """Check a 0.1.0 ``CausalGammatone``'s kernels against the :class:`PublishedCausalGammatone` given, then drop them.
+
+    0.1.0 saves its kernels (``wav2spec._kernels``, ``(F, 1, K)``) and centre frequencies
+    (``wav2spec._fc``); the front-end passed again computes both from its arguments. The
+    kernels must agree to 1e-5 of each channel's largest tap, else the conversion stops,
+    naming the kernel length or the centre frequencies to pass.
+    """
+    if not isinstance(module, PublishedCausalGammatone):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalGammatone front-end (wav2spec._kernels), but the wav2spec given is a "
+            f"{type(module).__name__}; pass a deepSTRF.models.wav2spec.PublishedCausalGammatone, which computes "
+            f"what 0.1.0's CausalGammatone did (deepSTRF.models.wav2spec.CausalGammatone does not)"
+        )
+    kernels = state["wav2spec._kernels"].double()
+    fs = float(module.audio_fs)
+    if kernels.shape != module.weight.shape:
+        raise ValueError(
+            f"the 0.1.0 CausalGammatone has {kernels.shape[0]} channels of {kernels.shape[-1]} taps "
+            f"(kernel_ms={1000.0 * kernels.shape[-1] / fs:g} at {fs:g} Hz), the PublishedCausalGammatone given "
+            f"{module.out_channels} of {module.kernel_size}"
+        )
+    peak = kernels.abs().amax(dim=-1, keepdim=True)
+    error = float(((module.weight.double() - kernels).abs() / peak).max())
+    if error > 1e-5:
+        centres = state["wav2spec._fc"].double() if "wav2spec._fc" in state else None
+        named = (
+            f"0.1.0's centre frequencies run from {float(centres.min()):.7g} to {float(centres.max()):.7g} Hz"
+            if centres is not None
+            else "0.1.0's centre frequencies are not saved"
+        )
+        raise ValueError(
+            f"the 0.1.0 CausalGammatone's kernels differ from those of the PublishedCausalGammatone given (by up to "
+            f"{error:.3g} of their peak): {named} (f_max_hz=None is Nyquist, 0.1.0's default), ours from "
+            f"{float(module.centre_freqs.min()):.7g} to {float(module.centre_freqs.max()):.7g} Hz; audio_fs, order "
+            f"and bandwidth_factor must be 0.1.0's too; kernels edited by hand do not convert"
+        )
+    return {k: v for k, v in state.items() if k not in ("wav2spec._kernels", "wav2spec._fc")}
+
+
+#: 0.1.0 ``CausalLEAF`` parameter (under ``wav2spec.``) -> :class:`PublishedCausalLEAF` parameter.
+_LEAF_PARAMETERS = {
+    "center_freq_": "centre",
+    "gabor_sigma_raw": "raw_sigma",
+    "pool_sigma_raw": "raw_pool_width",
+    "pcen_alpha_raw": "raw_alpha",
+    "pcen_delta_raw": "raw_delta",
+    "pcen_root_raw": "raw_r",
+    "pcen_s_logit": "smooth_logit",
+}
+
+
+def _published_leaf_front_end(state: dict[str, torch.Tensor], module: Any) -> dict[str, torch.Tensor]:
+    """A 0.1.0 ``CausalLEAF``'s parameters, renamed for the :class:`PublishedCausalLEAF` given.
+
+    The parameters keep their meaning (:data:`_LEAF_PARAMETERS`). 0.1.0 also saves its Gabor
+    tap grid (``_n``, ``K`` taps) and pooling grid (``_pool_j``, ``L`` samples): the front-end
+    given must have the same kernel and window lengths, else the conversion stops and names them.
+    """
+    if not isinstance(module, PublishedCausalLEAF):
+        raise ValueError(
+            f"the 0.1.0 weights hold a CausalLEAF front-end (wav2spec.center_freq_, ...), but the wav2spec given is "
+            f"a {type(module).__name__}; pass a deepSTRF.models.wav2spec.PublishedCausalLEAF, which computes what "
+            f"0.1.0's CausalLEAF did (deepSTRF.models.wav2spec.CausalLEAF does not)"
+        )
+    fs = float(module.audio_fs)
+    channels = state["wav2spec.center_freq_"].shape[0]
+    taps = state["wav2spec._n"].shape[-1] if "wav2spec._n" in state else module.kernel_size
+    window = state["wav2spec._pool_j"].shape[-1] if "wav2spec._pool_j" in state else module.window
+    if (channels, taps, window) != (module.out_channels, module.kernel_size, module.window):
+        raise ValueError(
+            f"the 0.1.0 CausalLEAF has {channels} channels, {taps}-tap kernels and a {window}-sample pooling window "
+            f"(kernel_ms={1000.0 * taps / fs:g}, window_ms={1000.0 * window / fs:g} at {fs:g} Hz); the "
+            f"PublishedCausalLEAF given has {module.out_channels}, {module.kernel_size} and {module.window}"
+        )
+    out = {k: v for k, v in state.items() if k not in ("wav2spec._n", "wav2spec._pool_j")}
+    for theirs, ours in _LEAF_PARAMETERS.items():
+        if f"wav2spec.{theirs}" in out:  # a missing one is named when the weights are loaded
+            out[f"wav2spec.{ours}"] = out.pop(f"wav2spec.{theirs}")
+    return out
+
+
 def align_state(
     config: dict[str, Any],
     state: dict[str, torch.Tensor],
@@ -610,6 +839,14 @@ def align_state(
         return _match_in_order(state, expected, "core.")
     if model is not None and "wav2spec.low_hz_" in state:
         return _sincnet_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec._mel_fb" in state:
+        return _mel_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec.a_coeffs" in state:
+        return _gammatonegram_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec._kernels" in state:
+        return _published_gammatone_front_end(state, model.wav2spec)
+    if model is not None and "wav2spec.center_freq_" in state:
+        return _published_leaf_front_end(state, model.wav2spec)
     return state
 
 

@@ -15,6 +15,8 @@ from deepSTRF.models.wav2spec import (
     CausalLEAF,
     CausalMelSpectrogram,
     Gammatonegram,
+    PublishedCausalGammatone,
+    PublishedCausalLEAF,
     SincNet,
     WaveformFrontEnd,
 )
@@ -29,13 +31,14 @@ __all__ = ["filterbank_responses", "plot_filterbank"]
 
 def _impulse_responses(front_end: nn.Module, n_fft: int) -> torch.Tensor | None:
     """Impulse responses ``(F, n)`` of the linear filtering stage, complex for LEAF; ``None`` for mel."""
-    if isinstance(front_end, CausalGammatone):
+    if isinstance(front_end, (CausalGammatone, PublishedCausalGammatone)):
         return front_end.weight[:, 0].flip(-1)
     if isinstance(front_end, SincNet):
         return front_end.kernels()
-    if isinstance(front_end, CausalLEAF):
+    if isinstance(front_end, (CausalLEAF, PublishedCausalLEAF)):
         gabor = front_end.gabor_kernels()
-        return torch.complex(gabor[: front_end.out_channels], gabor[front_end.out_channels :])
+        taps = torch.complex(gabor[: front_end.out_channels], gabor[front_end.out_channels :])
+        return taps if isinstance(front_end, CausalLEAF) else taps.flip(-1)
     if isinstance(front_end, Gammatonegram):
         length = front_end.hop * -(-n_fft // front_end.hop)
         impulse = torch.zeros(1, 1, length, dtype=front_end.centre_freqs.dtype)

@@ -51,7 +51,7 @@ def test_stimulus_is_five_ramped_segments(asari_root, asari_kit):
     spec = crcns_ac1_asari.CRCNSAC1AsariDataset
     with pytest.warns(UserWarning):
         pub = spec(asari_root, preset="published")
-    assert pub.F == 53 and pub.info["detrend"] == "baseline"
+    assert pub.F == 53 and pub.info["detrend"] == "baseline_per_repeat"
 
 
 def test_mgb_spikes_are_detected_and_counted(asari_root, asari_kit):

@@ -109,7 +109,7 @@ def test_ac1_published_detrends_without_ramp_up_to_45_khz(ac1_root):
     default = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root)
     published = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root, preset="published")
     assert (default.F, published.F) == (49, 53)
-    assert (published.info["detrend"], published.info["ramp_ms"]) == ("baseline", 0.0)
+    assert (published.info["detrend"], published.info["ramp_ms"]) == ("baseline_per_repeat", 0.0)
     assert (default.info["detrend"], default.info["ramp_ms"]) == ("none", 5.0)
     assert not torch.allclose(default[1]["responses"][0], published[1]["responses"][0])
     mixed = _quiet(crcns_ac1.CRCNSAC1Dataset, ac1_root, preset="published", detrend="none")

@@ -48,6 +48,7 @@ def test_compressions():
     torch.testing.assert_close(compress(x, "log", 1.0), torch.log(x + 1.0))
     torch.testing.assert_close(compress(x, "cuberoot", 1.0), torch.tensor([1.0, 2.0 ** (1 / 3), 3.0]))
     torch.testing.assert_close(compress(x, "log1p", 0.5), torch.log1p(x))
+    torch.testing.assert_close(compress(x, "log_floor", 2.0), torch.log(torch.tensor([2.0, 2.0, 26.0])))
     assert compress(x, "none", 1.0) is x
 
 

@@ -15,12 +15,16 @@ OPTIONS = {
     "gammatonegram": {"n_filters": 6, "window_ms": 10.0},
     "sincnet": {"n_filters": 6, "kernel_size": 24},
     "leaf": {"n_filters": 6, "kernel_ms": 4.0, "window_ms": 10.0},
+    "published_gammatone": {"n_filters": 6, "kernel_ms": 6.0},
+    "published_leaf": {"n_filters": 6, "kernel_ms": 4.0, "window_ms": 10.0},
 }
 VARIANTS = [
     *((kind, {}) for kind in OPTIONS),
     ("mel", {"compression": "cuberoot", "power": 1.0, "window_ms": 3.0}),  # window shorter than the hop
     ("gammatone", {"pcen": True, "rectify": "square"}),
     ("sincnet", {"envelope": True, "activation": "symlog"}),
+    ("published_gammatone", {"compression": "pcen", "rectify": "full"}),
+    ("published_gammatone", {"compression": "cuberoot", "window_ms": 12.0}),
 ]
 IDS = [f"{kind}-{'-'.join(map(str, extra.values())) or 'default'}" for kind, extra in VARIANTS]
 

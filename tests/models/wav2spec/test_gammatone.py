@@ -102,6 +102,17 @@ def test_gammatonegram_is_the_causal_rms_of_the_filters():
     np.testing.assert_allclose(gtgram(x)[0, 0].numpy(), expected, rtol=1e-10)
 
 
+def test_gammatonegram_window_at_the_start_of_each_bin():
+    """``window_at='start'``: the RMS over the first ``window`` samples of each bin, still causal."""
+    gtgram = Gammatonegram(8000, 5.0, n_filters=4, window_ms=2.5, window_at="start", compression="none").double()
+    x = torch.randn(1, 1, 400, dtype=torch.float64)
+    filtered = gtgram.filter(x)[0].numpy()
+    expected = np.sqrt((filtered**2).reshape(4, 10, 40)[..., :20].mean(-1))
+    np.testing.assert_allclose(gtgram(x)[0, 0].numpy(), expected, rtol=1e-10)
+    with pytest.raises(ValueError, match="window_at='start' needs a window of at most one bin"):
+        Gammatonegram(8000, 5.0, window_ms=7.5, window_at="start")
+
+
 def test_results_do_not_depend_on_the_chunk_length(float64_coefficients):
     x = torch.randn(1, 1, 1000, dtype=torch.float64)
     outputs = [Gammatonegram(8000, 5.0, n_filters=4, chunk=c).filter(x) for c in (1, 7, 64, 2000)]

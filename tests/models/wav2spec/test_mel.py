@@ -115,3 +115,16 @@ def test_gradient_reaches_the_waveform():
     mel = CausalMelSpectrogram(8000, 5.0, n_filters=8, window_ms=5.0).double()
     x = torch.randn(1, 1, 200, dtype=torch.float64, requires_grad=True)
     torch.autograd.gradcheck(mel, (x,))
+
+
+def test_symmetric_window_ends_each_frame_with_a_zero():
+    """``periodic_window=False``: the symmetric Hann window, whose last sample (the newest) weighs nothing."""
+    mel = CausalMelSpectrogram(8000, 5.0, n_filters=6, window_ms=10.0, n_fft=80, periodic_window=False)
+    torch.testing.assert_close(mel.window, torch.hann_window(80, periodic=False))
+    x = torch.randn(1, 1, 400)
+    spiked = x.clone()
+    spiked[..., 79] += 100.0  # the last sample of bin 1: weight zero in every frame that reads it
+    torch.testing.assert_close(mel(spiked)[..., :2], mel(x)[..., :2])
+    assert (mel(spiked)[..., 2] - mel(x)[..., 2]).abs().max() > 1.0
+    with pytest.raises(TypeError, match="periodic_window"):
+        CausalMelSpectrogram(8000, 5.0, periodic_window=0)

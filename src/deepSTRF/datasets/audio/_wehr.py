@@ -46,10 +46,27 @@ def find_folder(root: Path, name: str, depth: int = 2) -> Path | None:
 
 
 def detrend_trace(trace: np.ndarray, sf: float, method: str) -> np.ndarray:
-    """Remove slow drift: ``'baseline'`` subtracts a 100 ms running median smoothed by a σ = 10 ms Gaussian."""
-    if method == "none":
+    """Remove slow drift from a trace in mV sampled at ``sf`` Hz.
+
+    ``'baseline'`` subtracts a running median over the odd number of samples nearest 100 ms
+    (edges extended with the end values), smoothed by a σ = 10 ms Gaussian (edges mirrored); it
+    is meant for a whole recording. ``'baseline_per_repeat'`` is the published pipeline's
+    version, meant for one repeat's slice: a running median over round(100 ms) samples (even at
+    4 kHz) and the same Gaussian, both with mirrored edges. ``'none'`` returns ``trace``.
+
+    Example:
+        >>> x = np.linspace(0.0, 5.0, 4000) + np.sin(np.arange(4000) / 3.0)
+        >>> y = detrend_trace(x, 4000.0, "baseline_per_repeat")
+        >>> bool(abs(y.mean()) < 0.05), y.shape
+        (True, (4000,))
+    """
+    if method == "none" or trace.size == 0:
         return trace
     ndimage = require("scipy.ndimage", extra="data", purpose="detrending membrane potentials")
+    if method == "baseline_per_repeat":
+        size = max(round(0.1 * sf), 1)
+        median = ndimage.median_filter(trace, size=size, mode="reflect")
+        return trace - ndimage.gaussian_filter1d(median, max(0.01 * sf, 1e-3), mode="reflect")
     size = max(round(0.1 * sf) | 1, 1)
     baseline = ndimage.gaussian_filter1d(ndimage.median_filter(trace, size=size, mode="nearest"), 0.01 * sf)
     return trace - baseline
@@ -59,6 +76,8 @@ def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> 
     """Every natural-sound presentation of one recording file, as mV slices of its trace.
 
     A trigger without ``file`` gives an empty ``stim_file``; the caller matches its description.
+    ``detrend`` is a :func:`detrend_trace` method, applied to the whole trace before slicing,
+    or, for ``'baseline_per_repeat'``, to each repeat's slice alone.
 
     Raises:
         ValueError: If the file lacks ``response``/``triggers``, a trigger lacks ``type``, or a
@@ -68,7 +87,9 @@ def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> 
     response = field(mat, "response", path)
     sf = as_float(field(response, "sf", path))
     trace = as_vector(field(response, "trace", path)) * as_float(field(response, "scale", path))
-    trace = detrend_trace(trace, sf, detrend)
+    per_repeat = detrend == "baseline_per_repeat"
+    if not per_repeat:
+        trace = detrend_trace(trace, sf, detrend)
     out = []
     for trig in items(field(mat, "triggers", path)):
         if as_str(field(trig, "type", path)).lower() not in NATURAL_TYPES:
@@ -79,7 +100,8 @@ def read_wehr_recording(path: str | os.PathLike[str], detrend: str = "none") -> 
         n = round(duration * sf / 1000.0)
         stim_file = as_str(trig.get("file", "")).replace("\\", "/").lstrip("/")  # empty: match the description
         desc = as_str(param.get("description", "")) if isinstance(param, dict) else ""
-        out.append(Repeat(stim_file, desc, duration, trace[onset : onset + n], sf, Path(path).name))
+        piece = detrend_trace(trace[onset : onset + n], sf, detrend) if per_repeat else trace[onset : onset + n]
+        out.append(Repeat(stim_file, desc, duration, piece, sf, Path(path).name))
     return out
 
 

@@ -135,7 +135,9 @@ class CRCNSAC1Dataset(NeuralDataset):
     responses are the mean of ``trace * scale`` (mV) over the samples of each bin, one row per
     repeat. Repeats cut short by the end of a recording are rejected (counted in
     ``rejected_repeats``). Responses are raw by default; ``detrend='baseline'`` subtracts a slow
-    baseline (100 ms running median, then a σ = 10 ms Gaussian), computed on the whole trace.
+    baseline (100 ms running median, then a σ = 10 ms Gaussian), computed on the whole trace;
+    ``detrend='baseline_per_repeat'`` computes it on each repeat's slice alone, as the published
+    pipeline (see :func:`~deepSTRF.datasets.audio._wehr.detrend_trace`).
 
     Stimuli (after an onset/offset cos² ramp of ``ramp_ms``): the published log-frequency
     spectrogram (Hamming window of ``2 * dt_ms``, ``bands_per_octave`` bands per octave from
@@ -160,7 +162,7 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms: Bin width in ms; ``dt_ms * sf / 1000`` must be an integer for the 4 kHz recordings.
         waveform: Return waveforms instead of spectrograms.
         audio_fs: Waveform sample rate (Hz); ``audio_fs * dt_ms / 1000`` must be an integer.
-        detrend: ``'none'`` or ``'baseline'``; default from ``preset``.
+        detrend: ``'none'``, ``'baseline'`` or ``'baseline_per_repeat'``; default from ``preset``.
         gate_repeats: Reject artefactual repeats as the published pipeline does (see
             :class:`~deepSTRF.datasets.audio._wehr.RepeatGate`: ``|v| > 150`` mV, a sustained 30 mV step
             on more than 0.5 % of samples, or a correlation below 0.05 with the other repeats' median);
@@ -170,7 +172,7 @@ class CRCNSAC1Dataset(NeuralDataset):
         f_max_hz: Highest spectrogram frequency; default from ``preset``.
         bands_per_octave: Spectrogram bands per octave.
         preset: ``"deepstrf"`` (raw potential, 5 ms cos² ramp, bands to 25.6 kHz: F = 49, as the Wehr
-            papers) or ``"published"`` (the published pipeline: baseline-detrended potential, no ramp,
+            papers) or ``"published"`` (the published pipeline: potential detrended per repeat, no ramp,
             bands to 45 kHz: F = 53, and its repeat gating). Explicit ``detrend``, ``gate_repeats``,
             ``ramp_ms`` and ``f_max_hz`` override the preset.
         progress: Show download progress bars.
@@ -206,14 +208,14 @@ class CRCNSAC1Dataset(NeuralDataset):
         dt_ms, hop = check_timing(dt_ms, waveform, audio_fs)
         check_choice("preset", preset, ["deepstrf", "published"])
         published = preset == "published"
-        detrend = detrend if detrend is not None else ("baseline" if published else "none")
+        detrend = detrend if detrend is not None else ("baseline_per_repeat" if published else "none")
         ramp_ms = ramp_ms if ramp_ms is not None else (0.0 if published else 5.0)
         if gate_repeats is None:
             gate_repeats = published
         elif not isinstance(gate_repeats, bool):
             raise TypeError(f"`gate_repeats` must be a bool or None, got {type(gate_repeats).__name__}")
         f_max_hz = f_max_hz if f_max_hz is not None else (45000.0 if published else 25600.0)
-        check_choice("detrend", detrend, ["none", "baseline"])
+        check_choice("detrend", detrend, ["none", "baseline", "baseline_per_repeat"])
         ramp_ms = check_positive_float("ramp_ms", ramp_ms, allow_zero=True)
         f_min_hz, f_max_hz = check_positive_float("f_min_hz", f_min_hz), check_positive_float("f_max_hz", f_max_hz)
         bands_per_octave = check_int("bands_per_octave", bands_per_octave)

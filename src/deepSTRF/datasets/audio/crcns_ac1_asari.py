@@ -164,7 +164,7 @@ class CRCNSAC1AsariDataset(NeuralDataset):
 
     Presets: ``"deepstrf"`` (default): raw membrane potential, bands up to 25.6 kHz (F = 49);
     ``"published"``: the baseline-detrended potential (100 ms running median then a σ = 10 ms
-    Gaussian, as the published pipeline), then the published repeat gating (see
+    Gaussian, computed on each repeat's slice alone, as the published pipeline), then the published repeat gating (see
     :class:`CRCNSAC1Dataset`; counts in ``nrn_meta[n]['gated_repeats']``), and bands up to 45 kHz
     (F = 53). MGB spikes are the same in both (the published pipeline's MGB gating and its smoothed
     spike-rate target are not reproduced).
@@ -224,7 +224,7 @@ class CRCNSAC1AsariDataset(NeuralDataset):
         chosen_types = check_selection("cell_types", cell_types)
         chosen_classes = check_selection("stim_classes", stim_classes)
         f_max_hz = 45000.0 if preset == "published" else 25600.0
-        detrend = "baseline" if preset == "published" else "none"
+        detrend = "baseline_per_repeat" if preset == "published" else "none"
         gate = preset == "published" and site == "A1"
         n_gated = 0
         folder = fetch(
@@ -270,7 +270,7 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                         "signal_type": "subthresh" if site == "A1" else "spikes",
                         "response_sf_hz": sf,
                     }
-                trace = detrend_trace(rec["trace"], sf, detrend) if site == "A1" else rec["trace"]
+                trace = rec["trace"]  # A1 + published preset: each repeat's slice is detrended alone
                 spikes = detect_spikes(trace, sf) if site == "MGB" else None
                 for segs, desc, duration, onset in rec["repeats"]:
                     if chosen_classes is not None and any(s.split("/")[0] not in chosen_classes for s in segs):
@@ -280,7 +280,7 @@ class CRCNSAC1AsariDataset(NeuralDataset):
                         n_bad += 1
                         continue
                     if spikes is None:
-                        grouped[segs].append(trace[onset : onset + n])
+                        grouped[segs].append(detrend_trace(trace[onset : onset + n], sf, detrend))
                     else:
                         t0 = onset * 1000.0 / sf
                         grouped[segs].append(spikes[(spikes >= t0) & (spikes < t0 + duration)] - t0)

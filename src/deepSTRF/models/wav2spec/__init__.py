@@ -26,7 +26,12 @@ from deepSTRF.models.wav2spec.gammatone import (
 )
 from deepSTRF.models.wav2spec.leaf import CausalLEAF
 from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram
-from deepSTRF.models.wav2spec.pcen import PCEN
+from deepSTRF.models.wav2spec.pcen import PCEN, smooth_energy
+from deepSTRF.models.wav2spec.published import (
+    PublishedCausalGammatone,
+    PublishedCausalLEAF,
+    peak_normalised_gammatone_kernels,
+)
 from deepSTRF.models.wav2spec.sincnet import SincNet, symlog
 
 __all__ = [
@@ -37,6 +42,8 @@ __all__ = [
     "CausalLEAF",
     "CausalMelSpectrogram",
     "Gammatonegram",
+    "PublishedCausalGammatone",
+    "PublishedCausalLEAF",
     "SincNet",
     "WaveformFrontEnd",
     "causal_conv1d",
@@ -44,6 +51,8 @@ __all__ = [
     "gammatone_iir_poles",
     "make_wav2spec",
     "mel_filterbank",
+    "peak_normalised_gammatone_kernels",
     "samples_per_bin",
+    "smooth_energy",
     "symlog",
 ]

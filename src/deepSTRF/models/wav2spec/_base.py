@@ -18,7 +18,7 @@ from deepSTRF.functional.framing import align_frames, samples_per_bin
 from deepSTRF.models.configurable import ConfigurableModule
 
 #: Amplitude compressions accepted by the front-ends' ``compression`` argument.
-COMPRESSIONS = ("log", "cuberoot", "log1p", "none")
+COMPRESSIONS = ("log", "log_floor", "cuberoot", "log1p", "none")
 
 
 def causal_mean_pool(x: torch.Tensor, window: int, hop: int) -> torch.Tensor:
@@ -42,15 +42,19 @@ def causal_mean_pool(x: torch.Tensor, window: int, hop: int) -> torch.Tensor:
 def compress(x: torch.Tensor, kind: str, eps: float) -> torch.Tensor:
     """Apply an amplitude compression to a non-negative tensor.
 
-    ``'log'``: ``log(x + eps)``; ``'cuberoot'``: ``(x + eps)^(1/3)``; ``'log1p'``: ``log(1 + x)``;
-    ``'none'``: ``x``.
+    ``'log'``: ``log(x + eps)``; ``'log_floor'``: ``log(max(x, eps))``; ``'cuberoot'``: ``(x + eps)^(1/3)``;
+    ``'log1p'``: ``log(1 + x)``; ``'none'``: ``x``.
 
     Example:
         >>> compress(torch.tensor([0.0, 7.0]), "cuberoot", eps=1.0)
         tensor([1., 2.])
+        >>> compress(torch.tensor([0.0, 1.0]), "log_floor", eps=0.5)
+        tensor([-0.6931,  0.0000])
     """
     if kind == "log":
         return torch.log(x + eps)
+    if kind == "log_floor":
+        return torch.log(x.clamp(min=eps))
     if kind == "cuberoot":
         return (x + eps).pow(1.0 / 3.0)
     if kind == "log1p":

@@ -9,6 +9,7 @@ from deepSTRF.models.wav2spec._base import WaveformFrontEnd
 from deepSTRF.models.wav2spec.gammatone import CausalGammatone, Gammatonegram
 from deepSTRF.models.wav2spec.leaf import CausalLEAF
 from deepSTRF.models.wav2spec.mel import CausalMelSpectrogram
+from deepSTRF.models.wav2spec.published import PublishedCausalGammatone, PublishedCausalLEAF
 from deepSTRF.models.wav2spec.sincnet import SincNet
 
 #: Front-end classes by the name :func:`make_wav2spec` accepts.
@@ -18,6 +19,8 @@ WAV2SPEC_KINDS: dict[str, type[WaveformFrontEnd]] = {
     "gammatonegram": Gammatonegram,
     "sincnet": SincNet,
     "leaf": CausalLEAF,
+    "published_gammatone": PublishedCausalGammatone,
+    "published_leaf": PublishedCausalLEAF,
 }
 
 
@@ -31,7 +34,9 @@ def make_wav2spec(kind: str, audio_fs: float, dt_ms: float, **options: Any) -> W
     Args:
         kind: One of ``'mel'`` (:class:`CausalMelSpectrogram`), ``'gammatone'``
             (:class:`CausalGammatone`), ``'gammatonegram'`` (:class:`Gammatonegram`),
-            ``'sincnet'`` (:class:`SincNet`) or ``'leaf'`` (:class:`CausalLEAF`).
+            ``'sincnet'`` (:class:`SincNet`), ``'leaf'`` (:class:`CausalLEAF`), or deepSTRF 0.1.0's
+            definitions of two of them, ``'published_gammatone'`` (:class:`PublishedCausalGammatone`)
+            and ``'published_leaf'`` (:class:`PublishedCausalLEAF`).
         audio_fs: Sampling rate in Hz.
         dt_ms: Bin width in ms; ``audio_fs * dt_ms / 1000`` must be an integer.
         **options: Keyword arguments of the chosen front-end.

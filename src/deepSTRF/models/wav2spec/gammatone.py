@@ -84,8 +84,9 @@ class CausalGammatone(WaveformFrontEnd):
         rectify: ``'half'`` (``max(y, 0)``), ``'full'`` (``|y|``) or ``'square'`` (``y^2``).
         window_ms: Pooling window in ms, ending at each bin's end; one bin by default.
         pcen: Use per-channel energy normalisation instead of ``compression``.
-        compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (ignored with ``pcen``).
-        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
+        compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (ignored with ``pcen``;
+            see :func:`~deepSTRF.models.wav2spec._base.compress`).
+        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -199,8 +200,10 @@ class Gammatonegram(WaveformFrontEnd):
     filter (:func:`gammatone_iir_poles`; the filters of ``scipy.signal.gammatone``
     with ``ftype='iir'``) with unit gain at its centre frequency, and the output
     is the root-mean-square of each channel over a window. Here the window is the
-    ``window_ms`` ending at each bin's end, so the representation is causal. The
-    recursion is computed exactly (not truncated) by a blockwise parallel scan.
+    ``window_ms`` ending at each bin's end, so the representation is causal (with
+    ``window_at='start'``, a window no longer than a bin starts at the bin's start
+    instead, as in deepSTRF 0.1.0's checkpoints). The recursion is computed exactly
+    (not truncated) by a blockwise parallel scan.
 
     Args:
         audio_fs: Sampling rate in Hz.
@@ -209,9 +212,11 @@ class Gammatonegram(WaveformFrontEnd):
         f_min_hz: Lowest centre frequency in Hz.
         f_max_hz: Highest centre frequency in Hz (``0.45 * audio_fs`` by default).
         window_ms: RMS window in ms, ending at each bin's end; one bin by default.
-        compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
-        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
+        compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` applied to the RMS.
+        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
         chunk: Block length of the recursive filter (a speed setting).
+        window_at: ``'end'`` (the window ends at the bin's end) or ``'start'`` (it starts at the
+            bin's start; the window must then be at most one bin).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -224,6 +229,9 @@ class Gammatonegram(WaveformFrontEnd):
     Example:
         >>> gtgram = Gammatonegram(16000, dt_ms=10.0, n_filters=8)
         >>> gtgram(torch.randn(1, 1, 1600)).shape
+        torch.Size([1, 1, 8, 10])
+        >>> first_half = Gammatonegram(16000, dt_ms=10.0, n_filters=8, window_ms=5.0, window_at="start")
+        >>> first_half(torch.randn(1, 1, 1600)).shape
         torch.Size([1, 1, 8, 10])
     """
 
@@ -239,10 +247,16 @@ class Gammatonegram(WaveformFrontEnd):
         compression: str = "log",
         eps: float = 1e-6,
         chunk: int = 32,
+        window_at: str = "end",
     ) -> None:
         super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         low, high = _frequency_range(self.audio_fs, f_min_hz, f_max_hz)
         self.window = self.hop if window_ms is None else self.ms_to_samples("window_ms", window_ms)
+        self.window_at = str(check_choice("window_at", window_at, ("end", "start")))
+        if self.window_at == "start" and self.window > self.hop:
+            raise ValueError(
+                f"window_at='start' needs a window of at most one bin ({self.hop} samples), got {self.window} samples"
+            )
         self.compression = check_compression(compression)
         self.eps = check_positive_float("eps", eps)
         centre_freqs = warped_linspace(low, high, self.out_channels, "erb")
@@ -262,6 +276,10 @@ class Gammatonegram(WaveformFrontEnd):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Compute the gammatonegram of ``x`` ``(B, 1, T_audio)`` -> ``(B, 1, F, T_audio // hop)``."""
-        power = causal_mean_pool(self.filter(x).square(), self.window, self.hop)
+        energy = self.filter(x).square()
+        if self.window_at == "start":
+            power = energy.unflatten(-1, (-1, self.hop))[..., : self.window].mean(-1)
+        else:
+            power = causal_mean_pool(energy, self.window, self.hop)
         rms = power.clamp(min=torch.finfo(power.dtype).tiny).sqrt()
         return compress(rms, self.compression, self.eps).unsqueeze(1)

@@ -32,8 +32,10 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         mel_scale: ``'htk'`` or ``'slaney'``.
         norm: ``None`` or ``'slaney'`` (area-normalised triangles).
         power: Exponent of the magnitude spectrum (2: power, 1: magnitude).
-        compression: ``'log'``, ``'cuberoot'``, ``'log1p'`` or ``'none'``.
-        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions.
+        compression: ``'log'``, ``'log_floor'``, ``'cuberoot'``, ``'log1p'`` or ``'none'`` (see :func:`compress`).
+        eps: Offset of the ``'log'`` and ``'cuberoot'`` compressions, floor of ``'log_floor'``.
+        periodic_window: Periodic Hann window (``torch.hann_window(periodic=True)``); ``False`` gives
+            the symmetric one, whose last sample is zero (the window of deepSTRF 0.1.0's checkpoints).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -47,6 +49,9 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         >>> mel = CausalMelSpectrogram(16000, dt_ms=5.0, n_filters=32)
         >>> mel(torch.randn(2, 1, 1600)).shape
         torch.Size([2, 1, 32, 20])
+        >>> symmetric = CausalMelSpectrogram(16000, dt_ms=5.0, window_ms=10.0, n_fft=160, periodic_window=False)
+        >>> float(symmetric.window[-1])
+        0.0
     """
 
     @accepts_old_names(hop_ms="dt_ms", f_min="f_min_hz", f_max="f_max_hz")
@@ -64,6 +69,7 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         power: float = 2.0,
         compression: str = "log",
         eps: float = 1e-6,
+        periodic_window: bool = True,
     ) -> None:
         super().__init__(audio_fs, dt_ms, check_int("n_filters", n_filters))
         self.win_length = self.ms_to_samples("window_ms", window_ms)
@@ -75,8 +81,12 @@ class CausalMelSpectrogram(WaveformFrontEnd):
         self.power = check_positive_float("power", power)
         self.compression = check_compression(compression)
         self.eps = check_positive_float("eps", eps)
+        if not isinstance(periodic_window, bool):
+            raise TypeError(f"`periodic_window` must be a bool, got {type(periodic_window).__name__}")
+        self.periodic_window = periodic_window
+        hann = torch.hann_window(self.win_length, periodic=periodic_window, dtype=torch.float64)
         window = torch.zeros(self.n_fft, dtype=torch.float64)
-        window[self.n_fft - self.win_length :] = torch.hann_window(self.win_length, periodic=True, dtype=torch.float64)
+        window[self.n_fft - self.win_length :] = hann
         fb = mel_filterbank(self.n_fft // 2 + 1, self.out_channels, self.audio_fs, f_min_hz, f_max_hz, mel_scale, norm)
         self.register_constant("window", window)
         self.register_constant("filterbank", fb)

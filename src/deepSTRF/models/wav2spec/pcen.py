@@ -10,6 +10,35 @@ from deepSTRF.models.configurable import ConfigurableModule
 from deepSTRF.models.wav2spec._recursive import chunk_operators, chunked_filter
 
 
+def smooth_energy(
+    energy: torch.Tensor, smooth_coef: torch.Tensor, chunk: int = 32, start_at_zero: bool = False
+) -> torch.Tensor:
+    """First-order smoother of each channel: ``M[f, t] = (1 - s_f) M[f, t - 1] + s_f E[f, t]``, strictly causal.
+
+    Computed as an exact recursion in chunks (:func:`chunked_filter`), with no loop over frames.
+
+    Args:
+        energy: ``E``, ``(..., F, T)``.
+        smooth_coef: ``s``, ``(F,)``, in ``[0, 1]``.
+        chunk: Chunk length of the recursion (a speed setting; results do not depend on it).
+        start_at_zero: Start from ``M[f, -1] = 0`` (so ``M[f, 0] = s_f E[f, 0]``) instead of
+            ``M[f, -1] = E[f, 0]`` (so ``M[f, 0] = E[f, 0]``).
+
+    Returns:
+        ``M``, same shape as ``energy``.
+
+    Example:
+        >>> energy = torch.ones(1, 2, 3)
+        >>> smooth_energy(energy, torch.tensor([0.5, 1.0]), start_at_zero=True)
+        tensor([[[0.5000, 0.7500, 0.8750],
+                 [1.0000, 1.0000, 1.0000]]])
+    """
+    s = smooth_coef.to(energy.dtype)
+    keep = 1.0 - s
+    ops = chunk_operators(keep.view(-1, 1, 1), s.view(-1, 1), keep.view(-1, 1), s, chunk)
+    return chunked_filter(energy, ops, initial_state=None if start_at_zero else energy[..., :1])
+
+
 class PCEN(ConfigurableModule):
     """Per-channel energy normalisation (Wang et al., 2017), strictly causal.
 
@@ -82,10 +111,7 @@ class PCEN(ConfigurableModule):
 
     def smooth(self, energy: torch.Tensor) -> torch.Tensor:
         """Return the smoothed energy ``M`` (same shape as ``energy``, ``(..., F, T)``)."""
-        s = self.smooth_coef.clamp(0.0, 1.0).to(energy.dtype)
-        keep = 1.0 - s
-        ops = chunk_operators(keep.view(-1, 1, 1), s.view(-1, 1), keep.view(-1, 1), s, self.chunk)
-        return chunked_filter(energy, ops, initial_state=energy[..., :1])
+        return smooth_energy(energy, self.smooth_coef.clamp(0.0, 1.0), self.chunk)
 
     def forward(self, energy: torch.Tensor) -> torch.Tensor:
         """Normalise ``energy`` ``(..., F, T)``; see the class docstring.
