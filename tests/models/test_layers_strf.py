@@ -43,10 +43,13 @@ def test_strf_conv_equals_conv2d():
 
 @pytest.mark.parametrize("length", [1, 3, 9, 40])
 @pytest.mark.parametrize("bias", [True, False])
-def test_causal_strf_conv_matches_numpy(length, bias):
+@pytest.mark.parametrize("grad", [True, False], ids=["graph", "no_grad"])
+def test_causal_strf_conv_matches_numpy(length, bias, grad):
     conv = CausalSTRFConv(F=6, T=9, C_in=2, C_out=3, bias=bias).double()
     x = torch.randn(2, 2, 6, length, dtype=torch.float64)
-    out = conv(x)
+    with torch.set_grad_enabled(grad):  # two ways of computing it: with and without a graph
+        out = conv(x)
+    assert out.requires_grad == grad
     assert out.shape == (2, 3, 1, length)
     b = None if conv.bias is None else conv.bias.detach().numpy()
     expected = numpy_causal_strf(x.numpy(), conv.weight.detach().numpy(), b)

@@ -34,13 +34,17 @@ def test_decay_profile_values():
 @pytest.mark.parametrize("length", [1, 5, 31, 32, 33, 100])
 @pytest.mark.parametrize("taps", [1, 2, 9, 45])
 @pytest.mark.parametrize("padding", ["zeros", "replicate"])
-def test_causal_fir_matches_direct_numpy_loop(length, taps, padding):
+@pytest.mark.parametrize("grad", [True, False], ids=["graph", "no_grad"])
+def test_causal_fir_matches_direct_numpy_loop(length, taps, padding, grad):
     gen = torch.Generator().manual_seed(length * 100 + taps)
     x = torch.randn(3, 4, length, dtype=torch.float64, generator=gen)
-    kernel = torch.randn(2, 4, taps, dtype=torch.float64, generator=gen)
-    out = causal_fir(x, kernel, padding=padding)
-    assert out.shape == (3, 2, 4, length)
-    np.testing.assert_allclose(out.numpy(), numpy_fir(x.numpy(), kernel.numpy(), padding), rtol=1e-12, atol=1e-12)
+    kernel = torch.randn(2, 4, taps, dtype=torch.float64, generator=gen).requires_grad_(grad)
+    out = causal_fir(x, kernel, padding=padding)  # with a graph to record, the windows are copied; without, not
+    assert out.shape == (3, 2, 4, length) and out.requires_grad == grad
+    if not grad:
+        assert out.is_contiguous()
+    expected = numpy_fir(x.numpy(), kernel.detach().numpy(), padding)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("padding", ["zeros", "replicate"])

@@ -212,7 +212,10 @@ def test_adaptrans_learnable_flag():
     assert not list(frozen.parameters()) and set(dict(frozen.named_buffers())) == {"a_logit", "w_logit"}
     assert frozen.state_dict().keys() == learnable.state_dict().keys()
     x = torch.rand(1, 1, 2, 12)
-    assert torch.equal(frozen(x), learnable(x).detach())
+    with torch.no_grad():  # the same filtering: bit for bit when both run without autograd
+        assert torch.equal(frozen(x), learnable(x))
+    # with a graph to record, the filtering is computed another way (see causal_fir): float rounding apart
+    torch.testing.assert_close(frozen(x), learnable(x).detach(), rtol=1e-6, atol=1e-6)
 
 
 def test_adaptrans_causal_batch_consistent_double_and_differentiable():

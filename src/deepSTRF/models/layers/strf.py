@@ -50,6 +50,26 @@ def strf_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     return out.unsqueeze(2)
 
 
+def _needs_grad(*tensors: torch.Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _causal_strf_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Causal :func:`strf_conv` of an unpadded ``x`` ``(B, C_in, F, L)``: ``(B, C_out, 1, L)``.
+
+    With a gradient to compute, ``x`` is left-padded with ``T - 1`` zero frames and
+    convolved by :func:`strf_conv` (its backward pass is the fast one). Without, a 2-D
+    convolution pads inside the kernel (``T - 1`` zero frames on both sides) and the
+    first ``L`` outputs are kept: no padded copy of the input and no reordering of
+    ``C_in * F`` channels, less memory and less time; the result is a view with
+    ``T - 1`` unused frames after each row.
+    """
+    taps = weight.shape[-1]
+    if _needs_grad(x, weight, bias):
+        return strf_conv(nnf.pad(x, (taps - 1, 0)), weight, bias)
+    return nnf.conv2d(x, weight, bias, padding=(0, taps - 1))[..., : x.shape[-1]]
+
+
 class STRFKernel(ConfigurableModule):
     """Base class of parameterised STRF kernels: a 2-D convolution whose weight is built on the fly.
 
@@ -241,7 +261,10 @@ class CausalSTRFConv(ConfigurableModule):
     The output at frame ``t`` depends on input frames ``t - T + 1 .. t`` only, and
     has the input's length for any ``T_in >= 1``. A plain ``nn.Conv2d`` kernel is
     applied through :func:`strf_conv` with its own weight and bias (same result as
-    calling it, faster); an :class:`STRFKernel` is called on the padded input. The
+    calling it, faster); without a graph to record (``torch.no_grad()``, or nothing
+    requiring a gradient), a 2-D convolution that pads inside the kernel replaces the
+    padded copy, and the output is then a view with ``T - 1`` unused frames after each
+    row. An :class:`STRFKernel` is called on the padded input. The
     kernel is ``self.kernel``; ``weight`` and ``bias`` give a plain kernel's parameters.
 
     Args:
@@ -373,10 +396,9 @@ class CausalSTRFConv(ConfigurableModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the STRF causally (see the class docstring for shapes)."""
         self._check_input(x)
-        padded = nnf.pad(x, (self.T - 1, 0))
         if isinstance(self.kernel, nn.Conv2d):
-            return strf_conv(padded, self.kernel.weight, self.kernel.bias)
-        return self.kernel(padded)
+            return _causal_strf_conv(x, self.kernel.weight, self.kernel.bias)
+        return self.kernel(nnf.pad(x, (self.T - 1, 0)))
 
     def _forward_affine(self, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor | None:
         """``scale * forward(x) + shift`` per output channel with the affine map folded into the kernel.
@@ -390,7 +412,7 @@ class CausalSTRFConv(ConfigurableModule):
         weight = self._weight() * scale.view(-1, 1, 1, 1)
         kernel_bias = self.bias
         bias = shift if kernel_bias is None else torch.addcmul(shift, kernel_bias, scale)
-        return strf_conv(nnf.pad(x, (self.T - 1, 0)), weight, bias)
+        return _causal_strf_conv(x, weight, bias)
 
     def extra_repr(self) -> str:
         return f"F={self.F}, T={self.T}, C_in={self.C_in}, C_out={self.C_out}"

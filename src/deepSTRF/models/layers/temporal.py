@@ -66,7 +66,14 @@ def causal_fir(x: torch.Tensor, kernel: torch.Tensor, *, padding: str = "zeros")
         its own past and present inputs only; later inputs enter with weights
         that are exactly zero, so outputs before any time ``t0`` are bit-identical
         whatever the input after ``t0``. This is several times faster on CPU than a
-        grouped ``conv1d``, whose weight gradient is slow for long kernels.
+        grouped ``conv1d``, whose weight gradient is slow for long kernels. With a
+        gradient to compute, each block of 32 outputs reads its own copy of its
+        ``32 + K - 1`` input frames (one matrix product, the fastest backward pass).
+        Without, the windows are not copied: the input is cut into blocks of 32
+        frames and each output block sums one product per input block under its
+        window, which holds ``(32 + K - 1) / 32`` times less memory (5 times less for
+        ``K = 131``) at the same speed; the result is then contiguous. The two differ
+        only by float rounding.
 
     Example:
         >>> x = torch.tensor([[[1.0, 2.0, 4.0]]])
@@ -85,16 +92,59 @@ def causal_fir(x: torch.Tensor, kernel: torch.Tensor, *, padding: str = "zeros")
         )
     block = min(_BLOCK, length)
     n_blocks = math.ceil(length / block)
+    mode = "replicate" if padding == "replicate" else "constant"
+    if not (torch.is_grad_enabled() and (x.requires_grad or kernel.requires_grad)):
+        return _causal_fir_blocks(x, kernel, mode, block)
     if taps > 1:
-        x = nnf.pad(x, (taps - 1, 0), mode="replicate" if padding == "replicate" else "constant")
+        x = nnf.pad(x, (taps - 1, 0), mode=mode)
     x = nnf.pad(x, (0, n_blocks * block - length))
     windows = x.unfold(-1, block + taps - 1, block)  # (B, F, n_blocks, block + K - 1)
-    # toeplitz[c, f, p, q] = kernel[c, f, q - p] on the band 0 <= q - p < K, 0 elsewhere
-    lag = torch.arange(block + taps - 1, device=x.device) - torch.arange(block, device=x.device).unsqueeze(1)
-    lag = torch.where((lag >= 0) & (lag < taps), lag, torch.full_like(lag, taps))
-    toeplitz = torch.cat([kernel, kernel.new_zeros(n_filters, channels, 1)], dim=-1)[:, :, lag]
+    toeplitz = _toeplitz(kernel, block, block + taps - 1)
     out = torch.einsum("bfnq,cfpq->bcfnp", windows, toeplitz)
     return out.reshape(batch, n_filters, channels, n_blocks * block)[..., :length]
+
+
+def _toeplitz(kernel: torch.Tensor, block: int, width: int) -> torch.Tensor:
+    """The banded ``(C, F, block, width)`` matrices ``t[c, f, p, q] = kernel[c, f, q - p]``, 0 off the band."""
+    taps = kernel.shape[-1]
+    # row p is the kernel shifted right by p: a window of [0] * (block - 1) + kernel + [0] * width
+    padded = nnf.pad(kernel, (block - 1, width - taps))
+    return padded.unfold(-1, width, 1).flip(-2)
+
+
+def _causal_fir_blocks(x: torch.Tensor, kernel: torch.Tensor, mode: str, block: int) -> torch.Tensor:
+    """:func:`causal_fir` without copies of overlapping windows (no autograd graph needed).
+
+    Every band becomes one row holding the ``B`` sequences one after the other, each
+    left-padded with ``K - 1`` frames and right-padded with zeros to ``per_seq`` whole
+    blocks, so that the window of output block ``r`` is the run of input blocks
+    ``r .. r + n_in - 1`` of that row (plain views, no copy). The rows that straddle
+    two sequences are computed and never read.
+    """
+    batch, channels, length = x.shape
+    n_filters, _, taps = kernel.shape
+    n_out = math.ceil(length / block)  # output blocks per sequence
+    n_in = math.ceil((block + taps - 1) / block)  # input blocks under one output block's window
+    per_seq = n_out + n_in - 1
+    rows = batch * per_seq - (n_in - 1)  # output blocks computed (the last n_in - 1 would read past the end)
+    seq = nnf.pad(x.transpose(0, 1), (taps - 1, 0), mode=mode) if taps > 1 else x.transpose(0, 1)
+    blocks = nnf.pad(seq, (0, per_seq * block - seq.shape[-1])).reshape(channels, batch * per_seq, block)
+    # weights[f, i, q, c * block + p]: the weight of frame q of input block i in output frame p of filter c
+    toeplitz = _toeplitz(kernel, block, n_in * block).reshape(n_filters, channels, block, n_in, block)
+    weights = toeplitz.permute(1, 3, 4, 0, 2).reshape(channels, n_in, block, n_filters * block)
+    out = torch.bmm(blocks[:, :rows], weights[:, 0])  # (F, rows, C * block)
+    for i in range(1, n_in):
+        out.baddbmm_(blocks[:, i : i + rows], weights[:, i])
+    step = n_filters * block
+    framed = out.as_strided(  # (B, C, F, n_out, block): the rows of whole sequences
+        (batch, n_filters, channels, n_out, block), (per_seq * step, block, rows * step, step, 1)
+    )
+    result = out.new_empty(batch, n_filters, channels, length)
+    whole = length // block
+    result[..., : whole * block].unflatten(-1, (whole, block)).copy_(framed[..., :whole, :])
+    if whole < n_out:
+        result[..., whole * block :].copy_(framed[..., whole, : length - whole * block])
+    return result
 
 
 class LearnableExponentialDecay(ConfigurableModule):

@@ -81,7 +81,7 @@ class _BandFilter(ConfigurableModule):
         if spectro_in.shape[1:3] != (1, self.F):
             raise ValueError(f"`spectro_in` must have shape (B, 1, F={self.F}, T), got {tuple(spectro_in.shape)}")
         out = causal_fir(spectro_in.squeeze(1), self.build_kernels(), padding="replicate")
-        return torch.relu(out)
+        return out.relu_()  # in place: the filtered tensor is new, and its product does not need it back
 
     def extra_repr(self) -> str:
         return f"F={self.F}, kernel_size={self.K}"
