@@ -56,6 +56,21 @@ def test_causal_strf_conv_matches_numpy(length, bias, grad):
     np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
+def test_causal_strf_conv_paths_give_the_same_gradients():
+    """With an input gradient (padded 1-D path) and with the kernel's only (2-D path): same outputs and kernel grads."""
+    conv = CausalSTRFConv(F=6, T=9, C_in=2, C_out=3).double()
+    x = torch.randn(2, 2, 6, 30, dtype=torch.float64)
+    target = torch.randn(2, 3, 1, 30, dtype=torch.float64)
+    grads = []
+    for input_grad in (True, False):
+        conv.zero_grad()
+        out = conv(x.clone().requires_grad_(input_grad))
+        ((out - target) ** 2).sum().backward()
+        grads.append((out.detach(), conv.weight.grad.clone(), conv.bias.grad.clone()))
+    for with_input, kernel_only in zip(*grads):
+        torch.testing.assert_close(with_input, kernel_only, rtol=1e-10, atol=1e-12)
+
+
 def test_causal_strf_conv_default_kernel_and_bias_flag():
     conv = CausalSTRFConv(F=34, T=9, C_in=1, C_out=5)
     assert isinstance(conv.kernel, nn.Conv2d) and conv.weight is conv.kernel.weight
