@@ -181,6 +181,18 @@ class STRFReadout(ConfigurableModule):
         return _apply_last(self.activation, bn(y))
 
 
+def _pointwise(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``weight @ h + bias`` at every time step of feature-major ``h`` ``(B, C, T)``: ``(B, N, T)``.
+
+    One batched matrix product keeps time last without a copy, whatever ``h``'s strides (a 1x1
+    convolution would have oneDNN reorder a strided input first).
+    """
+    batch_weight = weight.unsqueeze(0).expand(h.shape[0], -1, -1)
+    if bias is None:
+        return torch.bmm(batch_weight, h)
+    return torch.baddbmm(bias.view(1, -1, 1), batch_weight, h)
+
+
 class LinearReadout(ConfigurableModule):
     """Per-frame linear readout from a feature vector to ``N`` neurons, with an optional hidden layer.
 
@@ -274,8 +286,8 @@ class LinearReadout(ConfigurableModule):
             return y.transpose(1, 2).unsqueeze(2)
         h = features
         for layer in layers[:-1]:
-            h = nnf.conv1d(h, layer.weight.unsqueeze(-1), layer.bias) if isinstance(layer, nn.Linear) else layer(h)
-        z = nnf.conv1d(h, weight.unsqueeze(-1), bias)  # (B, N, T)
+            h = _pointwise(h, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else layer(h)
+        z = _pointwise(h, weight, bias)  # (B, N, T)
         if gain is not None:
             return cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=1).unsqueeze(2)
         return _apply_last(self.activation, z)
