@@ -24,6 +24,7 @@ from deepSTRF._validation import check_device
 from deepSTRF.datasets import NeuralDataset, SimulatedDataset, neural_collate
 from deepSTRF.datasets import archive as ar
 from deepSTRF.datasets import download as dl
+from deepSTRF.datasets.audio.crcns_ac1 import CRCNSAC1Dataset
 from deepSTRF.datasets.sources import RemoteFile, ensure_files, with_published_checksums
 from deepSTRF.models.audio.convnet import ConvNet2D
 from deepSTRF.models.audio.icnet import ICNet
@@ -31,7 +32,13 @@ from deepSTRF.models.audio.statenet import StateNet
 from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
 from deepSTRF.models.audio.transformer import Transformer
 from deepSTRF.models.neural_model import NeuralModel
-from deepSTRF.models.wav2spec import CausalMelSpectrogram, Gammatonegram, PublishedCausalGammatone, SincNet
+from deepSTRF.models.wav2spec import (
+    CausalMelSpectrogram,
+    Gammatonegram,
+    PublishedCausalGammatone,
+    PublishedCausalLEAF,
+    SincNet,
+)
 from deepSTRF.training.checkpoint import load_state
 from deepSTRF.training.config import FitConfig
 from deepSTRF.training.crossval import cross_validate
@@ -274,6 +281,8 @@ CASES = [
     ("icnet negative sincnet_min_low_hz", lambda t: ICNet(16000, 5.0, sincnet_min_low_hz=-5), ValueError, r"`sincnet_min_low_hz` must be >= 0, got -5"),
     ("published gammatone f_max above nyquist", lambda t: PublishedCausalGammatone(16000, 5.0, f_max_hz=9000), ValueError, r"f_max_hz <= audio_fs / 2 = 8000, got .*f_max_hz=9000 .*pass None"),
     ("published gammatone unknown compression", lambda t: PublishedCausalGammatone(16000, 5.0, compression="log"), ValueError, r"`compression` must be one of \['log_floor', 'cuberoot', 'pcen', 'none'\], got 'log'"),
+    ("published LEAF without filters", lambda t: PublishedCausalLEAF(16000, 5.0, n_filters=0), ValueError, r"`n_filters` must be an int >= 1, got 0"),
+    ("AC1 unknown detrend", lambda t: CRCNSAC1Dataset(t / "ac1", detrend="per_repeat"), ValueError, r"`detrend` must be one of \['none', 'baseline', 'baseline_per_repeat'\], got 'per_repeat'"),
     ("compact figure flag not a bool", lambda t: plot_learned_vs_true(torch.randn(2, 6, 4), torch.randn(2, 6, 4), compact="yes"), TypeError, r"`compact` must be a bool, got str"),
 ]
 # fmt: on
