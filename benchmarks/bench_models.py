@@ -137,10 +137,32 @@ def measure(name: str, repeats: int, warmup: int, threads: int, dt_ms: float) ->
         "eval_ms": evals["median"],
         "eval_min_ms": evals["min"],
         "eval_cpu_ms": evals["cpu"],
+        "train_faults": times["train"]["faults"],
+        "eval_faults": times["eval"]["faults"],
         "peak_eval_mb": times["peak_eval_mb"],
         "peak_train_mb": times["peak_train_mb"],
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
+
+
+def _tune_allocator() -> None:
+    """Apply ``deepSTRF.utils.performance.tune_allocator()``'s glibc settings in this worker.
+
+    Our worker calls the library's function; the published library has none, so its
+    worker sets the same three ``mallopt`` values here: both are then measured with the
+    same allocator.
+    """
+    try:
+        from deepSTRF.utils.performance import tune_allocator
+    except ImportError:  # the published deepSTRF 0.1.0
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        for option, value in ((-1, 1024**3), (-3, 32 * 1024**2), (-4, 0)):  # trim, mmap threshold, mmap max
+            libc.mallopt(option, value)
+    else:
+        tune_allocator()
 
 
 _SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -178,6 +200,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         out[f"{phase}_all_ms"] = values
         out[f"{phase}_cpu_ms"] = statistics.median(r[f"{phase}_cpu_ms"] for r in runs)
         out[f"peak_{phase}_mb"] = statistics.median(r[f"peak_{phase}_mb"] for r in runs)
+        if all(f"{phase}_faults" in r for r in runs):
+            out[f"{phase}_faults"] = statistics.median(r[f"{phase}_faults"] for r in runs)
     return out
 
 
@@ -252,6 +276,10 @@ def markdown_comparison(results: list[dict[str, Any]]) -> str:
         "| peak eval MB, ours / published |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    faults = all("train_faults" in r.get(who, {}) for r in results for who in ("ours", "published"))
+    if faults:  # page faults per call, where the JSON has them
+        lines[0] += " page faults per call, train / eval, ours; published |"
+        lines[1] += " ---: |"
     for r in results:
         a, b = r["ours"], r["published"]
         if "error" in a or "error" in b:
@@ -266,6 +294,8 @@ def markdown_comparison(results: list[dict[str, Any]]) -> str:
             ]
         row.append(" / ".join(f"{b[f'{p}_cpu_ms'] / a[f'{p}_cpu_ms']:.2f}×" for p in ("train", "eval")))
         row += [f"{a[f'peak_{p}_mb']:.0f} / {b[f'peak_{p}_mb']:.0f}" for p in ("train", "eval")]
+        if faults:
+            row.append("; ".join(f"{x['train_faults']:.0f} / {x['eval_faults']:.0f}" for x in (a, b)))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -280,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--tune-allocator",
         action="store_true",
-        help="call deepSTRF.utils.performance.tune_allocator() in each worker first (as `deepstrf fit` does)",
+        help="apply deepSTRF.utils.performance.tune_allocator()'s settings in each worker first, ours and the "
+        "published one alike (as `deepstrf fit` does)",
     )
     parser.add_argument(
         "--published",
@@ -310,9 +341,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.worker is not None:
         if args.tune_allocator:
-            from deepSTRF.utils.performance import tune_allocator
-
-            tune_allocator()
+            _tune_allocator()
         print(json.dumps(measure(args.worker, args.repeats, args.warmup, args.threads, args.dt_ms)))
         return
     names = [m.strip().lower() for m in args.models.split(",") if m.strip()]

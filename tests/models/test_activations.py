@@ -150,3 +150,23 @@ def test_activation_errors(cls):
 def test_bias_flag_is_checked(cls):
     with pytest.raises(TypeError, match=r"`bias` must be a bool"):
         cls(2, bias=1)
+
+
+def test_softplus_prescaled_overwrites_only_where_no_gradient_flows():
+    act = ParametricSoftplus(3)
+    z = torch.randn(2, 3, 7) * 4
+    expected = act.forward_prescaled(z.clone(), dim=1)
+    # default: a new tensor, z unchanged
+    kept = z.clone()
+    assert torch.equal(act.forward_prescaled(kept, dim=1), expected) and torch.equal(kept, z)
+    # overwrite with parameters that need gradients and grad mode on: ignored, gradients flow
+    out = act.forward_prescaled(kept, dim=1, overwrite=True)
+    assert out.requires_grad and torch.equal(kept, z) and torch.equal(out.detach(), expected)
+    # overwrite without autograd: the result is written into z, bit for bit the same
+    with torch.no_grad():
+        written = act.forward_prescaled(kept, dim=1, overwrite=True)
+    assert written.data_ptr() == kept.data_ptr() and torch.equal(written, expected)
+    # a z that needs a gradient is never overwritten
+    leaf = z.clone().requires_grad_()
+    assert act.forward_prescaled(leaf, dim=1, overwrite=True).data_ptr() != leaf.data_ptr()
+    assert torch.equal(leaf.detach(), z)

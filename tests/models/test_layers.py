@@ -61,6 +61,26 @@ def test_layer_norm_gradients_match_the_moved_axis_reference(shape, affine):
     assert_gradcheck(norm, [torch.randn(2, shape[1], 3)])
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_without_gradients_gives_the_same_bits_and_leaves_the_input(affine):
+    # without autograd, dim=1 writes its affine map in place: same result, input untouched
+    norm = CausalLayerNorm(5, dim=1, elementwise_affine=affine)
+    if affine:
+        with torch.no_grad():
+            norm.norm.weight.uniform_(0.5, 2.0)
+            norm.norm.bias.uniform_(-1.0, 1.0)
+    x = torch.randn(3, 5, 1, 40) * 3 + 1
+    before = x.clone()
+    with_grad = norm(x.requires_grad_()).detach()
+    x = x.detach()
+    with torch.no_grad():
+        without = norm(x)
+    assert torch.equal(with_grad, without)
+    assert torch.equal(x, before)
+    with torch.inference_mode():
+        assert torch.equal(norm(x), with_grad)
+
+
 def test_layer_norm_errors():
     with pytest.raises(ValueError, match=r"`normalized_shape` must be an int >= 1"):
         CausalLayerNorm(0)

@@ -205,3 +205,21 @@ def test_eval_folds_the_batch_norm_into_the_kernel_exactly(kernel, affine):
         if got is not None:
             torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     assert torch.equal(readout.bn.running_mean, statistics[0]) and torch.equal(readout.bn.running_var, statistics[1])
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_readouts_give_the_same_output_with_and_without_gradients(time_major):
+    # without autograd the softplus is written into the readout's own intermediate: same bits
+    strf = STRFReadout(F=6, T=4, C_in=1, out_neurons=3, activation=ParametricSoftplus(3))
+    strf.train()(torch.randn(4, 1, 6, 30))
+    strf.eval()
+    x = torch.randn(2, 1, 6, 25)
+    linear = LinearReadout(in_features=5, out_neurons=3, activation=ParametricSoftplus(3))
+    h = torch.randn(2, 25, 5).transpose(1, 2) if time_major else torch.randn(2, 5, 25)
+    for readout, inputs in ((strf, x), (linear, h)):
+        before = inputs.clone()
+        with_grad = readout(inputs).detach()
+        with torch.no_grad():
+            without = readout(inputs)
+        assert torch.equal(with_grad, without)
+        assert torch.equal(inputs, before)

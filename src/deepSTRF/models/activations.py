@@ -227,12 +227,16 @@ class ParametricSoftplus(_PerNeuron):
         """
         return self.beta
 
-    def forward_prescaled(self, z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    def forward_prescaled(self, z: torch.Tensor, dim: int = -1, overwrite: bool = False) -> torch.Tensor:
         """Return ``forward(x)`` given ``z = input_gain() * x``, with the neuron axis at ``dim``.
 
         Args:
             z: The input already multiplied by :meth:`input_gain` along the neuron axis.
             dim: The neuron axis of ``z``.
+            overwrite: Write the result into ``z`` and return it, when no gradient flows
+                through ``z`` (``z.requires_grad`` is False); otherwise this is ignored. A
+                readout passes its own fresh intermediate here: no new output-sized tensor
+                is allocated, which on CPU also saves the page faults of a fresh block.
 
         Returns:
             Tensor of the shape of ``z``.
@@ -252,8 +256,11 @@ class ParametricSoftplus(_PerNeuron):
             raise ValueError(f"`z` must have N={self.N} entries along dim={dim}, got shape {tuple(z.shape)}")
         view = [1] * z.dim()
         view[dim] = self.N
-        inverse_gain = self.beta.reciprocal().view(view)
-        return torch.addcmul(self.b.view(view), nnf.softplus(z), inverse_gain)
+        inverse_gain, baseline = self.beta.reciprocal().view(view), self.b.view(view)
+        if overwrite and not (z.requires_grad or inverse_gain.requires_grad or baseline.requires_grad):
+            torch.ops.aten.softplus.out(z, 1.0, 20.0, out=z)  # nnf.softplus's defaults, in place
+            return torch.addcmul(baseline, z, inverse_gain, out=z)
+        return torch.addcmul(baseline, nnf.softplus(z), inverse_gain)
 
     def extra_repr(self) -> str:
         return f"N={self.N}, non_negative_output={self.non_negative_output}"

@@ -172,12 +172,13 @@ class STRFReadout(ConfigurableModule):
             folded = self.conv._forward_affine(x, scale.to(x.dtype), shift.to(x.dtype))
             if folded is not None:
                 if gain is not None:
-                    return cast(ParametricSoftplus, self.activation).forward_prescaled(folded, dim=1)
+                    return cast(ParametricSoftplus, self.activation).forward_prescaled(folded, dim=1, overwrite=True)
                 return _apply_last(self.activation, folded.squeeze(2))
         y = self.conv(x).squeeze(2)
         if gain is not None:
             scaled = _batch_norm(bn, y, gain)
-            return cast(ParametricSoftplus, self.activation).forward_prescaled(scaled, dim=1).unsqueeze(2)
+            activation = cast(ParametricSoftplus, self.activation)
+            return activation.forward_prescaled(scaled, dim=1, overwrite=True).unsqueeze(2)
         return _apply_last(self.activation, bn(y))
 
 
@@ -280,7 +281,7 @@ class LinearReadout(ConfigurableModule):
                 h = layer(h)
             z = nnf.linear(h, weight, bias)  # (B, T, N)
             if gain is not None:
-                y = cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=-1)
+                y = cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=-1, overwrite=True)
             else:
                 y = self.activation(z)
             return y.transpose(1, 2).unsqueeze(2)
@@ -289,5 +290,5 @@ class LinearReadout(ConfigurableModule):
             h = _pointwise(h, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else layer(h)
         z = _pointwise(h, weight, bias)  # (B, N, T)
         if gain is not None:
-            return cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=1).unsqueeze(2)
+            return cast(ParametricSoftplus, self.activation).forward_prescaled(z, dim=1, overwrite=True).unsqueeze(2)
         return _apply_last(self.activation, z)

@@ -53,6 +53,21 @@ class _LayerNormAlongDim(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None
 
 
+def _layer_norm_dim1_no_grad(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> torch.Tensor:
+    """:class:`_LayerNormAlongDim`'s forward when nothing needs a gradient, writing its result in place.
+
+    The same operations in the same order (so the same bits), but the affine map
+    overwrites the centred input instead of allocating the output.
+    """
+    xhat = x - x.mean(1, keepdim=True)
+    xhat.mul_(torch.rsqrt((xhat * xhat).mean(1, keepdim=True).add_(eps)))
+    if weight is None:
+        return xhat if bias is None else xhat.add_(bias)
+    return torch.addcmul(bias, xhat, weight, out=xhat) if bias is not None else xhat.mul_(weight)
+
+
 class CausalLayerNorm(ConfigurableModule):
     """LayerNorm over one axis of the input, separately at every position of all other axes.
 
@@ -114,7 +129,9 @@ class CausalLayerNorm(ConfigurableModule):
             shape = (-1, *[1] * (x.dim() - 2))  # broadcast the affine parameters along dim 1
             weight = None if self.norm.weight is None else self.norm.weight.view(shape)
             bias = None if self.norm.bias is None else self.norm.bias.view(shape)
-            return _LayerNormAlongDim.apply(x, weight, bias, self.norm.eps)
+            if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias)):
+                return _LayerNormAlongDim.apply(x, weight, bias, self.norm.eps)
+            return _layer_norm_dim1_no_grad(x, weight, bias, self.norm.eps)
         return self.norm(x.movedim(dim, -1)).movedim(-1, dim)
 
     def extra_repr(self) -> str:
