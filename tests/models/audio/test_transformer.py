@@ -116,3 +116,40 @@ def test_invalid_arguments():
         Transformer(F, time_patch_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, 12, T\)"):
         Transformer(F, **SMALL)(torch.rand(2, 1, 10, 8))
+
+
+@pytest.mark.parametrize("length", [1, 13, 37])
+def test_training_attention_with_dropout_works_on_the_lower_triangle_in_blocks(monkeypatch, length):
+    import deepSTRF.models.audio.transformer as transformer
+
+    monkeypatch.setattr(transformer, "_QUERY_BLOCK", 5)  # several blocks, a short last one
+    model = Transformer(F, n_layers=1, **SMALL).double().train()
+    attention = model.core[0].attention
+    x = torch.randn(2, length, 8, dtype=torch.float64)
+    attention.dropout = 1e-12  # the blocked path, with (almost) nothing dropped
+    torch.testing.assert_close(attention(x), _reference_attention(attention, x, None), rtol=1e-10, atol=1e-12)
+
+
+def test_blocked_attention_dropout_is_unbiased_causal_and_differentiable(monkeypatch):
+    import deepSTRF.models.audio.transformer as transformer
+
+    monkeypatch.setattr(transformer, "_QUERY_BLOCK", 5)
+    attention = Transformer(F, n_layers=1, **SMALL).double().train().core[0].attention
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 17, 4, dtype=torch.float64) for _ in range(3))
+    clean = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    draws = torch.stack([attention._blocked_causal(q, k, v, 0.5) for _ in range(1000)])
+    assert not torch.equal(draws[0], draws[1])
+    spread = draws.std(0) / math.sqrt(len(draws))
+    assert bool(((draws.mean(0) - clean).abs() <= 6 * spread + 1e-12).all())  # keep-and-rescale is unbiased
+
+    def seeded(q, k, v):
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            return attention._blocked_causal(q, k, v, 0.3)
+
+    later = [t.clone() for t in (q, k, v)]
+    for t in later:
+        t[:, :, 11:] = torch.randn(1, 2, 6, 4, dtype=torch.float64)
+    assert torch.equal(seeded(*later)[:, :, :11], seeded(q, k, v)[:, :, :11])
+    assert torch.autograd.gradcheck(seeded, [t.requires_grad_() for t in (q, k, v)])

@@ -16,6 +16,9 @@ from deepSTRF.models.readouts import LinearReadout
 __all__ = ["Transformer"]
 
 
+_QUERY_BLOCK = 128  # queries per block of the causal attention with dropout
+
+
 class _CausalSelfAttention(nn.Module):
     """Multi-head self-attention where frame ``i`` sees frames ``j <= i`` (and ``i - j < window``).
 
@@ -36,11 +39,36 @@ class _CausalSelfAttention(nn.Module):
         batch, length, d_model = x.shape
         q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)  # (B, h, L, d)
         p = self.dropout if self.training else 0.0
-        if self.window is None:
-            y = nnf.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        if self.window is None and p > 0.0:
+            y = self._blocked_causal(q, k, v, p)
+        elif self.window is None:
+            y = nnf.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             y = self._windowed(q, k, v, p)
         return self.out(y.transpose(1, 2).reshape(batch, length, d_model))
+
+    def _blocked_causal(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float) -> torch.Tensor:
+        """Causal attention with dropout, computed on the lower triangle only, in blocks of queries.
+
+        ``scaled_dot_product_attention`` with dropout falls back to the full ``L x L``
+        product on CPU and draws a dropout mask for every pair, half of them masked anyway.
+        Here each block of queries meets only the keys up to its last frame, and the
+        dropout mask comes from one uniform draw per kept pair: the same distribution
+        (keep with probability ``1 - p``, scale by ``1 / (1 - p)``) at about half the cost.
+        """
+        length = q.shape[2]
+        block = min(_QUERY_BLOCK, length)
+        scale = q.shape[-1] ** -0.5
+        upper = torch.ones(block, block, dtype=torch.bool, device=q.device).triu_(1)
+        outputs = []
+        for start in range(0, length, block):
+            stop = min(start + block, length)
+            scores = (q[:, :, start:stop] * scale) @ k[:, :, :stop].transpose(-1, -2)  # (B, h, b, stop)
+            scores[..., start:].masked_fill_(upper[: stop - start, : stop - start], -math.inf)
+            weights = torch.softmax(scores, dim=-1)
+            keep = torch.rand_like(weights).ge_(p)
+            outputs.append((weights * keep) @ v[:, :, :stop])
+        return torch.cat(outputs, dim=2).mul_(1.0 / (1.0 - p))
 
     def _windowed(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float) -> torch.Tensor:
         length = q.shape[2]
