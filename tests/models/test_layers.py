@@ -81,6 +81,30 @@ def test_layer_norm_without_gradients_gives_the_same_bits_and_leaves_the_input(a
         assert torch.equal(norm(x), with_grad)
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_on_channels_last_memory_matches_the_reference_and_keeps_its_layout(affine):
+    norm = CausalLayerNorm(4, dim=1, elementwise_affine=affine).double()
+    if affine:
+        with torch.no_grad():
+            norm.norm.weight.uniform_(0.5, 2.0)
+            norm.norm.bias.uniform_(-1.0, 1.0)
+    x = (torch.randn(2, 4, 3, 11, dtype=torch.float64) * 2 + 0.5).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    x_ref = x.detach().contiguous().requires_grad_()
+    out = norm(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.equal(norm(x), out)  # the affine map outside the kernel gives the same bits
+    upstream = torch.randn(2, 4, 3, 11, dtype=torch.float64)
+    (out * upstream).sum().backward()
+    ours = [x.grad] + [p.grad.clone() for p in norm.parameters()]
+    norm.zero_grad()
+    (norm.norm(x_ref.movedim(1, -1)).movedim(-1, 1) * upstream).sum().backward()
+    reference = [x_ref.grad] + [p.grad for p in norm.parameters()]
+    for got, want in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 def test_layer_norm_errors():
     with pytest.raises(ValueError, match=r"`normalized_shape` must be an int >= 1"):
         CausalLayerNorm(0)

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
+from torch.nn import functional as nnf
 
 from deepSTRF._validation import check_int, check_positive_float, check_tensor
 from deepSTRF.models.configurable import ConfigurableModule
@@ -124,7 +125,7 @@ class CausalLayerNorm(ConfigurableModule):
             return self.norm(x)
         if dim == 1 and x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
             # channels-last memory: the channel-last view is contiguous, so the native kernel needs no copy
-            return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return self._channels_last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         if dim == 1 and x.dim() > 2:
             shape = (-1, *[1] * (x.dim() - 2))  # broadcast the affine parameters along dim 1
             weight = None if self.norm.weight is None else self.norm.weight.view(shape)
@@ -133,6 +134,21 @@ class CausalLayerNorm(ConfigurableModule):
                 return _LayerNormAlongDim.apply(x, weight, bias, self.norm.eps)
             return _layer_norm_dim1_no_grad(x, weight, bias, self.norm.eps)
         return self.norm(x.movedim(dim, -1)).movedim(-1, dim)
+
+    def _channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        """Layer norm over the last axis of ``x``, with the affine map outside the native kernel when training.
+
+        The native backward computes the scale and shift gradients with a reduction that is
+        slow and erratic for a few channels over millions of positions (11 to 45 ms for 10
+        channels of a ConvNet2D activation on 2 CPU threads, against 3 ms for the input
+        gradient alone). Written as ``addcmul(bias, layer_norm(x), weight)`` the forward
+        gives the same bits and those two gradients become plain column sums.
+        """
+        norm = self.norm
+        if norm.weight is None or not torch.is_grad_enabled():
+            return norm(x)
+        normalised = nnf.layer_norm(x, norm.normalized_shape, None, None, norm.eps)
+        return normalised * norm.weight if norm.bias is None else torch.addcmul(norm.bias, normalised, norm.weight)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
