@@ -65,13 +65,18 @@ class _ChannelsLastSequential(nn.Sequential):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        in_place = not torch.is_grad_enabled()  # no graph: activations may overwrite their input
+        # A LeakyReLU overwrites its input when there is no graph, or when the input is a layer
+        # norm's fresh output (the norm keeps its normalised values, not its output, and the
+        # LeakyReLU's backward needs only its own output): one activation less kept for backward.
+        no_graph = not torch.is_grad_enabled()
+        previous: nn.Module | None = None
         for module in self:
             x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
-            if in_place and isinstance(module, nn.LeakyReLU):
+            if isinstance(module, nn.LeakyReLU) and (no_graph or isinstance(previous, CausalLayerNorm)):
                 x = nnf.leaky_relu(x, module.negative_slope, inplace=True)
             else:
                 x = module(x)
+            previous = module
         return x
 
 
