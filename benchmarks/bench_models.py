@@ -176,14 +176,26 @@ def _worker_env(published: bool) -> dict[str, str]:
     return env
 
 
+# glibc serves every block of 64 KiB or more by its own mmap and unmaps it when freed, so the
+# resident set follows the live tensors: the peak of a worker run this way is the peak of what
+# the model keeps alive, whatever the allocator would have cached (its timings mean nothing).
+_EXACT_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+
+
 def _run_isolated(
-    name: str, args: argparse.Namespace, python: str | None = None, repeats: int | None = None
+    name: str,
+    args: argparse.Namespace,
+    python: str | None = None,
+    repeats: int | None = None,
+    exact_memory: bool = False,
 ) -> dict[str, Any]:
     """Measure ``name`` in a fresh worker of ``python`` (this interpreter and our ``src/`` when ``None``)."""
     cmd = [python or sys.executable, os.path.abspath(__file__), "--worker", name]
     cmd += ["--repeats", str(repeats or args.repeats), "--warmup", str(args.warmup)]
-    cmd += ["--threads", str(args.threads), "--dt-ms", str(args.dt_ms)] + ["--tune-allocator"] * args.tune_allocator
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(python is not None))
+    cmd += ["--threads", str(args.threads), "--dt-ms", str(args.dt_ms)]
+    cmd += ["--tune-allocator"] * (args.tune_allocator and not exact_memory)
+    env = _worker_env(python is not None) | (_EXACT_MEMORY_ENV if exact_memory else {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         return {"model": name, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -213,7 +225,12 @@ def compare(name: str, args: argparse.Namespace) -> dict[str, Any]:
         order = [(ours, None), (theirs, args.published)]
         for sink, python in order if round_ % 2 == 0 else order[::-1]:
             sink.append(_run_isolated(name, args, python, repeats=args.inner))
-    return {"model": name, "ours": _summary(ours), "published": _summary(theirs)}
+    result = {"model": name, "ours": _summary(ours), "published": _summary(theirs)}
+    for who, python in (("ours", None), ("published", args.published)):
+        exact = _run_isolated(name, args, python, repeats=2, exact_memory=True)
+        if "error" not in exact and "error" not in result[who]:
+            result[who] |= {f"live_peak_{phase}_mb": exact[f"peak_{phase}_mb"] for phase in ("train", "eval")}
+    return result
 
 
 def print_comparison(results: list[dict[str, Any]], header: bool = True) -> None:
@@ -238,6 +255,10 @@ def print_comparison(results: list[dict[str, Any]], header: bool = True) -> None
             published = f"{b[f'{phase}_min_ms']:>6.1f} /{b[f'{phase}_ms']:>6.1f}"
             cells.append(f"{mine}  {published}{b[f'{phase}_ms'] / a[f'{phase}_ms']:>8.2f}x")
         peaks = "".join(f"{a[f'peak_{phase}_mb']:>8.0f} /{b[f'peak_{phase}_mb']:>6.0f}" for phase in ("train", "eval"))
+        if "live_peak_train_mb" in a and "live_peak_train_mb" in b:
+            peaks += "   live " + "  ".join(
+                f"{a[f'live_peak_{phase}_mb']:.0f} / {b[f'live_peak_{phase}_mb']:.0f}" for phase in ("train", "eval")
+            )
         print(f"{r['model']:<21}{cells[0]}{cells[1]}{peaks}")
 
 
@@ -280,6 +301,10 @@ def markdown_comparison(results: list[dict[str, Any]]) -> str:
     if faults:  # page faults per call, where the JSON has them
         lines[0] += " page faults per call, train / eval, ours; published |"
         lines[1] += " ---: |"
+    live = all("live_peak_train_mb" in r.get(who, {}) for r in results for who in ("ours", "published"))
+    if live:  # peaks of the live tensors (a worker whose allocator caches nothing), where the JSON has them
+        lines[0] += " live peak train MB, ours / published | live peak eval MB, ours / published |"
+        lines[1] += " ---: | ---: |"
     for r in results:
         a, b = r["ours"], r["published"]
         if "error" in a or "error" in b:
@@ -296,6 +321,8 @@ def markdown_comparison(results: list[dict[str, Any]]) -> str:
         row += [f"{a[f'peak_{p}_mb']:.0f} / {b[f'peak_{p}_mb']:.0f}" for p in ("train", "eval")]
         if faults:
             row.append("; ".join(f"{x['train_faults']:.0f} / {x['eval_faults']:.0f}" for x in (a, b)))
+        if live:
+            row += [f"{a[f'live_peak_{p}_mb']:.0f} / {b[f'live_peak_{p}_mb']:.0f}" for p in ("train", "eval")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -368,7 +395,10 @@ def main(argv: list[str] | None = None) -> None:
                     compared.sort(key=lambda r: order[r["model"]])
                     with open(args.json, "w") as fh:
                         json.dump({"setting": setting, "results": compared}, fh, indent=2)
-        print("times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published")
+        print(
+            "times: min / median over the rounds (ms); speed-up: published median / ours; peaks: ours / published "
+            "(resident-set growth; live: with an allocator that caches nothing)"
+        )
         return
     print(
         f"batch {B}, F={F}, T={T}, N={N}, {args.threads} threads, median of {args.repeats} after {args.warmup}, "

@@ -87,3 +87,29 @@ def test_matches_published_convnet2d(config):
     model.load_state_dict(state, strict=True)
     with torch.no_grad():
         torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_training_gradients_match_a_plain_reference():
+    """In-place LeakyReLUs, channels-last memory and the layer norm's own backward change no gradient."""
+    torch.manual_seed(0)
+    model = ConvNet2D(F, kernel_size=(3, 4), c_hidden=3, n_hidden=5, out_neurons=N).double().train()
+    x = torch.rand(2, 1, F, 25, dtype=torch.float64)
+
+    def plain(x):
+        h = nn.functional.pad(x, (model.core[0].left, 0))
+        for i in range(3):
+            conv, norm, act = model.core[1 + 3 * i], model.core[2 + 3 * i].norm, model.core[3 + 3 * i]
+            h = conv(h)
+            h = nn.functional.layer_norm(h.movedim(1, -1), norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+            h = nn.functional.leaky_relu(h.movedim(-1, 1), act.negative_slope)
+        return model.readout(h.flatten(1, 2))
+
+    params = list(model.parameters())
+    ours = model(x)
+    reference = plain(x)
+    torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+    upstream = torch.randn_like(ours)
+    got = torch.autograd.grad((ours * upstream).sum(), params)
+    want = torch.autograd.grad((reference * upstream).sum(), params)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
