@@ -74,6 +74,11 @@ class _ChannelsLastSequential(nn.Sequential):
             x = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
             if isinstance(module, nn.LeakyReLU) and (no_graph or isinstance(previous, CausalLayerNorm)):
                 x = nnf.leaky_relu(x, module.negative_slope, inplace=True)
+            elif isinstance(module, nn.Conv2d) and x.shape[1] == 1 and x.is_contiguous():
+                # one channel: the memory is both layouts at once, but PyTorch reads it as channels-first
+                # and would return a channels-first output; channels-last strides (no copy) keep it
+                # channels-last, which saves a reordering copy of the output and a slower kernel
+                x = module(x.as_strided(x.shape, (x.stride(0), 1, x.stride(2), x.stride(3))))
             else:
                 x = module(x)
             previous = module
