@@ -22,7 +22,8 @@ _QUERY_BLOCK = 128  # queries per block of the causal attention with dropout
 class _CausalSelfAttention(nn.Module):
     """Multi-head self-attention where frame ``i`` sees frames ``j <= i`` (and ``i - j < window``).
 
-    Without a window the attention uses the causal kernel of ``scaled_dot_product_attention``.
+    Without a window the attention uses the causal kernel of ``scaled_dot_product_attention``
+    (in training with dropout, :meth:`_blocked_causal`).
     With a window of ``w`` frames, queries are processed in blocks of ``w`` frames that
     attend to their own block and the previous one under the mask of
     :func:`~deepSTRF.models.layers.build_causal_window_mask` (explicit softmax over the
@@ -118,8 +119,9 @@ class Transformer(AudioEncodingModel):
     ``dropout``), whose attention lets frame ``t`` see frames ``t - context_window + 1 ..
     t`` (the whole past when ``context_window`` is ``None``), and a per-frame linear
     readout with the output activation (identity by default). The model is strictly
-    causal. Without a window, attention uses PyTorch's causal kernel; with one, queries
-    are processed in blocks, at a cost linear in the stimulus length.
+    causal. Without a window, attention uses PyTorch's causal kernel (in training with
+    dropout, blocks of queries over the lower triangle only, about half the time and memory
+    on CPU); with one, queries are processed in blocks, at a cost linear in the stimulus length.
 
     Args:
         n_frequency_bands: Number ``F`` of spectrogram bands.
