@@ -25,24 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
+
+from _timing import time_calls
 
 B, F, T, N, LAGS = 8, 34, 999, 73, 9
 FORWARD_FLOP = 2 * F * LAGS * N * T * B
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 10) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times), 1e3 * min(times)
+    """Median and minimum of ``fn``'s wall time in milliseconds (the shared timing loop)."""
+    times = time_calls(fn, warmup, repeats)
+    return 1e3 * times["median"], 1e3 * times["min"]
 
 
 def main(argv: list[str] | None = None) -> None:

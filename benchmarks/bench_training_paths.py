@@ -33,12 +33,10 @@ import contextlib
 import json
 import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from bench_models import B, F, N, T, build
 
 

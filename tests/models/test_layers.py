@@ -39,6 +39,19 @@ def test_layer_norm_is_causal_mode_free_and_differentiable():
     assert not list(CausalLayerNorm(4, elementwise_affine=False).parameters())
 
 
+def _assert_gradients_match_the_moved_axis_reference(norm, x):
+    """Input and parameter gradients of ``norm(x)`` equal ``nn.LayerNorm``'s on the axis moved last."""
+    x_ref = x.detach().clone().requires_grad_()
+    upstream = torch.randn(x.shape, dtype=x.dtype)
+    (norm(x) * upstream).sum().backward()
+    ours = [x.grad] + [p.grad.clone() for p in norm.parameters()]
+    norm.zero_grad()
+    (norm.norm(x_ref.movedim(1, -1)).movedim(-1, 1) * upstream).sum().backward()
+    reference = [x_ref.grad] + [p.grad for p in norm.parameters()]
+    for got, want in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(3, 4, 2, 5), (2, 6, 7)])
 def test_layer_norm_gradients_match_the_moved_axis_reference(shape, affine):
@@ -49,15 +62,7 @@ def test_layer_norm_gradients_match_the_moved_axis_reference(shape, affine):
             norm.norm.weight.uniform_(0.5, 2.0)
             norm.norm.bias.uniform_(-1.0, 1.0)
     x = (torch.randn(shape, dtype=torch.float64) * 2 + 0.5).requires_grad_()
-    x_ref = x.detach().clone().requires_grad_()
-    upstream = torch.randn(shape, dtype=torch.float64)
-    (norm(x) * upstream).sum().backward()
-    ours = [x.grad] + [p.grad.clone() for p in norm.parameters()]
-    norm.zero_grad()
-    (norm.norm(x_ref.movedim(1, -1)).movedim(-1, 1) * upstream).sum().backward()
-    reference = [x_ref.grad] + [p.grad for p in norm.parameters()]
-    for got, want in zip(ours, reference, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    _assert_gradients_match_the_moved_axis_reference(norm, x)
     assert_gradcheck(norm, [torch.randn(2, shape[1], 3)])
 
 
@@ -90,19 +95,11 @@ def test_layer_norm_on_channels_last_memory_matches_the_reference_and_keeps_its_
             norm.norm.bias.uniform_(-1.0, 1.0)
     x = (torch.randn(2, 4, 3, 11, dtype=torch.float64) * 2 + 0.5).contiguous(memory_format=torch.channels_last)
     x.requires_grad_()
-    x_ref = x.detach().contiguous().requires_grad_()
     out = norm(x)
     assert out.is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         assert torch.equal(norm(x), out)  # the affine map outside the kernel gives the same bits
-    upstream = torch.randn(2, 4, 3, 11, dtype=torch.float64)
-    (out * upstream).sum().backward()
-    ours = [x.grad] + [p.grad.clone() for p in norm.parameters()]
-    norm.zero_grad()
-    (norm.norm(x_ref.movedim(1, -1)).movedim(-1, 1) * upstream).sum().backward()
-    reference = [x_ref.grad] + [p.grad for p in norm.parameters()]
-    for got, want in zip(ours, reference, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    _assert_gradients_match_the_moved_axis_reference(norm, x)
 
 
 def test_layer_norm_errors():
