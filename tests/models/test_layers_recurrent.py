@@ -56,14 +56,22 @@ def test_gru_sequence_is_causal_and_float32_matches_to_rounding():
         (nn.GRU(4, 5), torch.zeros(2, 7, 4)),
         (nn.GRU(4, 5, batch_first=True), torch.zeros(2, 7, 4, dtype=torch.float16)),
         (nn.GRU(4, 5, batch_first=True), torch.zeros(7, 4)),
-        (nn.LSTM(4, 5, batch_first=True), torch.zeros(2, 7, 4)),
     ],
-    ids=["two-layers", "bidirectional", "time-first", "float16", "unbatched", "lstm"],
+    ids=["two-layers", "bidirectional", "time-first", "float16", "unbatched"],
 )
 def test_gru_sequence_refuses_what_it_does_not_compute(gru, x):
     assert not supports_gru_sequence(gru, x)
     with pytest.raises(ValueError, match=r"one-layer, one-direction, batch-first nn\.GRU"):
         gru_sequence(x, gru)
+
+
+def test_gru_sequence_checks_its_module_and_initial_state():
+    lstm = nn.LSTM(4, 5, batch_first=True)
+    assert not supports_gru_sequence(lstm, torch.zeros(2, 7, 4))
+    with pytest.raises(TypeError, match=r"`gru` must be an nn\.GRU, got LSTM"):
+        gru_sequence(torch.zeros(2, 7, 4), lstm)
+    with pytest.raises(ValueError, match=r"`h0` must have shape"):
+        gru_sequence(torch.zeros(2, 7, 4), nn.GRU(4, 5, batch_first=True), torch.zeros(2, 4))
 
 
 def test_statenet_gru_trains_through_gru_sequence_and_matches_nn_gru(monkeypatch):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import Subset
 
 from deepSTRF import metrics
@@ -26,11 +27,13 @@ from deepSTRF.datasets import archive as ar
 from deepSTRF.datasets import download as dl
 from deepSTRF.datasets.audio.crcns_ac1 import CRCNSAC1Dataset
 from deepSTRF.datasets.sources import RemoteFile, ensure_files, with_published_checksums
+from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.convnet import ConvNet2D
 from deepSTRF.models.audio.icnet import ICNet
 from deepSTRF.models.audio.statenet import StateNet
 from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
 from deepSTRF.models.audio.transformer import Transformer
+from deepSTRF.models.layers import gru_sequence
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.wav2spec import (
     CausalMelSpectrogram,
@@ -167,6 +170,11 @@ CASES = [
     ("STRF_gradmap T=0", lambda t: lin().STRF_gradmap(T=0), ValueError, "`T` must be an int >= 1"),
     ("STRF_gradmap baseline shape", lambda t: lin().STRF_gradmap(baseline=torch.zeros(3, 3)), ValueError, "baseline"),
     ("waveform_gradmap without front-end", lambda t: lin().waveform_gradmap(torch.zeros(80)), RuntimeError, "front"),
+    ("gru_sequence given an LSTM", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.LSTM(4, 3, batch_first=True)), TypeError, "`gru` must be an nn.GRU, got LSTM"),
+    ("gru_sequence time-first GRU", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3)), ValueError, r"batch-first nn\.GRU \(`gru`\)"),
+    ("gru_sequence x not a tensor", lambda t: gru_sequence([[0.0]], nn.GRU(4, 3, batch_first=True)), TypeError, "`x`"),
+    ("gru_sequence h0 wrong shape", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3, batch_first=True), torch.zeros(3, 3)), ValueError, r"`h0` must have shape \(B, hidden_size\) = \(2, 3\).*got \(3, 3\)"),
+    ("softplus overwrite not a bool", lambda t: ParametricSoftplus(3).forward_prescaled(torch.zeros(2, 3), overwrite="yes"), TypeError, "`overwrite` must be a bool, got str"),
     # ------------------------------------------------------------------ checkpoints
     ("load a missing folder", lambda t: NeuralModel.from_pretrained(t / "nope"), FileNotFoundError, "does not exist"),
     ("load an int path", lambda t: NeuralModel.from_pretrained(3), TypeError, "`repo_id_or_path` must be"),

@@ -242,6 +242,7 @@ class ParametricSoftplus(_PerNeuron):
             Tensor of the shape of ``z``.
 
         Raises:
+            TypeError: If ``z`` is not a floating-point tensor or ``overwrite`` not a bool.
             ValueError: If ``z`` does not have ``N`` entries along ``dim``.
 
         Example:
@@ -252,6 +253,8 @@ class ParametricSoftplus(_PerNeuron):
             True
         """
         check_tensor("z", z, floating=True)
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"`overwrite` must be a bool, got {type(overwrite).__name__}")
         if z.dim() == 0 or z.shape[dim] != self.N:
             raise ValueError(f"`z` must have N={self.N} entries along dim={dim}, got shape {tuple(z.shape)}")
         view = [1] * z.dim()

@@ -18,6 +18,8 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as nnf
 
+from deepSTRF._validation import check_tensor
+
 __all__ = ["gru_sequence", "supports_gru_sequence"]
 
 
@@ -133,7 +135,9 @@ def gru_sequence(x: torch.Tensor, gru: nn.GRU, h0: torch.Tensor | None = None) -
         The states ``h_1 .. h_T`` as ``(B, T, hidden_size)`` (a transposed view of time-major memory).
 
     Raises:
-        ValueError: If :func:`supports_gru_sequence` is False for ``gru`` and ``x``.
+        TypeError: If ``gru`` is not an ``nn.GRU``, or ``x`` / ``h0`` not a tensor.
+        ValueError: If :func:`supports_gru_sequence` is False for ``gru`` and ``x``, or ``h0``
+            has the wrong shape.
 
     Example:
         >>> gru = nn.GRU(4, 5, batch_first=True)
@@ -141,16 +145,25 @@ def gru_sequence(x: torch.Tensor, gru: nn.GRU, h0: torch.Tensor | None = None) -
         >>> torch.allclose(gru_sequence(x, gru), gru(x)[0], atol=1e-5)
         True
     """
+    if not isinstance(gru, nn.GRU):
+        raise TypeError(f"`gru` must be an nn.GRU, got {type(gru).__name__}")
+    check_tensor("x", x)
     if not supports_gru_sequence(gru, x):
         raise ValueError(
-            "gru_sequence needs a one-layer, one-direction, batch-first nn.GRU and a float32/float64 CPU input "
-            f"(B, T, input_size) of the GRU's dtype; got {gru!r} and an input of shape {tuple(x.shape)}, "
+            "gru_sequence needs a one-layer, one-direction, batch-first nn.GRU (`gru`) and a float32/float64 CPU "
+            f"input `x` (B, T, input_size) of the GRU's dtype; got {gru!r} and `x` of shape {tuple(x.shape)}, "
             f"{x.dtype}, on {x.device}"
         )
     batch, size = x.shape[0], gru.hidden_size
     if h0 is None:
         h0 = x.new_zeros(batch, size)
-    elif h0.dim() == 3:
+    else:
+        check_tensor("h0", h0)
+        if tuple(h0.shape) not in ((batch, size), (1, batch, size)):
+            raise ValueError(
+                f"`h0` must have shape (B, hidden_size) = ({batch}, {size}) or (1, {batch}, {size}), "
+                f"got {tuple(h0.shape)}"
+            )
         h0 = h0.reshape(batch, size)
     w_ih, w_hh = cast(torch.Tensor, gru.weight_ih_l0), cast(torch.Tensor, gru.weight_hh_l0)
     b_ih, b_hh = (cast(torch.Tensor, gru.bias_ih_l0), cast(torch.Tensor, gru.bias_hh_l0)) if gru.bias else (None, None)
