@@ -7,8 +7,6 @@ neurons), and reports the median and minimum over all calls of each variant:
 
 - ``statenet-gru``: a training step (forward, Poisson loss, backward, Adam) and an eval
   forward of the StateNet GRU, through ``gru_sequence`` (after) or ``nn.GRU`` (before);
-- ``statenet-lstm``: a training step of the StateNet LSTM, through ``lstm_sequence`` (after)
-  or ``nn.LSTM`` (before);
 - ``transformer``: a training step of the Transformer, with the blocked causal attention
   (after) or ``scaled_dot_product_attention(..., dropout_p=0.1, is_causal=True)`` (before);
   and the two dropout masks alone for the full attention matrix (``bernoulli_`` against a
@@ -152,17 +150,6 @@ def main(argv: list[str] | None = None) -> None:
         {
             "nn.GRU": (_eval(gru, x), nothing),
             "gru_sequence": (lambda: gru_sequence_eval(gru, x), nothing),
-        },
-        args.rounds,
-        args.calls,
-    )
-
-    lstm = build("statenet-lstm", 5.0).train()
-    no_lstm_sequence = lambda: _patched(statenet, "supports_lstm_sequence", lambda *a: False)  # noqa: E731
-    results["statenet-lstm train step"] = _ab(
-        {
-            "after": (_train_step(lstm, x, target), nothing),
-            "before": (_train_step(lstm, x, target), no_lstm_sequence),
         },
         args.rounds,
         args.calls,

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from deepSTRF.models.audio.statenet import StateNet
-from deepSTRF.models.layers import gru_sequence, lstm_sequence, supports_gru_sequence, supports_lstm_sequence
+from deepSTRF.models.layers import gru_sequence, supports_gru_sequence
 from deepSTRF.testing import assert_causal, assert_gradcheck
 
 
@@ -93,76 +93,3 @@ def test_statenet_gru_trains_through_gru_sequence_and_matches_nn_gru(monkeypatch
     for got, want in zip(grads, torch.autograd.grad(reference.sum(), list(model.parameters())), strict=True):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
     assert_causal(model, x, t0=25)
-
-
-# ----------------------------------------------------------------------------- LSTM
-
-
-def _lstm(bias: bool = True) -> nn.LSTM:
-    torch.manual_seed(0)
-    return nn.LSTM(4, 5, batch_first=True, bias=bias).double()
-
-
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("with_state", [True, False])
-def test_lstm_sequence_matches_nn_lstm_and_its_gradients(bias, with_state):
-    lstm = _lstm(bias)
-    x = torch.randn(3, 23, 4, dtype=torch.float64, requires_grad=True)
-    state = tuple(torch.randn(3, 5, dtype=torch.float64, requires_grad=True) for _ in range(2)) if with_state else None
-    ours = lstm_sequence(x, lstm, state)
-    reference = lstm(x, None if state is None else tuple(s.unsqueeze(0) for s in state))[0]
-    torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
-    upstream = torch.randn_like(reference)
-    inputs = [x, *lstm.parameters()] + (list(state) if with_state else [])
-    got = torch.autograd.grad((ours * upstream).sum(), inputs)
-    want = torch.autograd.grad((reference * upstream).sum(), inputs)
-    for a, b in zip(got, want, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
-
-
-def test_lstm_sequence_gradcheck_causality_and_float32():
-    lstm = _lstm()
-    x = torch.randn(2, 9, 4, dtype=torch.float64)
-    h0, c0 = torch.randn(2, 5, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
-    assert_gradcheck(lambda x, h0, c0: lstm_sequence(x, lstm, (h0, c0)), [x, h0, c0])
-    torch.manual_seed(1)
-    single = nn.LSTM(6, 8, batch_first=True)
-    x = torch.randn(2, 300, 6)
-    torch.testing.assert_close(lstm_sequence(x, single), single(x)[0], rtol=1e-5, atol=2e-6)
-    later = x.clone()
-    later[:, 150:] = torch.randn(2, 150, 6)
-    assert torch.equal(lstm_sequence(later, single)[:, :150], lstm_sequence(x, single)[:, :150])
-
-
-def test_lstm_sequence_checks_its_arguments():
-    x = torch.zeros(2, 7, 4)
-    assert not supports_lstm_sequence(nn.LSTM(4, 5, proj_size=2, batch_first=True), x)
-    with pytest.raises(ValueError, match=r"batch-first nn\.LSTM \(`lstm`\) without projection"):
-        lstm_sequence(x, nn.LSTM(4, 5, proj_size=2, batch_first=True))
-    with pytest.raises(TypeError, match=r"`lstm` must be an nn\.LSTM, got GRU"):
-        lstm_sequence(x, nn.GRU(4, 5, batch_first=True))
-    with pytest.raises(TypeError, match=r"`state` must be a pair \(h0, c0\)"):
-        lstm_sequence(x, nn.LSTM(4, 5, batch_first=True), torch.zeros(2, 5))
-    with pytest.raises(ValueError, match=r"`c0` must have shape"):
-        lstm_sequence(x, nn.LSTM(4, 5, batch_first=True), (torch.zeros(2, 5), torch.zeros(5)))
-
-
-def test_statenet_lstm_trains_through_lstm_sequence_and_matches_nn_lstm(monkeypatch):
-    import deepSTRF.models.audio.statenet as statenet
-
-    torch.manual_seed(0)
-    model = StateNet(12, kernel_size=4, stride=2, hidden_channels=3, out_neurons=2, rnn_type="LSTM").double()
-    x = torch.rand(2, 1, 12, 40, dtype=torch.float64)
-    calls = []
-    monkeypatch.setattr(statenet, "lstm_sequence", lambda *a: calls.append(1) or lstm_sequence(*a))
-    out = model(x)
-    assert calls == [1]
-    grads = torch.autograd.grad(out.sum(), list(model.parameters()))
-    with torch.no_grad():
-        model(x)
-    assert calls == [1]  # no gradients: nn.LSTM's forward
-    monkeypatch.setattr(statenet, "supports_lstm_sequence", lambda *a: False)
-    reference = model(x)
-    torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
-    for got, want in zip(grads, torch.autograd.grad(reference.sum(), list(model.parameters())), strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)

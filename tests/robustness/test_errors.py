@@ -33,7 +33,7 @@ from deepSTRF.models.audio.icnet import ICNet
 from deepSTRF.models.audio.statenet import StateNet
 from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
 from deepSTRF.models.audio.transformer import Transformer
-from deepSTRF.models.layers import gru_sequence, lstm_sequence
+from deepSTRF.models.layers import gru_sequence
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.wav2spec import (
     CausalMelSpectrogram,
@@ -174,9 +174,6 @@ CASES = [
     ("gru_sequence time-first GRU", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3)), ValueError, r"batch-first nn\.GRU \(`gru`\)"),
     ("gru_sequence x not a tensor", lambda t: gru_sequence([[0.0]], nn.GRU(4, 3, batch_first=True)), TypeError, "`x`"),
     ("gru_sequence h0 wrong shape", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3, batch_first=True), torch.zeros(3, 3)), ValueError, r"`h0` must have shape \(B, hidden_size\) = \(2, 3\).*got \(3, 3\)"),
-    ("lstm_sequence given a GRU", lambda t: lstm_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3, batch_first=True)), TypeError, r"`lstm` must be an nn\.LSTM, got GRU"),
-    ("lstm_sequence state not a pair", lambda t: lstm_sequence(torch.zeros(2, 5, 4), nn.LSTM(4, 3, batch_first=True), torch.zeros(2, 3)), TypeError, r"`state` must be a pair \(h0, c0\) of tensors, got Tensor"),
-    ("lstm_sequence c0 wrong shape", lambda t: lstm_sequence(torch.zeros(2, 5, 4), nn.LSTM(4, 3, batch_first=True), (torch.zeros(2, 3), torch.zeros(4, 3))), ValueError, r"`c0` must have shape \(B, hidden_size\) = \(2, 3\).*got \(4, 3\)"),
     ("softplus overwrite not a bool", lambda t: ParametricSoftplus(3).forward_prescaled(torch.zeros(2, 3), overwrite="yes"), TypeError, "`overwrite` must be a bool, got str"),
     # ------------------------------------------------------------------ checkpoints
     ("load a missing folder", lambda t: NeuralModel.from_pretrained(t / "nope"), FileNotFoundError, "does not exist"),

@@ -6,8 +6,7 @@
 - Temporal filtering: :class:`LearnableExponentialDecay`, :func:`causal_fir`.
 - Spectral encoders: :class:`LocallyConnected1d`.
 - Attention: :class:`SinusoidalPositionalEncoding`, :func:`build_causal_window_mask`.
-- Recurrence: :func:`gru_sequence` and :func:`lstm_sequence`, one-layer GRU and LSTM with
-  hand-written backward passes.
+- Recurrence: :func:`gru_sequence`, a one-layer GRU with a hand-written backward pass.
 
 Example:
     >>> import torch
@@ -20,12 +19,7 @@ Example:
 from deepSTRF.models.layers.attention import SinusoidalPositionalEncoding, build_causal_window_mask
 from deepSTRF.models.layers.local import LocallyConnected1d
 from deepSTRF.models.layers.normalization import CausalLayerNorm
-from deepSTRF.models.layers.recurrent import (
-    gru_sequence,
-    lstm_sequence,
-    supports_gru_sequence,
-    supports_lstm_sequence,
-)
+from deepSTRF.models.layers.recurrent import gru_sequence, supports_gru_sequence
 from deepSTRF.models.layers.strf import CausalSTRFConv, ParametricSTRF, SeparableSTRF, STRFKernel, strf_conv
 from deepSTRF.models.layers.temporal import LearnableExponentialDecay, causal_fir, decay_profile
 
@@ -42,8 +36,6 @@ __all__ = [
     "causal_fir",
     "decay_profile",
     "gru_sequence",
-    "lstm_sequence",
     "strf_conv",
     "supports_gru_sequence",
-    "supports_lstm_sequence",
 ]
