@@ -7,6 +7,8 @@ neurons), and reports the median and minimum over all calls of each variant:
 
 - ``statenet-gru``: a training step (forward, Poisson loss, backward, Adam) and an eval
   forward of the StateNet GRU, through ``gru_sequence`` (after) or ``nn.GRU`` (before);
+- ``statenet-rnn``: a training step of the StateNet RNN, through ``rnn_sequence`` (after) or
+  ``nn.RNN`` (before);
 - ``transformer``: a training step of the Transformer, with the blocked causal attention
   (after) or ``scaled_dot_product_attention(..., dropout_p=0.1, is_causal=True)`` (before);
   and the two dropout masks alone for the full attention matrix (``bernoulli_`` against a
@@ -151,6 +153,14 @@ def main(argv: list[str] | None = None) -> None:
             "nn.GRU": (_eval(gru, x), nothing),
             "gru_sequence": (lambda: gru_sequence_eval(gru, x), nothing),
         },
+        args.rounds,
+        args.calls,
+    )
+
+    rnn = build("statenet-rnn", 5.0).train()
+    no_rnn_sequence = lambda: _patched(statenet, "supports_rnn_sequence", lambda *a: False)  # noqa: E731
+    results["statenet-rnn train step"] = _ab(
+        {"after": (_train_step(rnn, x, target), nothing), "before": (_train_step(rnn, x, target), no_rnn_sequence)},
         args.rounds,
         args.calls,
     )

@@ -33,7 +33,7 @@ from deepSTRF.models.audio.icnet import ICNet
 from deepSTRF.models.audio.statenet import StateNet
 from deepSTRF.models.audio.strf_models import DNet, Linear, LinearNonlinear, NetworkReceptiveField
 from deepSTRF.models.audio.transformer import Transformer
-from deepSTRF.models.layers import gru_sequence
+from deepSTRF.models.layers import gru_sequence, rnn_sequence
 from deepSTRF.models.neural_model import NeuralModel
 from deepSTRF.models.wav2spec import (
     CausalMelSpectrogram,
@@ -174,6 +174,8 @@ CASES = [
     ("gru_sequence time-first GRU", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3)), ValueError, r"batch-first nn\.GRU \(`gru`\)"),
     ("gru_sequence x not a tensor", lambda t: gru_sequence([[0.0]], nn.GRU(4, 3, batch_first=True)), TypeError, "`x`"),
     ("gru_sequence h0 wrong shape", lambda t: gru_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3, batch_first=True), torch.zeros(3, 3)), ValueError, r"`h0` must have shape \(B, hidden_size\) = \(2, 3\).*got \(3, 3\)"),
+    ("rnn_sequence given a GRU", lambda t: rnn_sequence(torch.zeros(2, 5, 4), nn.GRU(4, 3, batch_first=True)), TypeError, r"`rnn` must be an nn\.RNN, got GRU"),
+    ("rnn_sequence two layers", lambda t: rnn_sequence(torch.zeros(2, 5, 4), nn.RNN(4, 3, num_layers=2, batch_first=True)), ValueError, r"one-layer, one-direction, batch-first nn\.RNN \(`rnn`\)"),
     ("softplus overwrite not a bool", lambda t: ParametricSoftplus(3).forward_prescaled(torch.zeros(2, 3), overwrite="yes"), TypeError, "`overwrite` must be a bool, got str"),
     # ------------------------------------------------------------------ checkpoints
     ("load a missing folder", lambda t: NeuralModel.from_pretrained(t / "nope"), FileNotFoundError, "does not exist"),

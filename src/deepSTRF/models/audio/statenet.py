@@ -15,7 +15,14 @@ from deepSTRF.models.activations import ParametricSoftplus
 from deepSTRF.models.audio.audio_model import AudioEncodingModel
 from deepSTRF.models.dependencies.lmu import LMU, LMUFFT
 from deepSTRF.models.dependencies.s4 import S4Block
-from deepSTRF.models.layers import CausalLayerNorm, LocallyConnected1d, gru_sequence, supports_gru_sequence
+from deepSTRF.models.layers import (
+    CausalLayerNorm,
+    LocallyConnected1d,
+    gru_sequence,
+    rnn_sequence,
+    supports_gru_sequence,
+    supports_rnn_sequence,
+)
 from deepSTRF.models.readouts import LinearReadout
 
 __all__ = ["StateNet"]
@@ -255,14 +262,19 @@ class StateNet(AudioEncodingModel):
     def _sequence(self, features: torch.Tensor) -> torch.Tensor:
         """Run the backbone on ``(B, T, H)`` features.
 
-        When gradients are recorded, a GRU on CPU runs through
-        :func:`~deepSTRF.models.layers.gru_sequence` (the same recurrence and parameters as
-        one autograd node, about twice as fast a training step); without them ``nn.GRU``'s
-        own forward is the faster one.
+        When gradients are recorded, a GRU or an Elman RNN on CPU runs through
+        :func:`~deepSTRF.models.layers.gru_sequence` /
+        :func:`~deepSTRF.models.layers.rnn_sequence` (the same recurrence and parameters as
+        one autograd node, a faster training step); without them the module's own forward
+        is the faster one.
         """
-        if self.rnn_type == "GRU" and torch.is_grad_enabled() and supports_gru_sequence(self.rnn, features):
-            if features.requires_grad or any(p.requires_grad for p in self.rnn.parameters()):
-                return gru_sequence(features, cast(nn.GRU, self.rnn))
+        recording = torch.is_grad_enabled() and (
+            features.requires_grad or any(p.requires_grad for p in self.rnn.parameters())
+        )
+        if recording and supports_gru_sequence(self.rnn, features):
+            return gru_sequence(features, cast(nn.GRU, self.rnn))
+        if recording and supports_rnn_sequence(self.rnn, features):
+            return rnn_sequence(features, cast(nn.RNN, self.rnn))
         out = self.rnn(features)
         return out if self.rnn_type == "Mamba" else out[0]
 

@@ -6,7 +6,8 @@
 - Temporal filtering: :class:`LearnableExponentialDecay`, :func:`causal_fir`.
 - Spectral encoders: :class:`LocallyConnected1d`.
 - Attention: :class:`SinusoidalPositionalEncoding`, :func:`build_causal_window_mask`.
-- Recurrence: :func:`gru_sequence`, a one-layer GRU with a hand-written backward pass.
+- Recurrence: :func:`gru_sequence` and :func:`rnn_sequence`, one-layer GRU and Elman RNN
+  with hand-written backward passes.
 
 Example:
     >>> import torch
@@ -19,7 +20,12 @@ Example:
 from deepSTRF.models.layers.attention import SinusoidalPositionalEncoding, build_causal_window_mask
 from deepSTRF.models.layers.local import LocallyConnected1d
 from deepSTRF.models.layers.normalization import CausalLayerNorm
-from deepSTRF.models.layers.recurrent import gru_sequence, supports_gru_sequence
+from deepSTRF.models.layers.recurrent import (
+    gru_sequence,
+    rnn_sequence,
+    supports_gru_sequence,
+    supports_rnn_sequence,
+)
 from deepSTRF.models.layers.strf import CausalSTRFConv, ParametricSTRF, SeparableSTRF, STRFKernel, strf_conv
 from deepSTRF.models.layers.temporal import LearnableExponentialDecay, causal_fir, decay_profile
 
@@ -36,6 +42,8 @@ __all__ = [
     "causal_fir",
     "decay_profile",
     "gru_sequence",
+    "rnn_sequence",
     "strf_conv",
     "supports_gru_sequence",
+    "supports_rnn_sequence",
 ]
