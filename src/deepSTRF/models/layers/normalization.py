@@ -58,7 +58,7 @@ class _LastAxisLayerNorm(torch.autograd.Function):
 
     The native backward computes those two gradients with a reduction that is slow for a
     few channels over millions of positions: a forward and backward of ConvNet2D's first
-    activation (10 channels) takes 15.6 ms with it and 10.9 ms here on 2 CPU threads
+    activation (10 channels) takes 16.3 ms with it and 12.4 ms here on 2 CPU threads
     (``benchmarks/bench_training_paths.py``). Here the native kernel normalises without
     the affine map, which ``addcmul`` applies (the same bits as the native affine
     forward); the backward runs the native input gradient on the saved normalised values
