@@ -108,6 +108,8 @@ def test_rnn_sequence_checks_its_arguments():
     assert supports_rnn_sequence(nn.RNN(4, 5, batch_first=True, nonlinearity="relu"), x)
     assert not supports_rnn_sequence(nn.RNN(4, 5, num_layers=2, batch_first=True), x)
     assert not supports_rnn_sequence(nn.GRU(4, 5, batch_first=True), x)
+    assert not supports_rnn_sequence(nn.RNN(4, 5, batch_first=True), [[0.0]])  # not a tensor: False, no crash
+    assert not supports_gru_sequence(nn.GRU(4, 5, batch_first=True), None)
     with pytest.raises(TypeError, match=r"`rnn` must be an nn\.RNN, got GRU"):
         rnn_sequence(x, nn.GRU(4, 5, batch_first=True))
     with pytest.raises(ValueError, match=r"batch-first nn\.RNN \(`rnn`\)"):

@@ -136,6 +136,7 @@ def _supported(module: nn.Module, kind: type[nn.RNNBase], x: torch.Tensor) -> bo
     """A one-layer, one-direction, batch-first ``kind`` and a float32/float64 CPU input of its dtype."""
     return (
         type(module) is kind
+        and isinstance(x, torch.Tensor)
         and module.num_layers == 1
         and not module.bidirectional
         and module.batch_first
